@@ -1,0 +1,29 @@
+"""Paths and named constants, anchored on the package location."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "PACKAGE_DIR", "PROJECT_DIR", "REFERENCE_DIR", "SCHEMES_DIR", "DATA_DIR", "REPORTS_DIR",
+    "NOTEBOOKS_DIR", "SHARED_DIR", "TABLES", "ALPHA", "RECOMMENDATION_SHARE",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REFERENCE_DIR = PACKAGE_DIR / "reference"
+SCHEMES_DIR = PACKAGE_DIR / "schemes"
+# src/analysis -> src -> project root (an editable install keeps this layout)
+PROJECT_DIR = PACKAGE_DIR.parents[1]
+DATA_DIR = Path(os.environ.get("ANALYSIS_DATA_DIR", PROJECT_DIR / "data"))
+REPORTS_DIR = PROJECT_DIR / "reports"
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+# Third-party portal mirrors and the seed reports live beside the clone, never inside it.
+SHARED_DIR = Path(os.environ.get("ANALYSIS_SHARED_DIR", PROJECT_DIR.parent / "shared"))
+
+# The six tables of a data directory, in load order.
+TABLES = ("sources", "units", "unit_aliases", "periods", "scores", "indicators")
+
+# Significance level used for the intervals shown in reports.
+ALPHA = 0.05
+# A unit is named in a recommendation when a group stands below this share of its maximum.
+RECOMMENDATION_SHARE = 0.8

@@ -1,0 +1,386 @@
+"""Read, validate and atomically write the six tables of a data directory."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .errors import DataError
+from .numerals import format_number, parse_number
+from .periods import parse_period
+from .schema import FRAME_CHECK_FOCUS, TABLE_COLUMNS, table_schema
+from .text import is_nfc
+
+__all__ = ["Dataset", "load_dataset", "read_table", "validate_table", "write_table",
+           "write_tables", "file_sha256", "LOAD_ORDER", "empty_table"]
+
+# Tables are validated in this order so that each can check references to the earlier ones.
+LOAD_ORDER = ("units", "periods", "sources", "unit_aliases", "scores", "indicators")
+MAX_PROBLEMS_SHOWN = 12
+
+
+@dataclass
+class Dataset:
+    """The validated tables of one data directory, plus the SHA-256 of each file."""
+
+    data_dir: Path
+    sources: pd.DataFrame
+    units: pd.DataFrame
+    unit_aliases: pd.DataFrame
+    periods: pd.DataFrame
+    scores: pd.DataFrame
+    indicators: pd.DataFrame
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The table called ``name``."""
+        return getattr(self, name)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """All six tables by name."""
+        return {name: self.table(name) for name in LOAD_ORDER}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _decode(raw: bytes, path) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise DataError("file starts with a UTF-8 byte-order mark (BOM); save it as UTF-8 "
+                        "without BOM", file=path, row=1)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError("file is UTF-16; save it as UTF-8 without BOM", file=path, row=1)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                        f"the file may be in Windows-1258 or Latin-1: re-save it as UTF-8",
+                        file=path, row=line) from None
+
+
+def _parse_cell(text: str, typ: str, *, integer=False, file=None, row=None, column=None):
+    if text == "":
+        return None
+    if typ == "str":
+        if not is_nfc(text):
+            raise DataError(f"text '{text}' is not in Unicode NFC (letters stored as base + "
+                            f"combining accent); normalise it to NFC", file=file, row=row, column=column)
+        return text
+    if typ in ("float", "int"):
+        return parse_number(text, integer=integer or typ == "int", file=file, row=row, column=column)
+    if typ == "bool":
+        if text in ("true", "false"):
+            return text == "true"
+        raise DataError(f"'{text}' is not a boolean; allowed: true, false", file=file, row=row, column=column)
+    if typ == "date":
+        try:
+            return date.fromisoformat(text) if len(text) == 10 else _bad_date()
+        except ValueError:
+            raise DataError(f"'{text}' is not a date; allowed: YYYY-MM-DD", file=file, row=row,
+                            column=column) from None
+    raise TypeError(typ)
+
+
+def _bad_date():
+    raise ValueError
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """An empty, correctly typed table."""
+    return _frame(table, {c.name: [] for c in TABLE_COLUMNS[table]}, pd.RangeIndex(0))
+
+
+def _frame(table: str, values: dict[str, list], index) -> pd.DataFrame:
+    data = {}
+    for col in TABLE_COLUMNS[table]:
+        v = values[col.name]
+        if col.type == "str":
+            data[col.name] = pd.Series(v, index=index, dtype="str")
+        elif col.type == "float":
+            data[col.name] = pd.Series([float("nan") if x is None else x for x in v], index=index, dtype="float64")
+        elif col.type == "int":
+            data[col.name] = pd.Series(v, index=index, dtype="Int64")
+        elif col.type == "bool":
+            data[col.name] = pd.Series([bool(x) if x is not None else None for x in v], index=index,
+                                       dtype="bool" if None not in v else "object")
+        elif col.type == "date":
+            data[col.name] = pd.to_datetime(pd.Series(v, index=index, dtype="object")).astype("datetime64[ns]")
+    return pd.DataFrame(data, index=index)
+
+
+def read_table(path: Path | str, table: str) -> pd.DataFrame:
+    """Read one table file into a typed DataFrame whose index is the file's line number.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    table : str
+        Which table it holds (decides the expected columns and their types).
+
+    Raises
+    ------
+    DataError
+        Encoding, BOM, header, ragged rows, NFC, numbers, booleans and dates, each with the row
+        and column.
+    """
+    path = Path(path)
+    spec = TABLE_COLUMNS[table]
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"missing file: a data directory needs {table}.csv", file=path) from None
+    text = _decode(raw, path)
+    if not text.strip():
+        raise DataError(f"file is empty; it needs at least the header line "
+                        f"({','.join(c.name for c in spec)})", file=path, row=1)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV: {exc}", file=path, row=reader.line_num) from None
+    header, body = rows[0], rows[1:]
+    expected = [c.name for c in spec]
+    missing = [c for c in expected if c not in header]
+    extra = [c for c in header if c not in expected]
+    if missing or extra:
+        hint = ""
+        if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+            hint = " (the file looks separated by ';', tab or '|'; use commas)"
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(extra)}")
+        raise DataError(f"{'; '.join(parts)}{hint}; expected columns: {', '.join(expected)}",
+                        file=path, row=1, column=(missing or extra)[0])
+    if header != expected:
+        raise DataError(f"columns are out of order; expected: {', '.join(expected)}", file=path, row=1)
+    values: dict[str, list] = {c: [] for c in expected}
+    index = []
+    measure_pos = header.index("measure") if table == "indicators" else None
+    for i, row in enumerate(body, start=2):
+        if row == []:
+            continue  # a blank line (e.g. trailing newline)
+        if len(row) != len(header):
+            raise DataError(f"has {len(row)} fields, the header has {len(header)} "
+                            f"(an unquoted comma in a text cell?)", file=path, row=i)
+        index.append(i)
+        for col, cell in zip(spec, row):
+            integer = measure_pos is not None and col.name == "value" and row[measure_pos] == "count"
+            values[col.name].append(_parse_cell(cell, col.type, integer=integer, file=path, row=i,
+                                                column=col.name))
+    return _frame(table, values, pd.Index(index, name="row"))
+
+
+def _describe_failures(exc: pa.errors.SchemaErrors, path) -> DataError:
+    cases = exc.failure_cases
+    problems, seen = [], set()
+    for case in cases.itertuples(index=False):
+        row = None if pd.isna(case.index) else int(case.index)
+        column = None if case.column is None or pd.isna(case.column) or case.column == path.name else case.column
+        check = str(case.check)
+        if check in FRAME_CHECK_FOCUS:  # a row-wide check is reported once, at its focus column
+            focus = FRAME_CHECK_FOCUS[check]
+            if (row, check) in seen or (focus is not None and column != focus and column is not None):
+                continue
+            seen.add((row, check))
+            column = focus
+        if check == "not_nullable":
+            why = "a value is required here"
+        elif check.startswith("column_in_dataframe"):
+            why = "column missing"
+        elif check.startswith("dtype("):
+            why = f"wrong type ({check})"
+        else:
+            why = check
+        shown = "" if pd.isna(case.failure_case) or column is None else f"'{case.failure_case}': "
+        problems.append((row if row is not None else 0, column or "", f"{shown}{why}"))
+    problems.sort(key=lambda p: (p[0], p[1]))
+    first_row, first_col, first_why = problems[0]
+    lines = [f"  {path.name}, row {r}" + (f", column '{c}'" if c else "") + f": {w}"
+             for r, c, w in problems[:MAX_PROBLEMS_SHOWN]]
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    if more > 0:
+        lines.append(f"  … and {more} more")
+    summary = f"{first_why}" + (f"\n{len(problems)} problems:\n" + "\n".join(lines) if len(problems) > 1 else "")
+    return DataError(summary, file=path, row=first_row or None, column=first_col or None, problems=problems)
+
+
+def validate_table(df: pd.DataFrame, table: str, *, refs: dict | None = None, path: Path | str = "") -> pd.DataFrame:
+    """Validate a typed table with its pandera schema; raise DataError naming every bad row.
+
+    The DataFrame index is taken to be the file's line number.
+    """
+    path = Path(path or f"{table}.csv")
+    try:
+        return table_schema(table, refs).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        raise _describe_failures(exc, path) from None
+
+
+def _check_periods(periods: pd.DataFrame, path: Path) -> None:
+    for row, rec in periods.iterrows():
+        cutoff = None if pd.isna(rec.cutoff_date) else rec.cutoff_date.date()
+        p = parse_period(rec.period_id, cutoff=cutoff, file=path, row=row, column="period_id")
+        for column, want in (("kind", p.kind), ("start_date", p.start), ("end_date", p.end)):
+            got = rec[column].date() if column != "kind" else rec[column]
+            if got != want:
+                raise DataError(f"'{got}' disagrees with period id '{rec.period_id}', which means "
+                                f"{column} = {want}", file=path, row=row, column=column)
+
+
+def load_dataset(data_dir: Path | str) -> Dataset:
+    """Load and validate every table of a data directory.
+
+    Parameters
+    ----------
+    data_dir : path
+        A directory with ``sources.csv, units.csv, unit_aliases.csv, periods.csv, scores.csv,
+        indicators.csv`` (see ``data/README.md``).
+
+    Returns
+    -------
+    Dataset
+        Tables with a fresh RangeIndex, and the SHA-256 of each file.
+
+    Raises
+    ------
+    DataError
+        The first file with problems, naming its rows and columns.
+
+    Examples
+    --------
+    >>> from analysis.config import DATA_DIR
+    >>> ds = load_dataset(DATA_DIR)
+    >>> sorted(ds.tables())[:2]
+    ['indicators', 'periods']
+    """
+    from .units import UnitIndex  # units imports dataset-free helpers only
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError("data directory does not exist", file=data_dir)
+    frames, hashes, refs = {}, {}, {}
+    for table in LOAD_ORDER:
+        path = data_dir / f"{table}.csv"
+        df = read_table(path, table)
+        frames[table] = validate_table(df, table, refs=refs, path=path)
+        hashes[f"{table}.csv"] = file_sha256(path)
+        if table == "units":
+            refs["unit_id"] = set(df["unit_id"])
+        elif table == "periods":
+            _check_periods(df, path)
+            refs["period_id"] = set(df["period_id"])
+        elif table == "sources":
+            for column, key in (("area_unit_id", "unit_id"), ("period_id", "period_id")):
+                bad = df.loc[~df[column].isin(refs[key])]
+                if len(bad):
+                    row = bad.index[0]
+                    raise DataError(f"'{bad.iloc[0][column]}' is not a {key} of "
+                                    f"{'units' if key == 'unit_id' else 'periods'}.csv",
+                                    file=path, row=row, column=column)
+            refs["source_id"] = set(df["source_id"])
+            refs["clean_sources"] = set(df.loc[~df["as_published"], "source_id"])
+    ds = Dataset(data_dir=data_dir, file_hashes=hashes,
+                 **{name: frame.reset_index(drop=True) for name, frame in frames.items()})
+    UnitIndex.from_dataset(ds).check_aliases(file=data_dir / "unit_aliases.csv")
+    return ds
+
+
+def _to_csv_text(df: pd.DataFrame, table: str) -> str:
+    spec = TABLE_COLUMNS[table]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.name for c in spec])
+    for rec in df[[c.name for c in spec]].itertuples(index=False):
+        cells = []
+        for col, value in zip(spec, rec):
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                cells.append("")
+            elif col.type == "float":
+                cells.append(format_number(value))
+            elif col.type == "int":
+                cells.append(str(int(value)))
+            elif col.type == "bool":
+                cells.append("true" if value else "false")
+            elif col.type == "date":
+                cells.append(pd.Timestamp(value).date().isoformat())
+            else:
+                cells.append(str(value))
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(df: pd.DataFrame, path: Path | str, table: str) -> None:
+    """Write one table atomically (temporary file, fsync, rename), rows in their given order."""
+    _atomic_write_text(Path(path), _to_csv_text(df, table))
+
+
+def write_tables(tables: dict[str, pd.DataFrame], data_dir: Path | str) -> None:
+    """Write several tables so that either all of them change or none does.
+
+    Every file is written to a temporary name first; only when all are written are they renamed
+    into place. If a rename fails, the files already renamed are restored from backups.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staged, backups = [], []
+    try:
+        for table, df in tables.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{table}.", suffix=".tmp", dir=data_dir)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(_to_csv_text(df, table))
+                fh.flush()
+                os.fsync(fh.fileno())
+            staged.append((Path(tmp), data_dir / f"{table}.csv"))
+        for tmp, final in staged:
+            if final.exists():
+                backup = final.with_name(f".{final.name}.bak")
+                backup.unlink(missing_ok=True)  # left by an interrupted earlier write
+                os.link(final, backup)
+                backups.append((backup, final))
+        done = []
+        try:
+            for tmp, final in staged:
+                os.replace(tmp, final)
+                done.append(final)
+        except BaseException:
+            for backup, final in backups:
+                if final in done:
+                    os.replace(backup, final)
+            raise
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        for backup, _ in backups:
+            backup.unlink(missing_ok=True)

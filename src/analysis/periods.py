@@ -1,0 +1,171 @@
+"""Reporting periods: month, week-of-month snapshot, quarter, half-year, year, year to date."""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from .errors import DataError, ParameterError
+
+__all__ = ["Period", "parse_period", "PERIOD_FORMS", "MERGER_DATE", "crosses_merger"]
+
+PERIOD_FORMS = "YYYY-MM (month), YYYY-MM-wN (week snapshot), YYYY-QN, YYYY-HN, YYYY, YYYY-ytd-MM-DD"
+# 1 July 2025: 63 provinces became 34 and the district level was abolished.
+MERGER_DATE = date(2025, 7, 1)
+
+_PATTERNS = [
+    ("month", re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$")),
+    ("week", re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-w(?P<w>\d)$")),
+    ("quarter", re.compile(r"^(?P<y>\d{4})-Q(?P<q>\d)$")),
+    ("half", re.compile(r"^(?P<y>\d{4})-H(?P<h>\d)$")),
+    ("year", re.compile(r"^(?P<y>\d{4})$")),
+    ("ytd", re.compile(r"^(?P<y>\d{4})-ytd-(?P<m>\d{2})-(?P<d>\d{2})$")),
+]
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A reporting period. ``end`` is the cut-off for snapshots (weeks and year to date)."""
+
+    start: date
+    end: date
+    kind: str
+    period_id: str
+    week: int | None = None
+
+    @property
+    def year(self) -> int:
+        return self.start.year
+
+    @property
+    def month(self) -> int | None:
+        return self.start.month if self.kind in ("month", "week") else None
+
+    def label_vi(self) -> str:
+        """Vietnamese label: ``Tháng 7/2024``, ``Quý 3/2024``, ``Năm 2024``, ``Năm 2026 (đến 24/9)``."""
+        y = self.year
+        if self.kind == "month":
+            return f"Tháng {self.start.month}/{y}"
+        if self.kind == "week":
+            return (f"Tháng {self.start.month}/{y} – Tuần {self.week:02d} "
+                    f"(chốt {self.end.day:02d}/{self.end.month}/{y})")
+        if self.kind == "quarter":
+            return f"Quý {(self.start.month - 1) // 3 + 1}/{y}"
+        if self.kind == "half":
+            return f"6 tháng {'đầu' if self.start.month == 1 else 'cuối'} năm {y}"
+        if self.kind == "year":
+            return f"Năm {y}"
+        return f"Năm {y} (đến {self.end.day:02d}/{self.end.month:02d}/{y})"
+
+    def label_en(self) -> str:
+        """English label: ``July 2024``, ``2024 Q3``, ``2026 to 24 Sep``."""
+        if self.kind == "month":
+            return self.start.strftime("%B %Y")
+        if self.kind == "week":
+            return f"{self.start.strftime('%B %Y')}, week {self.week} (to {self.end.isoformat()})"
+        if self.kind == "quarter":
+            return f"{self.year} Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind == "half":
+            return f"{self.year} H{1 if self.start.month == 1 else 2}"
+        if self.kind == "year":
+            return str(self.year)
+        return f"{self.year} to {self.end.isoformat()}"
+
+    def previous(self) -> str | None:
+        """Id of the period a change is measured against: the month before for a month or a
+        week snapshot (reports compare a snapshot with the last full month), the previous
+        quarter, half or year. None for year to date."""
+        if self.kind in ("month", "week"):
+            y, m = (self.year, self.start.month - 1) if self.start.month > 1 else (self.year - 1, 12)
+            return f"{y}-{m:02d}"
+        if self.kind == "quarter":
+            q = (self.start.month - 1) // 3 + 1
+            return f"{self.year}-Q{q - 1}" if q > 1 else f"{self.year - 1}-Q4"
+        if self.kind == "half":
+            return f"{self.year}-H1" if self.start.month > 1 else f"{self.year - 1}-H2"
+        if self.kind == "year":
+            return str(self.year - 1)
+        return None
+
+
+def parse_period(text: str, *, cutoff: date | None = None, file=None, row=None, column=None,
+                 parameter: str | None = None) -> Period:
+    """Parse a period id.
+
+    Parameters
+    ----------
+    text : str
+        ``2024-07``, ``2024-05-w1``, ``2024-Q3``, ``2024-H1``, ``2024``, ``2026-ytd-09-24``.
+    cutoff : date, optional
+        Cut-off of a week snapshot (``chốt số liệu``); defaults to the 7th day of the week.
+    file, row, column, parameter
+        Where the text came from, for the error message.
+
+    Raises
+    ------
+    DataError or ParameterError
+        When the id has none of the allowed forms or names an impossible date.
+
+    Examples
+    --------
+    >>> p = parse_period("2024-05-w1", cutoff=date(2024, 5, 6))
+    >>> p.kind, p.start.isoformat(), p.end.isoformat(), p.label_vi()
+    ('week', '2024-05-01', '2024-05-06', 'Tháng 5/2024 – Tuần 01 (chốt 06/5/2024)')
+    >>> parse_period("2024-07").previous()
+    '2024-06'
+    """
+    def fail(why: str):
+        msg = f"period '{text}' {why}; allowed forms: {PERIOD_FORMS}"
+        if parameter is not None:
+            raise ParameterError(f"parameter '{parameter}': {msg}")
+        raise DataError(msg, file=file, row=row, column=column)
+
+    s = str(text).strip()
+    for kind, pattern in _PATTERNS:
+        m = pattern.match(s)
+        if not m:
+            continue
+        y = int(m["y"])
+        if not 2000 <= y <= 2100:
+            fail("has a year outside 2000–2100")
+        if kind in ("month", "week", "ytd"):
+            month = int(m["m"])
+            if not 1 <= month <= 12:
+                fail("has a month outside 01–12")
+        if kind == "month":
+            return Period(date(y, month, 1), date(y, month, calendar.monthrange(y, month)[1]), kind, s)
+        if kind == "week":
+            w = int(m["w"])
+            if not 1 <= w <= 5:
+                fail("has a week outside w1–w5")
+            last = calendar.monthrange(y, month)[1]
+            end = cutoff or date(y, month, min(7 * w, last))
+            if not (date(y, month, 1) <= end <= date(y, month, last)):
+                fail(f"has cut-off {end.isoformat()} outside its month")
+            return Period(date(y, month, 1), end, kind, s, week=w)
+        if kind == "quarter":
+            q = int(m["q"])
+            if not 1 <= q <= 4:
+                fail("has a quarter outside Q1–Q4")
+            m0 = 3 * (q - 1) + 1
+            return Period(date(y, m0, 1), date(y, m0 + 2, calendar.monthrange(y, m0 + 2)[1]), kind, s)
+        if kind == "half":
+            h = int(m["h"])
+            if h not in (1, 2):
+                fail("has a half outside H1–H2")
+            return Period(date(y, 1 if h == 1 else 7, 1), date(y, 6, 30) if h == 1 else date(y, 12, 31), kind, s)
+        if kind == "year":
+            return Period(date(y, 1, 1), date(y, 12, 31), kind, s)
+        try:
+            end = date(y, month, int(m["d"]))
+        except ValueError:
+            fail("names a day that does not exist")
+        return Period(date(y, 1, 1), end, kind, s)
+    fail("is malformed")
+
+
+def crosses_merger(periods) -> bool:
+    """True when a series of periods spans 1 July 2025 (63 → 34 provinces): not comparable."""
+    parsed = [p if isinstance(p, Period) else parse_period(p) for p in periods]
+    return any(p.end < MERGER_DATE for p in parsed) and any(p.start >= MERGER_DATE for p in parsed)
