@@ -13,6 +13,7 @@ PY     := $(VENV)/bin/python
 KERNEL := analysis-766
 DATA   ?= data
 OUT    ?= reports
+lang   ?= vi
 
 .PHONY: help
 help: ## list the targets
@@ -54,14 +55,55 @@ environment.yml: requirements.lock tools/sync_env.py ## regenerate environment.y
 validate: $(VENV)/.installed ## load and validate every table in $(DATA)
 	$(PY) -m analysis validate --data $(DATA)
 
+# --- figures and imports -----------------------------------------------------
+GALLERY := $(OUT)/gallery
+GALLERY_DEPS := $(wildcard $(DATA)/*.csv) $(wildcard src/analysis/*.py) $(wildcard src/analysis/reference/*.csv) $(wildcard src/analysis/schemes/*.toml)
+
+$(GALLERY)/.done: $(VENV)/.installed $(GALLERY_DEPS)
+	$(PY) -m analysis gallery --data $(DATA) --out $(GALLERY)
+	touch $@
+
+.PHONY: gallery
+gallery: $(GALLERY)/.done ## render every figure on the data in $(DATA) to PNG under $(OUT)/gallery/ for review
+
+PORTAL  ?= ../shared/data/portal
+SCRATCH ?= build/portal-data
+
+.PHONY: import
+import: $(VENV)/.installed ## import files into a data directory: make import FILES="a.json b.docx" [DATA=dir]
+	$(PY) -m analysis import $(FILES) --data $(DATA)
+
+.PHONY: portal-reports
+portal-reports: $(VENV)/.installed ## import ../shared/data/portal into $(SCRATCH) and build its reports under $(OUT)/portal
+	$(PY) -m analysis import $(PORTAL) --data $(SCRATCH)
+	$(PY) -m analysis build --data $(SCRATCH) --out $(OUT)/portal
+
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
 reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)
-	$(PY) -m analysis validate --data $(DATA)
+	$(PY) -m analysis build --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH)) --lang $(lang)
+
+.PHONY: report
+report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en]
+	$(PY) -m analysis build --data $(DATA) --out $(OUT) --province "$(PROVINCE)" --period "$(PERIOD)" --lang $(lang)
+
+GOLDEN := tests/golden
+GOLDEN_CASES := bac-kan:2024-07 an-giang:2024-05-w1
 
 .PHONY: test
-test: $(VENV)/.installed ## run the whole test suite (unit, data, notebooks)
-	$(PY) -m pytest -n 2 -q
+test: $(VENV)/.installed ## run the whole test suite (unit, data, golden notebooks with nbval)
+	$(PY) -m pytest -n 2 --dist loadfile -q \
+	  --nbval $(GOLDEN) tests src/analysis --doctest-modules \
+	  --nbval-sanitize-with $(GOLDEN)/nbval_sanitize.cfg --nbval-kernel-name $(KERNEL)
+
+.PHONY: golden
+golden: $(VENV)/.installed ## regenerate the golden executed notebooks that nbval checks
+	@for case in $(GOLDEN_CASES); do \
+	  prov=$${case%%:*}; per=$${case#*:}; \
+	  echo "golden $$prov $$per"; \
+	  $(PY) -m papermill notebooks/province_report.ipynb $(GOLDEN)/$${prov}_$${per}.ipynb \
+	    -k $(KERNEL) -r province $$prov -r period $$per -r lang vi --no-progress-bar --cwd . >/dev/null; \
+	done
 
 .PHONY: clean
 clean: ## remove generated reports and caches (keeps the environment)

@@ -1,5 +1,7 @@
+"""Entry point: ``python -m analysis``."""
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

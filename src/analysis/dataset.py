@@ -25,6 +25,8 @@ __all__ = ["Dataset", "load_dataset", "read_table", "validate_table", "write_tab
 # Tables are validated in this order so that each can check references to the earlier ones.
 LOAD_ORDER = ("units", "periods", "sources", "unit_aliases", "scores", "indicators")
 MAX_PROBLEMS_SHOWN = 12
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @dataclass
@@ -330,6 +332,7 @@ def _to_csv_text(df: pd.DataFrame, table: str) -> str:
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; data files keep the usual mode
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -358,6 +361,7 @@ def write_tables(tables: dict[str, pd.DataFrame], data_dir: Path | str) -> None:
     try:
         for table, df in tables.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{table}.", suffix=".tmp", dir=data_dir)
+            os.chmod(tmp, 0o666 & ~_UMASK)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(_to_csv_text(df, table))
                 fh.flush()

@@ -18,7 +18,7 @@ PERIOD_ID = r"^\d{4}(?:-\d{2}|-\d{2}-w\d|-Q\d|-H\d|-ytd-\d{2}-\d{2})?$"
 SHA256 = r"^[0-9a-f]{64}$"
 MEASURES = ("percent", "count", "points", "days")
 SOURCE_KINDS = ("report", "portal", "document", "synthetic")
-UNIT_TYPES = ("tỉnh", "thành phố", "huyện", "thị xã", "xã", "phường", "thị trấn", "sở", "ban",
+UNIT_TYPES = ("tỉnh", "thành phố", "huyện", "thị xã", "xã", "phường", "thị trấn", "đặc khu", "sở", "ban",
               "thanh tra", "văn phòng", "cơ quan")
 
 
@@ -136,13 +136,13 @@ def table_schema(table: str, refs: dict | None = None) -> pa.DataFrameSchema:
             lambda df: df["code"].isna() | ~df.duplicated(subset=["code"], keep="first"),
             "duplicate official code: a code names one unit", "code"))
         frame_checks.append(_frame_check(
-            lambda df: (df["level"] == "province") == df["parent_id"].isna(),
-            "a province has no parent_id and every other unit has one", "parent_id"))
+            lambda df: df["level"].isin(["country", "province"]) == df["parent_id"].isna(),
+            "a province (or the country) has no parent_id and every other unit has one", "parent_id"))
         frame_checks.append(_frame_check(
             lambda df: df["parent_id"].isna() | df["parent_id"].isin(set(df["unit_id"])),
             "parent_id must be a unit_id of units.csv", "parent_id"))
         frame_checks.append(_frame_check(
-            lambda df: df["province_id"].isin(set(df.loc[df["level"] == "province", "unit_id"])),
+            lambda df: df["province_id"].isin(set(df.loc[df["level"].isin(["country", "province"]), "unit_id"])),
             "province_id must be the unit_id of a province in units.csv", "province_id"))
     elif table == "unit_aliases":
         ref("unit_id", "unit_id", "units")

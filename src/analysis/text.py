@@ -8,7 +8,7 @@ __all__ = ["nfc", "is_nfc", "name_key", "slugify", "strip_admin_prefix", "UNIT_T
 
 # Type words that open a unit name, longest first so "thị trấn" wins over "thị".
 UNIT_TYPES = (
-    "thành phố", "thị trấn", "thị xã", "thanh tra", "huyện", "phường", "tỉnh", "xã", "sở", "ban",
+    "thành phố", "thị trấn", "thị xã", "thanh tra", "đặc khu", "huyện", "phường", "tỉnh", "xã", "sở", "ban",
 )
 
 # Old-style tone placement (hoà, thuý) and new style (hòa, thúy) are the same name.

@@ -28,9 +28,17 @@ def short_name(name: str) -> str:
 
 
 def display_name(name: str, *, ubnd: bool = False) -> str:
-    """Name as report tables print it: ``UBND xã Sơn Thành`` when ``ubnd`` (local government
-    units), the canonical name otherwise."""
-    if ubnd and not name.casefold().startswith(("sở ", "ban ", "thanh tra", "văn phòng")):
+    """Name as report tables print it: ``UBND xã Sơn Thành`` when ``ubnd`` and the name carries
+    the type word of a local government (xã, phường, huyện …); otherwise the canonical name,
+    so Phú Tân's bare ``Phú Long`` stays bare, as its report prints it.
+
+    Examples
+    --------
+    >>> display_name("xã Sơn Thành", ubnd=True), display_name("Phú Long", ubnd=True)
+    ('UBND xã Sơn Thành', 'Phú Long')
+    """
+    local = ("xã ", "phường ", "thị trấn ", "đặc khu ", "huyện ", "thị xã ", "thành phố ", "tỉnh ")
+    if ubnd and name.casefold().startswith(local):
         return f"UBND {name}"
     return name
 

@@ -95,8 +95,7 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
 
 def provinces_with_data(ds) -> list[str]:
     """Province ids that at least one source reports on (its area lies in the province)."""
-    prov = ds.units.set_index("unit_id")["province_id"]
-    return sorted(set(ds.sources["area_unit_id"].map(prov).dropna()))
+    return sorted(set(report_periods(ds)["province_id"]))
 
 
 def report_periods(ds, province: str | None = None) -> pd.DataFrame:
@@ -107,9 +106,11 @@ def report_periods(ds, province: str | None = None) -> pd.DataFrame:
     DataFrame
         Columns ``province_id, period_id`` sorted, one row each.
     """
-    prov = ds.units.set_index("unit_id")["province_id"]
-    out = pd.DataFrame({"province_id": ds.sources["area_unit_id"].map(prov),
-                        "period_id": ds.sources["period_id"]}).drop_duplicates()
+    units = ds.units.set_index("unit_id")
+    area = ds.sources["area_unit_id"]
+    inside = area.map(units["level"]) != "country"  # country-wide files feed the comparisons
+    out = pd.DataFrame({"province_id": area[inside].map(units["province_id"]),
+                        "period_id": ds.sources.loc[inside, "period_id"]}).drop_duplicates()
     if province is not None:
         out = out.loc[out["province_id"] == province]
     return out.sort_values(["province_id", "period_id"]).reset_index(drop=True)

@@ -1,0 +1,985 @@
+"""Audit of published reports: every place where a report contradicts itself or the method."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+from .reference import GROUP_CODES, indicator_catalog
+from .scheme import Scheme, load_scheme
+from .scoring import (KEY, _competition, _lookup, _view_totals, as_float, band_codes, block_codes,
+                      decimals_of, half_unit, previous_period_ids, recompute_group_points,
+                      recompute_wide, to_sheet, _recompute_arrays)
+
+__all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise"]
+
+FINDING_COLUMNS = ("unit_id", "period_id", "check", "published", "expected", "difference",
+                   "tolerance", "severity", "source_id", "section", "message")
+SEVERITIES = ("error", "warning", "info")
+CHECKS = {
+    "total_vs_groups": "the printed total differs from the sum of its printed groups by more than "
+                       "their rounding allows (half a unit of each printed decimal)",
+    "above_max": "a group value is above its stated maximum, or above the method's maximum",
+    "header_max": "a column header's stated maximum conflicts with several values printed under it",
+    "stated_max": "a stated maximum differs from the method's maximum for that group",
+    "band": "the printed band differs from the band implied by the score",
+    "rank": "the printed rank differs from the competition rank implied by the scores of the "
+            "same block in the same section",
+    "rank_of": "the printed block size disagrees with the rows the section ranks",
+    "change": "the printed change differs from the difference of the two printed values",
+    "recomputed_points": "group points recomputed from sub-indicator rates differ from the printed points",
+    "recomputed_bounds": "printed points lie outside the range allowed by the sub-indicator rates present",
+    "cross_section": "the same figure for the same unit and period differs between two sections of one report",
+    "share_sum": "complementary shares (one share set) do not add up to 100%",
+    "share_from_counts": "a printed share differs from the share computed from the printed counts",
+    "parts_sum": "counts of sub-units do not add up to the printed count of the unit",
+    "units_by_band": "a printed number of units per band disagrees with its whole or with the bands printed in a table",
+    "block_extreme": "a printed highest/lowest total of a block disagrees with the table of that block",
+    "total_range": "a total outside 0-100, or a negative group value",
+}
+_EPS = 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+def _num(df: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in df.columns:
+        return np.full(len(df), np.nan)
+    return as_float(df[column])
+
+
+def _take(df: pd.DataFrame, column: str, idx) -> np.ndarray:
+    if column not in df.columns:
+        return np.full(len(idx), None, dtype=object)
+    return df[column].iloc[idx].astype(object).to_numpy()
+
+
+def _fmt(values) -> pd.Series:
+    """Numbers for messages: at most 4 decimals, no float noise, '–' for missing."""
+    s = pd.Series(np.asarray(values, dtype=float)).round(4)
+    text = s.astype(str).str.replace(r"\.0$", "", regex=True)
+    return text.where(s.notna(), "–")
+
+
+def _text(values) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=object)).fillna("").astype(str)
+
+
+def _findings(check: str, *, unit_id, period_id, source_id, section, published, expected,
+              tolerance, severity, message, order=None) -> pd.DataFrame:
+    n = len(np.atleast_1d(message)) if not isinstance(message, str) else len(np.atleast_1d(published))
+    published = np.asarray(published, dtype=float).reshape(-1) if n else np.zeros(0)
+    expected = np.asarray(expected, dtype=float).reshape(-1) if n else np.zeros(0)
+    expected = np.broadcast_to(np.round(expected, 6), published.shape)
+    tol = np.broadcast_to(np.asarray(tolerance, dtype=float), published.shape)
+    sev = np.broadcast_to(np.asarray(severity, dtype=object), published.shape)
+    out = pd.DataFrame({
+        "unit_id": np.broadcast_to(np.asarray(unit_id, dtype=object), published.shape),
+        "period_id": np.broadcast_to(np.asarray(period_id, dtype=object), published.shape),
+        "check": check, "published": published, "expected": expected,
+        "difference": np.round(published - expected, 6), "tolerance": np.round(tol, 6), "severity": sev,
+        "source_id": np.broadcast_to(np.asarray(source_id, dtype=object), published.shape),
+        "section": np.broadcast_to(np.asarray(section, dtype=object), published.shape),
+        "message": np.asarray(message, dtype=object).reshape(-1) if not isinstance(message, str)
+        else np.full(published.shape, message, dtype=object)})
+    out["_order"] = np.broadcast_to(np.asarray(order if order is not None else 0, dtype=float), published.shape)
+    return out
+
+
+def _empty() -> pd.DataFrame:
+    return _findings("total_range", unit_id=[], period_id=[], source_id=[], section=[], published=[],
+                     expected=[], tolerance=[], severity=[], message=[], order=[])
+
+
+def _severity_of(rule_status) -> np.ndarray:
+    """A contradiction with a verified rule is an error; with an inferred one, a warning."""
+    status = np.asarray(rule_status, dtype=object)
+    return np.where(status == "verified", "error", "warning").astype(object)
+
+
+def _schemes_for(sheet_periods: pd.Series, scheme: Scheme | None):
+    """(version of each row, {version: Scheme})."""
+    if scheme is not None:
+        return np.full(len(sheet_periods), scheme.version, dtype=object), {scheme.version: scheme}
+    codes, uniques = pd.factorize(sheet_periods)
+    versions, out = [], {}
+    for pid in np.asarray(uniques, dtype=object):
+        s = load_scheme(period=pid)
+        out[s.version] = s
+        versions.append(s.version)
+    versions = np.asarray(versions, dtype=object)
+    return (versions[codes] if len(codes) else np.zeros(0, dtype=object)), out
+
+
+def _per_row(row_version: np.ndarray, schemes: dict, fn) -> np.ndarray:
+    """A per-row scheme parameter, ``fn(scheme)``, mapped through each row's version."""
+    if len(schemes) == 1:
+        return np.full(len(row_version), float(fn(next(iter(schemes.values())))))
+    codes, uniques = pd.factorize(row_version)
+    return np.array([fn(schemes[v]) for v in uniques], dtype=float)[codes]
+
+
+def _missing_decimals(schemes: dict) -> int:
+    return min(int(s.audit.get("missing_decimals", 0)) for s in schemes.values()) if schemes else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# checks on the wide sheet of scores
+
+def _check_totals(sheet, groups, md, order) -> pd.DataFrame:
+    if "TOTAL" not in sheet.columns:
+        return _empty()
+    flat = sheet.reset_index(drop=True)
+    total = _num(flat, "TOTAL")
+    has_total = ~np.isnan(total)
+    value_cols = [c for c in flat.columns if c in GROUP_CODES and c != "TOTAL"]
+    dec_cols = [f"{c}_decimals" for c in value_cols if f"{c}_decimals" in flat.columns]
+    used = flat[value_cols + dec_cols]
+    res = _view_totals(used, md, explain=False)
+    expected = res["total"].to_numpy(copy=True)
+    view = res["view"].to_numpy(dtype=object, copy=True)
+    tol_groups = res["tolerance"].to_numpy(copy=True)
+    own_complete = res["complete"].to_numpy()
+    check = has_total & own_complete
+    need = has_total & ~own_complete
+    where = np.full(len(flat), "", dtype=object)
+    if need.any():
+        # groups printed in other sections of the same source (e.g. one paragraph per group)
+        key = block_codes(flat, ["source_id", "unit_id", "period_id"])
+        # the same total printed in two sections is checked once
+        need &= ~pd.DataFrame({"k": key, "t": total}).duplicated(keep="first").to_numpy()
+        wanted = np.isin(key, np.unique(key[need]))
+        sub = flat.loc[wanted]
+        pooled = sub[value_cols + dec_cols].groupby(key[wanted], sort=False).first()
+        used = used.copy()
+        need_idx = np.flatnonzero(need)
+        used.iloc[need_idx] = pooled.reindex(key[need]).to_numpy()
+        patch = _view_totals(used.iloc[need_idx], md, explain=False)
+        expected[need_idx] = patch["total"].to_numpy()
+        view[need_idx] = patch["view"].to_numpy(dtype=object)
+        tol_groups[need_idx] = patch["tolerance"].to_numpy()
+        has_group = sub[value_cols].notna().any(axis=1).to_numpy()
+        secs = (sub.loc[has_group, ["section"]].assign(_k=key[wanted][has_group])
+                .drop_duplicates().groupby("_k", sort=False)["section"].agg("; ".join))
+        where[need] = secs.reindex(key[need]).fillna("").to_numpy()
+        check |= need
+    tol = tol_groups + half_unit(_num(flat, "TOTAL_decimals"), md)
+    bad = check & ~np.isnan(expected) & (np.abs(total - expected) > tol + _EPS)
+    idx = np.flatnonzero(bad)
+    if not idx.size:
+        return _empty()
+    sub = used.iloc[idx]
+    parts = pd.Series([""] * idx.size, dtype=object)
+    six = view[idx] == "six"
+    for g in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH"):
+        if g in sub.columns:
+            vals = _num(sub, g)
+            in_view = ~six if g == "DVTT" else (six if g in ("ONLINE", "TTTT") else np.ones(idx.size, bool))
+            use = ~np.isnan(vals) & in_view
+            parts = parts.where(~use, parts + g + " " + _fmt(vals).to_numpy() + " + ")
+    parts = parts.str.rstrip(" +")
+    src = np.where(where[idx] != "", " (groups printed in sections: " + _text(where[idx]) + ")", "")
+    msg = ("TOTAL " + _fmt(total[idx]) + " differs from the sum of its " + _text(view[idx])
+           + " groups " + _fmt(expected[idx]) + " = " + parts + src
+           + "; rounding allows " + _fmt(tol[idx]))
+    return _findings("total_vs_groups", unit_id=_take(flat, "unit_id", idx), period_id=_take(flat, "period_id", idx),
+                     source_id=_take(flat, "source_id", idx), section=_take(flat, "section", idx),
+                     published=total[idx], expected=expected[idx], tolerance=tol[idx], severity="error",
+                     message=msg, order=order[idx])
+
+
+def _first_per_code(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Position of the first row of each code."""
+    first = np.full(n_codes, -1, dtype=np.int64)
+    rev = np.arange(len(codes))[::-1]
+    first[codes[::-1]] = rev
+    return first
+
+
+def _check_max(sheet, groups, row_version, schemes, header_rule, order, src_sec) -> list[pd.DataFrame]:
+    out = []
+    min_values, min_share = header_rule
+    for g in groups:
+        if g == "TOTAL":
+            continue
+        v = _num(sheet, g)
+        stated = _num(sheet, f"{g}_max_stated")
+        method = _per_row(row_version, schemes, lambda s, g=g: s.max_points(g) if g in s.groups else np.nan)
+        limit = np.where(np.isnan(stated), method, np.fmin(stated, method))
+        over = v > limit + _EPS
+        idx = np.flatnonzero(over)
+        if idx.size:
+            st = stated[idx]
+            which = np.where(~np.isnan(st) & (np.abs(limit[idx] - st) < _EPS), "its stated maximum ",
+                             "the method's maximum ")
+            msg = (g + " " + _fmt(v[idx]) + " is above " + which + _fmt(limit[idx])
+                   + np.where(~np.isnan(st), " (printed max " + _fmt(st) + ")", ""))
+            out.append(_findings("above_max", unit_id=_take(sheet, "unit_id", idx),
+                                 period_id=_take(sheet, "period_id", idx), source_id=_take(sheet, "source_id", idx),
+                                 section=_take(sheet, "section", idx), published=v[idx], expected=limit[idx],
+                                 tolerance=0.0, severity="error", message=msg, order=order[idx]))
+        # a column: the same stated maximum printed over the values of one section
+        rows = np.flatnonzero(~np.isnan(stated) & ~np.isnan(v))
+        if not rows.size:
+            continue
+        st = stated[rows]
+        if (st == st[0]).all():   # one stated maximum for the whole column (the usual case)
+            codes = src_sec[rows]
+        else:
+            st_codes, st_uniques = pd.factorize(st)
+            codes = pd.factorize(src_sec[rows] * (len(st_uniques) + 1) + st_codes)[0]
+        n_codes = codes.max() + 1
+        n = np.bincount(codes, minlength=n_codes)
+        is_over = v[rows] > st + _EPS
+        n_over = np.bincount(codes, weights=is_over, minlength=n_codes)
+        present = np.flatnonzero(n)
+        first = np.full(n_codes, -1, dtype=np.int64)
+        first[present] = rows[_first_per_code(codes, n_codes)[present]]
+        head = np.flatnonzero((n_over >= min_values) & (n_over >= min_share * n))
+        top = np.full(n_codes, np.nan)
+        if head.size:
+            sel = is_over & np.isin(codes, head)
+            top_s = pd.Series(v[rows][sel]).groupby(codes[sel]).max()
+            top[top_s.index.to_numpy()] = top_s.to_numpy()
+        if head.size:
+            pos = first[head]
+            msg = (g + ": the stated maximum " + _fmt(stated[pos]) + " conflicts with "
+                   + _fmt(n_over[head]) + " of " + _fmt(n[head]) + " values printed under it (up to "
+                   + _fmt(top[head]) + "); the method's maximum is " + _fmt(method[pos]))
+            out.append(_findings("header_max", unit_id=None, period_id=_take(sheet, "period_id", pos),
+                                 source_id=_take(sheet, "source_id", pos), section=_take(sheet, "section", pos),
+                                 published=top[head], expected=stated[pos], tolerance=0.0, severity="error",
+                                 message=msg, order=order[pos]))
+        firsts = first[present]
+        diff = present[np.abs(stated[firsts] - method[firsts]) > _EPS]
+        if diff.size:
+            pos = first[diff]
+            msg = g + ": stated maximum " + _fmt(stated[pos]) + " differs from the method's " + _fmt(method[pos])
+            out.append(_findings("stated_max", unit_id=None, period_id=_take(sheet, "period_id", pos),
+                                 source_id=_take(sheet, "source_id", pos), section=_take(sheet, "section", pos),
+                                 published=stated[pos], expected=method[pos], tolerance=0.0, severity="warning",
+                                 message=msg, order=order[pos]))
+    return out
+
+
+def _band_index(series: pd.Series, names) -> np.ndarray:
+    """Index of each printed band in ``names``; -1 when missing or unknown."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        lookup = np.r_[pd.Index(names).get_indexer(series.cat.categories.astype(object)), -1]
+        return lookup[series.cat.codes.to_numpy()]   # code -1 (missing) takes the trailing -1
+    return pd.Index(names).get_indexer(series.astype(object))
+
+
+def _check_bands(sheet, groups, row_version, schemes, md, order) -> list[pd.DataFrame]:
+    out = []
+    for g in groups:
+        col = f"{g}_band"
+        if col not in sheet.columns:
+            continue
+        v = _num(sheet, g)
+        for version, s in schemes.items():
+            pub = _band_index(sheet[col], s.band_names)
+            sel = (pub >= 0) & ~np.isnan(v)
+            if len(schemes) > 1:
+                sel &= row_version == version
+            rows = np.flatnonzero(sel)
+            if not rows.size:
+                continue
+            x, p = v[rows], pub[rows]
+            implied = band_codes(x, s)
+            wrong = np.flatnonzero(implied != p)
+            if not wrong.size:
+                continue
+            r, x, p, implied = rows[wrong], x[wrong], p[wrong], implied[wrong]
+            h = half_unit(_num(sheet, f"{g}_decimals")[r], md)
+            ambiguous = (band_codes(x - h, s) == p) | (band_codes(x + h, s) == p)
+            names = np.asarray(s.band_names + ("(none)",), dtype=object)
+            lows = np.asarray(s.band_lower, dtype=float)
+            ups = np.r_[lows[1:], s.band_top]
+            lo, up = lows[p], ups[p]
+            # the nearest bound of the printed band: the score should have reached it / stayed below it
+            bound = np.where(x < lo, lo, up)
+            sev = np.where(ambiguous, "info", "error").astype(object)
+            msg = (g + " " + _fmt(x) + " is '" + _text(names[implied]) + "' by the cut points, but the report prints '"
+                   + _text(names[p]) + "'" + np.where(ambiguous, " (the score is within rounding of the cut point "
+                                                      + _fmt(bound) + ")", " (its band starts at " + _fmt(lo)
+                                                      + " and ends below " + _fmt(up) + ")"))
+            out.append(_findings("band", unit_id=_take(sheet, "unit_id", r), period_id=_take(sheet, "period_id", r),
+                                 source_id=_take(sheet, "source_id", r), section=_take(sheet, "section", r),
+                                 published=x, expected=bound, tolerance=h, severity=sev, message=msg,
+                                 order=order[r]))
+    return out
+
+
+def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
+    out = []
+    level = sheet["level"].astype(object).to_numpy() if "level" in sheet.columns else np.full(len(sheet), "", dtype=object)
+    for g in groups:
+        col = f"{g}_rank"
+        if col not in sheet.columns:
+            continue
+        v = _num(sheet, g)
+        rank = _num(sheet, col)
+        rank_of = _num(sheet, f"{g}_rank_of")
+        rb = sheet[f"{g}_rank_block"] if f"{g}_rank_block" in sheet.columns else pd.Series(None, index=sheet.index, dtype=object)
+        if rb.isna().any():   # rows without a printed block rank among units of their own level
+            rb = pd.Series(np.where(rb.isna().to_numpy(), level, rb.astype(object).to_numpy()), index=sheet.index)
+        valid = ~np.isnan(v)
+        frame = pd.DataFrame({"source_id": sheet["source_id"], "section": sheet["section"],
+                              "period_id": sheet["period_id"], "rb": rb})
+        codes = block_codes(frame, ["source_id", "section", "period_id", "rb"])
+        # only blocks where some rank is printed matter
+        ranked = np.zeros(codes.max() + 1 if codes.size else 0, dtype=bool)
+        ranked[codes[~np.isnan(rank)]] = True
+        member = ranked[codes] & valid
+        if not member.any():
+            continue
+        idx = np.flatnonzero(member)
+        c = pd.factorize(codes[idx])[0].astype(np.int64)
+        x = v[idx]
+        comp, n_block = _competition(c, x)
+        r = rank[idx]
+        printed = ~np.isnan(r)
+        # units of the block that the section does not list could stand anywhere
+        unlisted = np.nan_to_num(np.maximum(rank_of[idx] - n_block, 0), nan=0.0)
+        cand = np.flatnonzero(printed & (r != comp))
+        if cand.size:
+            # ranks allowed by the printed precision: values closer than the rounding may be in
+            # either order (half a unit of each value's last decimal)
+            h = half_unit(_num(sheet, f"{g}_decimals")[idx], md)
+            hmax = pd.Series(h).groupby(c).max().to_numpy()
+            span = 512.0
+            xs = np.clip(x, -100.0, 400.0)
+            sk = np.sort(c * span + xs)
+            block_end = np.cumsum(np.bincount(c))
+            cc, xc = c[cand], xs[cand]
+            tol = h[cand] + hmax[cc]
+            e = 1e-6
+            lo = 1 + block_end[cc] - np.searchsorted(sk, cc * span + xc + tol - e, side="left")
+            hi = block_end[cc] - np.searchsorted(sk, cc * span + xc - tol + e, side="right") + unlisted[cand]
+            rc, compc = r[cand], comp[cand]
+            outside = (rc < lo) | (rc > hi)
+            tie = ~outside & (unlisted[cand] == 0)
+            for mask, sev in ((outside, "error"), (tie, "info")):
+                k = np.flatnonzero(mask)
+                if not k.size:
+                    continue
+                ri = idx[cand[k]]
+                why = (" (possible " + _fmt(lo[k]) + "–" + _fmt(hi[k]) + " given the printed decimals)"
+                       if sev == "error" else
+                       ": equal at the printed precision, so the order may rest on unprinted decimals")
+                msg = (g + " rank " + _fmt(rc[k]) + " but the " + _fmt(n_block[cand[k]]) + " "
+                       + _text(rb.iloc[ri].astype(object)) + " scores of this section give competition rank "
+                       + _fmt(compc[k]) + why)
+                out.append(_findings("rank", unit_id=_take(sheet, "unit_id", ri), period_id=_take(sheet, "period_id", ri),
+                                     source_id=_take(sheet, "source_id", ri), section=_take(sheet, "section", ri),
+                                     published=rc[k], expected=compc[k], tolerance=(hi[k] - lo[k]), severity=sev,
+                                     message=msg, order=order[ri]))
+        # block sizes: one finding per block
+        ro = pd.Series(rank_of[idx])
+        first = _first_per_code(c, c.max() + 1)
+        agg = pd.DataFrame({"n": n_block[first], "ro_min": ro.groupby(c).min().to_numpy(),
+                            "ro_max": ro.groupby(c).max().to_numpy(), "pos": idx[first]})
+        agg = agg.loc[agg["ro_min"].notna()]
+        kinds = (
+            (agg["ro_min"] != agg["ro_max"], "error",
+             lambda a: g + " rank_of differs inside one ranked block: " + _fmt(a["ro_min"]) + " and " + _fmt(a["ro_max"])),
+            (agg["ro_min"] < agg["n"], "error",
+             lambda a: g + ": the section ranks " + _fmt(a["n"]) + " units but prints 'of " + _fmt(a["ro_min"]) + "'"),
+            ((agg["n"] >= 2) & (agg["ro_max"] > agg["n"]), "info",
+             lambda a: g + ": the section lists " + _fmt(a["n"]) + " of the " + _fmt(a["ro_max"])
+             + " units it ranks (a partial table)"),
+        )
+        for mask, sev, text in kinds:
+            a = agg.loc[mask.to_numpy()]
+            if not len(a):
+                continue
+            pos = a["pos"].to_numpy()
+            out.append(_findings("rank_of", unit_id=None, period_id=_take(sheet, "period_id", pos),
+                                 source_id=_take(sheet, "source_id", pos), section=_take(sheet, "section", pos),
+                                 published=a["ro_min"].to_numpy() if sev == "error" else a["ro_max"].to_numpy(),
+                                 expected=a["n"].to_numpy(), tolerance=0.0, severity=sev,
+                                 message=text(a), order=order[pos]))
+    return out
+
+
+def _check_changes(sheet, groups, periods, md, order) -> list[pd.DataFrame]:
+    out = []
+    change_groups = [g for g in groups if f"{g}_change" in sheet.columns]
+    if not change_groups:
+        return out
+    p_codes, p_uniques = pd.factorize(sheet["period_id"])
+    p_uniques = np.asarray(p_uniques, dtype=object)
+    prev_u = previous_period_ids(p_uniques, periods)
+    all_p = pd.Index(pd.unique(np.r_[p_uniques, prev_u.dropna().to_numpy()]))
+    p_now = all_p.get_indexer(p_uniques)[p_codes]
+    p_prev = np.where(prev_u.isna().to_numpy(), -1, all_p.get_indexer(prev_u.fillna("").to_numpy()))[p_codes]
+    prev_ids = prev_u.to_numpy(dtype=object)
+    n_p = len(all_p) + 1
+    with_section = block_codes(sheet, ["source_id", "section", "unit_id"])
+    without = block_codes(sheet, ["source_id", "unit_id"])
+    for g in change_groups:
+        ch = _num(sheet, f"{g}_change")
+        v = _num(sheet, g)
+        rows = np.flatnonzero(~np.isnan(ch) & ~np.isnan(v) & (p_prev >= 0))
+        if not rows.size:
+            continue
+        has = ~np.isnan(v)
+        dec = _num(sheet, f"{g}_decimals")
+        prev_v = np.full(rows.size, np.nan)
+        prev_d = np.full(rows.size, np.nan)
+        prev_sec = np.full(rows.size, None, dtype=object)
+        positions = np.arange(len(sheet), dtype=float)
+        for codes in (with_section, without):  # same section first, then any section of the source
+            table_keys = (codes * n_p + p_now)[has]
+            want = np.where(np.isnan(prev_v), codes[rows] * n_p + p_prev[rows], -1)
+            pos = _lookup(want, table_keys, positions[has])
+            hit = ~np.isnan(pos)
+            prev_v[hit] = v[pos[hit].astype(int)]
+            prev_d[hit] = dec[pos[hit].astype(int)]
+            prev_sec[hit] = sheet["section"].iloc[pos[hit].astype(int)].astype(object).to_numpy()
+        ok = ~np.isnan(prev_v)
+        r = rows[ok]
+        expected = v[r] - prev_v[ok]
+        tol = half_unit(dec[r], md) + half_unit(prev_d[ok], md) + half_unit(decimals_of(ch[r]), md)
+        bad = np.abs(ch[r] - expected) > tol + _EPS
+        k = np.flatnonzero(bad)
+        if not k.size:
+            continue
+        ri = r[k]
+        msg = (g + " change " + _fmt(ch[ri]) + " but " + _fmt(v[ri]) + " − " + _fmt(prev_v[ok][k]) + " ("
+               + _text(prev_ids[p_codes[ri]]) + ", section '" + _text(prev_sec[ok][k]) + "') = " + _fmt(expected[k]))
+        out.append(_findings("change", unit_id=_take(sheet, "unit_id", ri), period_id=_take(sheet, "period_id", ri),
+                             source_id=_take(sheet, "source_id", ri), section=_take(sheet, "section", ri),
+                             published=ch[ri], expected=expected[k], tolerance=tol[k], severity="error",
+                             message=msg, order=order[ri]))
+    return out
+
+
+def _check_cross_section(sheet, groups, md, order) -> list[pd.DataFrame]:
+    out = []
+    key = block_codes(sheet, ["source_id", "unit_id", "period_id"])
+    dup = pd.Series(key).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return out
+    idx = np.flatnonzero(dup)
+    k = key[idx]
+    for g in groups:
+        v = _num(sheet, g)[idx]
+        d = _num(sheet, f"{g}_decimals")[idx]
+        has = ~np.isnan(v)
+        if has.sum() < 2:
+            continue
+        hi_, kk = idx[has], k[has]
+        first_pos = pd.Series(hi_).groupby(kk, sort=False).transform("first").to_numpy()
+        fv = _num(sheet, g)[first_pos]
+        fd = _num(sheet, f"{g}_decimals")[first_pos]
+        tol = half_unit(d[has], md) + half_unit(fd, md)
+        bad = (hi_ != first_pos) & (np.abs(v[has] - fv) > tol + _EPS)
+        j = np.flatnonzero(bad)
+        if not j.size:
+            continue
+        ri, fp = hi_[j], first_pos[j]
+        msg = (g + " " + _fmt(v[has][j]) + " in section '" + _text(_take(sheet, "section", ri)) + "' but "
+               + _fmt(fv[j]) + " in section '" + _text(_take(sheet, "section", fp)) + "' of the same report")
+        out.append(_findings("cross_section", unit_id=_take(sheet, "unit_id", ri), period_id=_take(sheet, "period_id", ri),
+                             source_id=_take(sheet, "source_id", ri), section=_take(sheet, "section", ri),
+                             published=v[has][j], expected=fv[j], tolerance=tol[j], severity="error",
+                             message=msg, order=order[ri]))
+    return out
+
+
+def _check_range(sheet, groups, order) -> list[pd.DataFrame]:
+    out = []
+    for g in groups:
+        v = _num(sheet, g)
+        bad = (v < -_EPS) | ((g == "TOTAL") & (v > 100 + _EPS))
+        idx = np.flatnonzero(bad)
+        if not idx.size:
+            continue
+        expected = np.where(v[idx] < 0, 0.0, 100.0)
+        msg = g + " " + _fmt(v[idx]) + " is outside 0–" + ("100" if g == "TOTAL" else "its maximum")
+        out.append(_findings("total_range", unit_id=_take(sheet, "unit_id", idx), period_id=_take(sheet, "period_id", idx),
+                             source_id=_take(sheet, "source_id", idx), section=_take(sheet, "section", idx),
+                             published=v[idx], expected=expected, tolerance=0.0, severity="error",
+                             message=msg, order=order[idx]))
+    return out
+
+
+def _recompute_findings(frame: pd.DataFrame, md: int) -> pd.DataFrame:
+    """Findings from a table of published vs recomputed points (``recompute_group_points`` with
+    scores, or its sheet equivalent)."""
+    f = frame.loc[frame["published"].notna()]
+    if f.empty:
+        return _empty()
+    pub = f["published"].to_numpy(dtype=float)
+    tol = f["tolerance"].to_numpy(dtype=float) + half_unit(f["published_decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+    complete = f["complete"].to_numpy(dtype=bool)
+    rec = f["recomputed"].to_numpy(dtype=float)
+    lower, upper = f["lower"].to_numpy(dtype=float), f["upper"].to_numpy(dtype=float)
+    status = f["rule_status"].to_numpy(dtype=object)
+    known = status != "unknown"
+    points = complete & known & (np.abs(pub - rec) > tol + _EPS)
+    bounds = ~complete & known & ((pub < lower - tol - _EPS) | (pub > upper + tol + _EPS))
+    frames = []
+    for mask, check in ((points, "recomputed_points"), (bounds, "recomputed_bounds")):
+        k = np.flatnonzero(mask)
+        if not k.size:
+            continue
+        sub = f.iloc[k]
+        if check == "recomputed_points":
+            expected = rec[k]
+            msg = (sub["group"].astype(str) + " " + _fmt(pub[k]).to_numpy() + " printed, but the "
+                   + sub["scheme_version"].astype(str) + " rules give " + _fmt(rec[k]).to_numpy() + " from "
+                   + sub["used"].astype(str) + " (" + sub["rule_status"].astype(str) + " rule)")
+        else:
+            expected = np.where(pub[k] < lower[k], lower[k], upper[k])
+            msg = (sub["group"].astype(str) + " " + _fmt(pub[k]).to_numpy() + " printed, outside the range "
+                   + _fmt(lower[k]).to_numpy() + "–" + _fmt(upper[k]).to_numpy() + " allowed by "
+                   + sub["used"].astype(str) + " (not printed: " + sub["missing"].astype(str) + "; "
+                   + sub["rule_status"].astype(str) + " rules)")
+        frames.append(_findings(check, unit_id=sub["unit_id"].to_numpy(), period_id=sub["period_id"].to_numpy(),
+                                source_id=sub["source_id"].to_numpy(), section=sub["section"].to_numpy(),
+                                published=pub[k], expected=expected, tolerance=tol[k],
+                                severity=_severity_of(status[k]), message=msg,
+                                order=sub["_order"].to_numpy() if "_order" in sub.columns else 0))
+    return pd.concat(frames, ignore_index=True) if frames else _empty()
+
+
+def _check_recompute_sheet(sheet, groups, row_version, schemes, md, order) -> list[pd.DataFrame]:
+    """Recompute group points from indicator-rate columns carried by the sheet itself."""
+    catalog = set(indicator_catalog().index)
+    if not any(c in catalog for c in sheet.columns):
+        return []
+    out = []
+    for version, s in schemes.items():
+        if len(schemes) == 1:
+            sel, rates = np.arange(len(sheet)), sheet
+        else:
+            sel = np.flatnonzero(row_version == version)
+            if not sel.size:
+                continue
+            rates = sheet.iloc[sel]
+        result = _recompute_arrays(rates, s, explain=False, groups=groups)
+        for g, res in result.items():
+            if g not in groups:
+                continue
+            pub = _num(rates, g)
+            use = res["any_rate"] & ~np.isnan(pub)
+            if not use.any():
+                continue
+            tol = res["tolerance"] + half_unit(_num(rates, f"{g}_decimals"), md)
+            comp, rec, lo, hi = res["complete"], res["recomputed"], res["lower"], res["upper"]
+            known = res["_status"] != 2
+            flag = use & known & ((comp & (np.abs(pub - rec) > tol + _EPS))
+                                  | (~comp & ((pub < lo - tol - _EPS) | (pub > hi + tol + _EPS))))
+            k = np.flatnonzero(flag)
+            if not k.size:
+                continue
+            # explanations (which rates were used, which are missing) only for the flagged rows
+            detail = recompute_wide(rates.iloc[k], s, groups=[g])[g]
+            rows = sel[k]
+            frame = pd.DataFrame({"unit_id": _take(sheet, "unit_id", rows), "period_id": _take(sheet, "period_id", rows),
+                                  "source_id": _take(sheet, "source_id", rows), "section": _take(sheet, "section", rows),
+                                  "group": g, "published": pub[k], "published_decimals": _num(rates, f"{g}_decimals")[k],
+                                  "scheme_version": s.version, "_order": order[rows]})
+            for c in ("recomputed", "lower", "upper", "complete", "tolerance", "rule_status", "used", "missing"):
+                frame[c] = detail[c].to_numpy()
+            out.append(_recompute_findings(frame, md))
+    return out
+
+
+def audit_sheet(sheet: pd.DataFrame, *, scheme: Scheme | None = None,
+                periods: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Audit a wide sheet of published scores (one row per source × section × unit × period).
+
+    The score checks of :func:`audit`: totals vs groups, values above their maxima, column
+    headers, bands, ranks (inside each section), changes, the same figure in two sections, the
+    range of totals, and, when the sheet carries indicator-rate columns (``on_time_rate`` …),
+    recomputed points. Vectorised: the cost grows linearly with the rows (plus sorting).
+
+    Parameters
+    ----------
+    sheet : DataFrame
+        As made by :func:`analysis.scoring.to_sheet` or :func:`analysis.synthetic.score_sheet`.
+    scheme : Scheme, optional
+        Default: the version valid for each row's period.
+    periods : DataFrame, optional
+        Periods table (week cut-offs).
+
+    Returns
+    -------
+    DataFrame
+        Findings with columns FINDING_COLUMNS.
+
+    Examples
+    --------
+    >>> sheet = pd.DataFrame({"source_id": "s", "section": "I", "unit_id": "u", "period_id": "2024-07",
+    ...     "CKMB": [14.6], "TDGQ": [17.3], "ONLINE": [6.6], "TTTT": [8.0], "MDHL": [17.8], "MDSH": [14.9],
+    ...     "TOTAL": [87.15], "TOTAL_decimals": [2]})
+    >>> audit_sheet(sheet)[["check", "published", "expected"]].round(2).values.tolist()
+    [['total_vs_groups', 87.15, 79.2]]
+    """
+    for c in KEY:
+        if c not in sheet.columns:
+            raise ParameterError(f"audit_sheet: missing column '{c}'; a sheet needs {', '.join(KEY)}")
+    sheet = sheet.reset_index(drop=True)
+    row_version, schemes = _schemes_for(sheet["period_id"], scheme)
+    md = _missing_decimals(schemes)
+    header_rule = (min(int(s.audit.get("header_conflict_min_values", 2)) for s in schemes.values()),
+                   min(float(s.audit.get("header_conflict_min_share", 0.5)) for s in schemes.values()))
+    groups = [g for g in GROUP_CODES if g in sheet.columns]
+    order = np.arange(len(sheet), dtype=float)
+    parts = [_check_totals(sheet, groups, md, order)]
+    src_sec = block_codes(sheet, ["source_id", "section"])
+    parts += _check_max(sheet, groups, row_version, schemes, header_rule, order, src_sec)
+    parts += _check_bands(sheet, groups, row_version, schemes, md, order)
+    parts += _check_ranks(sheet, groups, md, order)
+    parts += _check_changes(sheet, groups, periods, md, order)
+    parts += _check_cross_section(sheet, groups, md, order)
+    parts += _check_range(sheet, groups, order)
+    parts += _check_recompute_sheet(sheet, groups, row_version, schemes, md, order)
+    return _finish(parts)
+
+
+def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty().drop(columns="_order")
+    out = pd.concat(parts, ignore_index=True)
+    check_rank = {c: i for i, c in enumerate(CHECKS)}
+    out["_check"] = out["check"].map(check_rank)
+    out = out.sort_values(["_order", "_check"], kind="stable").drop(columns=["_order", "_check"])
+    return out.reset_index(drop=True)[list(FINDING_COLUMNS)]
+
+
+# ---------------------------------------------------------------------------------------------
+# checks on the indicators table
+
+def _ancestors(units: pd.DataFrame) -> pd.DataFrame:
+    """(unit_id, ancestor_id) for every ancestor of every unit."""
+    parent = units.set_index("unit_id")["parent_id"]
+    frames, current = [], pd.Series(units["unit_id"].to_numpy(), index=units["unit_id"].to_numpy())
+    up = current.map(parent)
+    while up.notna().any():
+        frames.append(pd.DataFrame({"unit_id": up.index[up.notna()], "ancestor_id": up[up.notna()].to_numpy()}))
+        up = up.map(parent)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["unit_id", "ancestor_id"])
+
+
+def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
+    catalog = indicator_catalog()
+    sets = catalog["share_set"].replace("", np.nan).dropna()
+    size = sets.value_counts()
+    pct = ind.loc[(ind["measure"] == "percent") & ind["indicator"].isin(sets.index)].copy()
+    out = []
+    if pct.empty:
+        return out
+    key = ["source_id", "unit_id", "period_id", "category_k", "share_set"]
+    pct["share_set"] = pct["indicator"].map(sets)
+    pct["category_k"] = pct["category"].fillna("")
+    pct = pct.drop_duplicates(subset=["source_id", "unit_id", "period_id", "category_k", "indicator"], keep="first")
+    pct["h"] = half_unit(pct["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+    agg = pct.groupby(key, sort=False).agg(total=("value", "sum"), m=("indicator", "size"), tol=("h", "sum"),
+                                           section=("section", "first"), order=("_order", "min")).reset_index()
+    agg["M"] = agg["share_set"].map(size)
+    full = agg["m"] == agg["M"]
+    bad = (agg["m"] >= 2) & ((full & ((agg["total"] - 100).abs() > agg["tol"] + _EPS))
+                             | (~full & (agg["total"] > 100 + agg["tol"] + _EPS)))
+    a = agg.loc[bad]
+    if len(a):
+        # names of the members and sections, only for the sets that fail
+        flagged = pct.merge(a[key], on=key)
+        a = a.merge(flagged.groupby(key, sort=False).agg(
+            members=("indicator", " + ".join),
+            sections=("section", lambda s: "; ".join(pd.unique(s)))).reset_index(), on=key)
+        a["section"] = a["sections"]
+        msg = ("shares of set '" + a["share_set"] + "' (" + a["members"] + ") add up to "
+               + _fmt(a["total"]).to_numpy() + "%, not 100%" + np.where(a["m"] == a["M"], "", " (some members not printed)"))
+        out.append(_findings("share_sum", unit_id=a["unit_id"].to_numpy(), period_id=a["period_id"].to_numpy(),
+                             source_id=a["source_id"].to_numpy(), section=a["section"].to_numpy(),
+                             published=a["total"].to_numpy(), expected=100.0, tolerance=a["tol"].to_numpy(),
+                             severity="error", message=msg, order=a["order"].to_numpy()))
+    # shares vs the counts printed beside them: count / (sum of the set's counts), when the
+    # printed shares show that the counts present are the whole set
+    cnt = ind.loc[(ind["measure"] == "count") & ind["indicator"].isin(sets.index)].copy()
+    if len(cnt):
+        cnt["share_set"] = cnt["indicator"].map(sets)
+        cnt["category_k"] = cnt["category"].fillna("")
+        cnt = cnt.drop_duplicates(subset=["source_id", "unit_id", "period_id", "category_k", "indicator"], keep="first")
+        sums = cnt.groupby(key, sort=False)["value"].agg(["sum", "size"]).reset_index()
+        both = pct.merge(cnt[["source_id", "unit_id", "period_id", "category_k", "indicator", "value"]],
+                         on=["source_id", "unit_id", "period_id", "category_k", "indicator"], suffixes=("", "_count"))
+        both = both.merge(sums, on=key).merge(agg[key + ["m", "M", "total", "tol"]], on=key)
+        whole = (both["size"] == both["M"]) | ((both["size"] == both["m"]) & ((both["total"] - 100).abs() <= both["tol"] + _EPS))
+        both = both.loc[whole & (both["sum"] > 0)]
+        expected = 100 * both["value_count"] / both["sum"]
+        tol = both["h"] + 1e-6
+        bad = (both["value"] - expected).abs() > tol + _EPS
+        b = both.loc[bad]
+        if len(b):
+            e = expected[bad]
+            msg = (b["indicator"] + " " + _fmt(b["value"]).to_numpy() + "% printed, but the counts give "
+                   + _fmt(b["value_count"]).to_numpy() + " / " + _fmt(b["sum"]).to_numpy() + " = " + _fmt(e).to_numpy() + "%")
+            out.append(_findings("share_from_counts", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                                 source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                                 published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad].to_numpy(),
+                                 severity="error", message=msg, order=b["_order"].to_numpy()))
+    # a count printed over its denominator beside a share of the same indicator
+    frac = ind.loc[(ind["measure"] == "count") & ind["denominator"].notna() & (ind["denominator"] > 0)]
+    if len(frac):
+        p2 = ind.loc[ind["measure"] == "percent"].drop_duplicates(
+            subset=["source_id", "unit_id", "period_id", "indicator", "category"], keep="first")
+        m = frac.merge(p2[["source_id", "unit_id", "period_id", "indicator", "category", "value", "decimals", "section", "_order"]],
+                       on=["source_id", "unit_id", "period_id", "indicator", "category"], suffixes=("_c", ""))
+        if len(m):
+            expected = 100 * m["value_c"] / m["denominator"]
+            tol = half_unit(m["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+            bad = ((m["value"] - expected).abs() > tol + _EPS).to_numpy()
+            b = m.loc[bad]
+            if len(b):
+                e = expected[bad]
+                msg = (b["indicator"] + " " + _fmt(b["value"]).to_numpy() + "% printed, but "
+                       + _fmt(b["value_c"]).to_numpy() + "/" + _fmt(b["denominator"]).to_numpy() + " = " + _fmt(e).to_numpy() + "%")
+                out.append(_findings("share_from_counts", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                                     source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                                     published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad],
+                                     severity="error", message=msg, order=b["_order"].to_numpy()))
+    return out
+
+
+def _breakdown_rows(ind: pd.DataFrame, anc: pd.DataFrame) -> np.ndarray:
+    """True for a count row of a unit printed in a section that also lists its sub-units for the
+    same figure: there the unit's row is its own share (e.g. a city's one-stop office), not the whole."""
+    keys = ["source_id", "section", "period_id", "indicator", "measure"]
+    counts = ind.loc[ind["measure"] == "count"]
+    child = counts.merge(anc, on="unit_id")[keys + ["ancestor_id"]].drop_duplicates()
+    child = child.rename(columns={"ancestor_id": "unit_id"})
+    flag = counts[keys + ["unit_id"]].reset_index().merge(child, on=keys + ["unit_id"], how="inner")["index"]
+    return ind.index.isin(flag.to_numpy())
+
+
+def _check_indicator_cross_section(ind: pd.DataFrame, own_part: np.ndarray, md: int) -> list[pd.DataFrame]:
+    key = ["source_id", "unit_id", "period_id", "indicator", "measure", "category_k", "block_k"]
+    df = ind.loc[~own_part].copy()
+    df["category_k"], df["block_k"] = df["category"].fillna(""), df["block"].fillna("")
+    dup = df.duplicated(subset=key, keep=False)
+    df = df.loc[dup]
+    if df.empty:
+        return []
+    first = df.groupby(key, sort=False)[["value", "decimals", "section"]].transform("first")
+    h = half_unit(df["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+    hf = half_unit(first["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+    exact = (df["measure"] == "count").to_numpy()
+    tol = np.where(exact, 0.0, h + hf)
+    bad = (df["section"] != first["section"]).to_numpy() & (np.abs(df["value"] - first["value"]).to_numpy() > tol + _EPS)
+    b, fb = df.loc[bad], first.loc[bad]
+    if b.empty:
+        return []
+    msg = (b["indicator"] + " (" + b["measure"] + ") " + _fmt(b["value"]).to_numpy() + " in section '" + b["section"]
+           + "' but " + _fmt(fb["value"]).to_numpy() + " in section '" + fb["section"] + "' of the same report")
+    return [_findings("cross_section", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                      source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                      published=b["value"].to_numpy(), expected=fb["value"].to_numpy(), tolerance=tol[bad],
+                      severity="error", message=msg, order=b["_order"].to_numpy())]
+
+
+def _check_parts(ind: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame, own_part: np.ndarray) -> list[pd.DataFrame]:
+    """Counts of sub-units (in one section) against the unit's count printed in another section."""
+    fig = ["source_id", "period_id", "indicator", "measure", "category_k", "block_k"]
+    counts = ind.loc[(ind["measure"] == "count")].copy()
+    if counts.empty:
+        return []
+    counts["category_k"], counts["block_k"] = counts["category"].fillna(""), counts["block"].fillna("")
+    level = units.set_index("unit_id")["level"]
+    desc = counts.merge(anc, on="unit_id")
+    # a whole counted over units of one level (block) is compared with rows of that level only
+    desc = desc.loc[(desc["block_k"] == "") | (desc["unit_id"].map(level) == desc["block_k"])]
+    sums = desc.groupby(fig + ["ancestor_id", "section"], sort=False)["value"].agg(["sum", "size"]).reset_index()
+    own = counts.loc[own_part[counts.index.to_numpy()] if len(own_part) == len(ind) else np.zeros(len(counts), bool)]
+    own = own[fig + ["unit_id", "section", "value"]].rename(columns={"unit_id": "ancestor_id", "value": "own"})
+    sums = sums.merge(own, on=fig + ["ancestor_id", "section"], how="left")
+    wholes = counts.loc[~own_part[counts.index.to_numpy()]].rename(columns={"unit_id": "ancestor_id"})
+    m = wholes.merge(sums, on=fig + ["ancestor_id"], suffixes=("", "_parts"))
+    m = m.loc[m["section"] != m["section_parts"]]
+    if m.empty:
+        return []
+    with_own = m["own"].notna()
+    expected = m["sum"] + m["own"].fillna(0)
+    bad = (with_own & ((m["value"] - expected).abs() > _EPS)) | (~with_own & (m["sum"] > m["value"] + _EPS))
+    b = m.loc[bad]
+    if b.empty:
+        return []
+    e = expected[bad]
+    msg = (b["indicator"] + " " + _fmt(b["value"]).to_numpy() + " for the unit, but section '" + b["section_parts"]
+           + "' lists " + b["size"].astype(int).astype(str) + " sub-units adding up to " + _fmt(b["sum"]).to_numpy()
+           + np.where(with_own[bad], " plus the unit's own " + _fmt(b["own"]).to_numpy(), " (more than the whole)"))
+    return [_findings("parts_sum", unit_id=b["ancestor_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                      source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                      published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=0.0, severity="error",
+                      message=msg, order=b["_order"].to_numpy())]
+
+
+def _check_unit_counts(ind: pd.DataFrame, scores: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame,
+                       md: int) -> list[pd.DataFrame]:
+    """Units per band against their whole and against the bands of a table; highest/lowest totals
+    of a block against the table of that block."""
+    out = []
+    level = units.set_index("unit_id")["level"]
+    totals = scores.loc[(scores["group"] == "TOTAL") & scores["value"].notna()].copy()
+    totals["level"] = totals["unit_id"].map(level)
+    tot_anc = totals.merge(anc, on="unit_id")
+    ub = ind.loc[ind["indicator"] == "units_by_band"].copy()
+    if len(ub):
+        ub["block_k"] = ub["block"].fillna("")
+        agg = ub.groupby(["source_id", "section", "unit_id", "period_id", "block_k"], sort=False).agg(
+            total=("value", "sum"), den_min=("denominator", "min"), den_max=("denominator", "max"),
+            order=("_order", "min")).reset_index()
+        over = agg.loc[agg["den_min"].notna() & (agg["den_min"] == agg["den_max"]) & (agg["total"] != agg["den_min"])]
+        if len(over):
+            sev = np.where(over["total"] > over["den_min"], "error", "info").astype(object)
+            msg = ("units by band add up to " + _fmt(over["total"]).to_numpy() + " of " + _fmt(over["den_min"]).to_numpy()
+                   + " " + over["block_k"] + " units" + np.where(sev == "error", "", " (some bands not printed)"))
+            out.append(_findings("units_by_band", unit_id=over["unit_id"].to_numpy(), period_id=over["period_id"].to_numpy(),
+                                 source_id=over["source_id"].to_numpy(), section=over["section"].to_numpy(),
+                                 published=over["total"].to_numpy(), expected=over["den_min"].to_numpy(),
+                                 tolerance=0.0, severity=sev, message=msg, order=over["order"].to_numpy()))
+        banded = tot_anc.loc[tot_anc["band"].notna()]
+        if len(banded):
+            counted = (banded.groupby(["source_id", "period_id", "ancestor_id", "level", "section", "band"], sort=False)
+                       .size().rename("n_band").reset_index())
+            listed = (banded.groupby(["source_id", "period_id", "ancestor_id", "level", "section"], sort=False)
+                      .size().rename("n_listed").reset_index())
+            m = ub.merge(listed, left_on=["source_id", "period_id", "unit_id", "block_k"],
+                         right_on=["source_id", "period_id", "ancestor_id", "level"], suffixes=("", "_table"))
+            m = m.merge(counted, left_on=["source_id", "period_id", "unit_id", "block_k", "section_table", "category"],
+                        right_on=["source_id", "period_id", "ancestor_id", "level", "section", "band"],
+                        how="left", suffixes=("", "_c"))
+            m["n_band"] = m["n_band"].fillna(0)
+            complete_table = m["denominator"].notna() & (m["n_listed"] == m["denominator"])
+            bad = (complete_table & (m["n_band"] != m["value"])) | (~complete_table & (m["n_band"] > m["value"]))
+            b = m.loc[bad]
+            if len(b):
+                msg = ("'" + b["category"] + "': " + _fmt(b["value"]).to_numpy() + " " + b["block_k"]
+                       + " units printed, but the table in section '" + b["section_table"] + "' shows "
+                       + _fmt(b["n_band"]).to_numpy() + " of its " + _fmt(b["n_listed"]).to_numpy() + " units with that band")
+                out.append(_findings("units_by_band", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                                     source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                                     published=b["value"].to_numpy(), expected=b["n_band"].to_numpy(), tolerance=0.0,
+                                     severity="error", message=msg, order=b["_order"].to_numpy()))
+    ext = ind.loc[ind["indicator"].isin(["unit_total_max", "unit_total_min"])].copy()
+    if len(ext) and len(tot_anc):
+        ext["block_k"] = ext["block"].fillna("")
+        tot_anc["h"] = half_unit(tot_anc["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+        stats = tot_anc.groupby(["source_id", "period_id", "ancestor_id", "level", "section"], sort=False).agg(
+            top=("value", "max"), bottom=("value", "min"), h=("h", "max"), n=("value", "size")).reset_index()
+        m = ext.merge(stats, left_on=["source_id", "period_id", "unit_id", "block_k"],
+                      right_on=["source_id", "period_id", "ancestor_id", "level"], suffixes=("", "_table"))
+        m = m.loc[m["n"] >= 2]
+        if len(m):
+            is_max = (m["indicator"] == "unit_total_max").to_numpy()
+            table = np.where(is_max, m["top"], m["bottom"])
+            tol = m["h"].to_numpy() + half_unit(m["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+            v = m["value"].to_numpy(dtype=float)
+            # a table value beyond the printed extreme is a contradiction; the reverse may be a partial table
+            contradiction = np.where(is_max, table > v + tol + _EPS, table < v - tol - _EPS)
+            partial = np.where(is_max, table < v - tol - _EPS, table > v + tol + _EPS)
+            sev = np.where(contradiction, "error", "warning").astype(object)
+            k = np.flatnonzero(contradiction | partial)
+            if k.size:
+                b = m.iloc[k]
+                msg = (np.where(is_max[k], "highest", "lowest") + " total of the block printed as " + _fmt(v[k]).to_numpy()
+                       + ", but the table in section '" + b["section_table"].to_numpy() + "' has " + _fmt(table[k]).to_numpy())
+                out.append(_findings("block_extreme", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                                     source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                                     published=v[k], expected=table[k], tolerance=tol[k], severity=sev[k],
+                                     message=msg, order=b["_order"].to_numpy()))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
+    """Audit every published figure of a dataset against the report itself and the method.
+
+    Checks (see CHECKS): totals vs the sum of their groups, values above their maxima and column
+    headers contradicted by their values, bands, ranks (within each section's own table) and
+    block sizes, changes vs the two published totals, points recomputed from sub-indicator rates
+    (exactly when every sub-indicator is printed, as bounds otherwise), the same figure in two
+    sections, share sets that must add up to 100% and shares vs their counts, counts of
+    sub-units vs the unit's count, units per band and highest/lowest totals vs the tables, and
+    totals outside 0–100. Tolerances follow the precision each figure was printed with.
+
+    Parameters
+    ----------
+    dataset : analysis.dataset.Dataset
+    scheme : Scheme, optional
+        Default: for each figure, the scheme version valid for its period.
+
+    Returns
+    -------
+    DataFrame
+        One row per finding, columns ``unit_id, period_id, check, published, expected,
+        difference, tolerance, severity, source_id, section, message``; ``severity`` is
+        ``error`` (a contradiction beyond rounding), ``warning`` (a contradiction with an
+        inferred rule, or a possibly partial table) or ``info`` (explainable by rounding or by
+        a partial table). Findings about a whole section have no ``unit_id``.
+
+    Examples
+    --------
+    >>> from analysis.config import DATA_DIR
+    >>> from analysis.dataset import load_dataset
+    >>> findings = audit(load_dataset(DATA_DIR))
+    >>> sorted(findings["severity"].unique())
+    ['error', 'info', 'warning']
+    """
+    scores = dataset.scores.reset_index(drop=True)
+    ind = dataset.indicators.reset_index(drop=True)
+    units = dataset.units
+    sheet = to_sheet(scores, units)
+    row_version, schemes = _schemes_for(sheet["period_id"], scheme)
+    md = _missing_decimals(schemes)
+    # order findings as the report reads: by source, then where the figure first appears
+    src_order = {s: i for i, s in enumerate(pd.unique(pd.concat([scores["source_id"], ind["source_id"]])))}
+    sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
+    sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
+    findings = audit_sheet(sheet, scheme=scheme, periods=dataset.periods)
+    ind = ind.assign(_order=0.0)
+    parts = [findings.assign(_order=0.0)]
+    by = ["source_id", "unit_id", "period_id"]
+    rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
+    if len(rec) and len(_recompute_findings(rec, md)):
+        # explain (rates used, sub-indicators missing) only the recomputations that disagree
+        keys = _recompute_findings(rec, md)[by].drop_duplicates()
+        detail = recompute_group_points(ind.merge(keys, on=by), scheme, scores=scores.merge(keys, on=by))
+        parts.append(_recompute_findings(detail.assign(_order=0.0), md))
+    parts += _check_shares(ind, md)
+    anc = _ancestors(units)
+    own_part = _breakdown_rows(ind, anc)
+    parts += _check_indicator_cross_section(ind, own_part, md)
+    parts += _check_parts(ind, units, anc, own_part)
+    parts += _check_unit_counts(ind, scores, units, anc, md)
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty().drop(columns="_order")[list(FINDING_COLUMNS)]
+    out = pd.concat(parts, ignore_index=True)
+    out["_src"] = out["source_id"].map(src_order)
+    out["_sec"] = [sec_rank.get(k, len(sec_rank)) for k in zip(out["source_id"], out["section"])]
+    out["_check"] = out["check"].map({c: i for i, c in enumerate(CHECKS)})
+    out = out.sort_values(["_src", "_sec", "_check"], kind="stable")
+    return out.reset_index(drop=True)[list(FINDING_COLUMNS)]
+
+
+def summarise(findings: pd.DataFrame) -> pd.DataFrame:
+    """Count findings by source, check and severity.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"source_id": ["a", "a"], "check": ["band", "band"], "severity": ["error", "info"]})
+    >>> summarise(f).values.tolist()
+    [['a', 'band', 1, 0, 1]]
+    """
+    counts = findings.groupby(["source_id", "check", "severity"]).size().unstack("severity", fill_value=0)
+    counts = counts.reindex(columns=list(SEVERITIES), fill_value=0)
+    return counts.reset_index().rename_axis(columns=None)

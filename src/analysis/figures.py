@@ -1,0 +1,1365 @@
+"""Comparative figures across units, provinces and periods: each returns a matplotlib Figure.
+
+Every function builds a :class:`matplotlib.figure.Figure` with the object-oriented API (no
+``pyplot``, so nothing leaks between calls), writes no file and draws the same figure every time
+for the same input. :func:`to_png` renders a figure on the Agg canvas with fixed metadata, so the
+same input gives the same PNG bytes.
+
+Conventions shared by every figure:
+
+- Labels are Vietnamese, Unicode NFC; numbers in text use the decimal comma (``87,15``).
+- One colour-blind-safe palette for the five bands, :data:`BAND_COLOURS` (Okabe & Ito, 2008),
+  green for the best band through vermilion for the weakest. Colours outside the bands:
+  :data:`SERIES_COLOUR` (blue) for a unit or a series, :data:`OVER_MAX_COLOUR` (reddish purple)
+  for values at or above the top of their scale, :data:`NEUTRAL_COLOUR` (grey) for averages.
+- Bands come from :func:`analysis.scoring.band_of` and the cut points drawn from the same scheme,
+  so a bar's colour always agrees with the cut lines.
+- A figure whose data carries ``synthetic = True`` (or ``synthetic=True`` passed) has the title
+  suffix :data:`SYNTHETIC_SUFFIX`.
+
+The ``unit_totals``, ``unit_groups`` and ``unit_series`` helpers turn a loaded Dataset into the
+tidy tables the figures take.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import math
+import textwrap
+import unicodedata
+from collections.abc import Iterable
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.transforms import blended_transform_factory
+
+from .config import ALPHA
+from .errors import ParameterError
+from .numerals import format_vi
+from .periods import MERGER_DATE, Period, crosses_merger, parse_period
+from .reference import FIVE_GROUPS, SIX_GROUPS, groups as reference_groups
+from .scheme import Scheme, load_scheme
+from .scoring import band_of
+from .stats import correlation_test
+from .units import short_name
+from .views import area_units
+
+__all__ = [
+    "BAND_COLOURS", "SERIES_COLOUR", "OVER_MAX_COLOUR", "NEUTRAL_COLOUR", "FONT_FAMILY",
+    "FIG_WIDTH", "SYNTHETIC_SUFFIX", "CEILING_LABEL", "STYLE",
+    "to_png", "bands_of", "cut_points",
+    "unit_totals", "unit_groups", "unit_series",
+    "ranking_bars", "group_profile_heatmap", "unit_vs_average", "correlation_scatter", "trend",
+    "province_distributions", "province_totals", "group_small_multiples",
+]
+
+# Okabe & Ito (2008) colour-blind-safe palette; keys are the canonical band names of
+# reference/bands.csv. Best band green, then sky blue, yellow, orange, vermilion.
+BAND_COLOURS = {
+    "Xuất sắc": "#009e73",
+    "Tốt": "#56b4e9",
+    "Khá": "#f0e442",
+    "Trung bình": "#e69f00",
+    "Yếu": "#d55e00",
+}
+SERIES_COLOUR = "#0072b2"    # Okabe-Ito blue: a unit, a series, a regression line
+OVER_MAX_COLOUR = "#cc79a7"  # Okabe-Ito reddish purple: at or above the top of the scale
+NEUTRAL_COLOUR = "#7f7f7f"   # averages, boxes, reference lines
+FONT_FAMILY = "DejaVu Sans"  # ships with matplotlib and covers Vietnamese letters
+FIG_WIDTH = 7.0              # inches: report width
+SYNTHETIC_SUFFIX = "(dữ liệu giả lập)"
+CEILING_LABEL = "Đạt mức trần"
+# Applied with matplotlib.rc_context around building and rendering, never set globally.
+STYLE = {
+    "font.family": FONT_FAMILY,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
+    "figure.titlesize": 12,
+    "axes.unicode_minus": True,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "image.interpolation": "nearest",
+}
+_SMALL = 9  # pt: the smallest text drawn
+_GREY_TEXT = "#333333"
+_ZONE_ALPHA = 0.18
+_TITLE_CHARS = 72  # characters per title line at 12 pt
+_FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
+_GROUP_SHORT_VI = {  # one-line group labels for small panels; long names from reference.groups()
+    "CKMB": "Công khai, minh bạch",
+    "TDGQ": "Tiến độ giải quyết",
+    "ONLINE": "DVC trực tuyến",
+    "TTTT": "Thanh toán trực tuyến",
+    "DVTT": "Dịch vụ trực tuyến",
+    "MDHL": "Mức độ hài lòng",
+    "MDSH": "Số hóa hồ sơ",
+}
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _styled(func):
+    """Build the figure inside the module's rc context, so nothing global changes."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with mpl.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _nfc(text) -> str:
+    return unicodedata.normalize("NFC", str(text))
+
+
+def _cap(text: str) -> str:
+    """First letter upper-case, for a unit name opening a title (``xã A`` -> ``Xã A``)."""
+    text = _nfc(text)
+    return text[:1].upper() + text[1:]
+
+
+def _num(value, decimals: int = 2) -> str:
+    """Vietnamese number with a typographic minus: ``-0,36`` -> ``−0,36``."""
+    return format_vi(value, decimals).replace("-", "\u2212")
+
+
+def _pct(value) -> str:
+    return f"{_num(value, 0)}%"
+
+
+def _p_text(p: float) -> str:
+    if not math.isfinite(p):
+        return "p = –"
+    if p < 0.001:
+        return "p < 0,001"
+    return f"p = {_num(p, 3)}"
+
+
+def _title(title: str, synthetic: bool) -> str:
+    title = _nfc(title)
+    if synthetic and SYNTHETIC_SUFFIX not in title:
+        title = f"{title} {SYNTHETIC_SUFFIX}"
+    return textwrap.fill(title, _TITLE_CHARS, break_long_words=False)
+
+
+def _is_synthetic(data: pd.DataFrame, synthetic: bool | None) -> bool:
+    if synthetic is not None:
+        return bool(synthetic)
+    return "synthetic" in data.columns and bool(data["synthetic"].fillna(False).astype(bool).any())
+
+
+def _require(data, columns, func: str) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{func}: data must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise ParameterError(f"{func}: missing column(s) {', '.join(map(repr, missing))}; the table "
+                             f"has {', '.join(map(repr, data.columns))}")
+
+
+def _scheme(scheme: Scheme | None) -> Scheme:
+    return scheme if scheme is not None else load_scheme()
+
+
+def cut_points(scheme: Scheme | None = None) -> pd.DataFrame:
+    """Bands with their cut points, best band first.
+
+    Parameters
+    ----------
+    scheme : Scheme, optional
+        Default: the newest scheme version (cut points from ``reference/bands.csv``), the same
+        default as :func:`analysis.scoring.band_of`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``band, lower, upper, colour, label`` (``label`` such as ``Tốt (80–<90)``).
+
+    Examples
+    --------
+    >>> cut_points()[["band", "lower"]].values.tolist()[:2]
+    [['Xuất sắc', 90.0], ['Tốt', 80.0]]
+    """
+    table = _scheme(scheme).bands_table().iloc[::-1].reset_index(drop=True)
+    unknown = [b for b in table["band"] if b not in BAND_COLOURS]
+    if unknown:
+        raise ParameterError(f"no colour for band(s) {', '.join(unknown)}; BAND_COLOURS has "
+                             f"{', '.join(BAND_COLOURS)}")
+    labels = []
+    for i, row in table.iterrows():
+        if i == 0:
+            rng = f"≥ {row.lower:g}"
+        elif i == len(table) - 1:
+            rng = f"< {row.upper:g}"
+        else:
+            rng = f"{row.lower:g}–<{row.upper:g}"
+        labels.append(f"{row.band} ({rng})")
+    table["colour"] = table["band"].map(BAND_COLOURS)
+    table["label"] = labels
+    return table
+
+
+def bands_of(values, scheme: Scheme | None = None) -> list:
+    """Canonical band of each total (:func:`analysis.scoring.band_of`), None where there is none.
+
+    Totals above the top of the scale (published as printed) fall in the top band, so a figure
+    can still colour them.
+
+    Examples
+    --------
+    >>> bands_of([89.49, 73.97, float("nan")])
+    ['Tốt', 'Khá', None]
+    """
+    s = _scheme(scheme)
+    x = np.asarray(list(values), dtype=float)
+    clipped = np.where(x > s.band_top, s.band_top, x)
+    out = band_of(pd.Series(clipped), scheme=s)
+    return [None if (isinstance(b, float) and math.isnan(b)) or b is None or b is pd.NA else str(b)
+            for b in out.astype(object)]
+
+
+def _colour_of(band) -> str:
+    return BAND_COLOURS.get(band, "#bbbbbb") if band is not None else "#bbbbbb"
+
+
+def _group_max(code: str, scheme: Scheme | None) -> float:
+    if scheme is not None:
+        return float(scheme.max_points(code))
+    table = reference_groups()
+    if code not in table.index:
+        raise ParameterError(f"unknown group '{code}'; allowed: {', '.join(table.index)}")
+    return float(table.at[code, "max_points"])
+
+
+def _group_name(code: str) -> str:
+    return _nfc(reference_groups().at[code, "name_vi"])
+
+
+def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=()) -> None:
+    table = cut_points(scheme)
+    handles = [Patch(facecolor=c, edgecolor="#555555", linewidth=0.5, label=lab)
+               for c, lab in zip(table["colour"], table["label"])]
+    fig.legend(handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
+               title="Xếp loại", fontsize=_SMALL)
+
+
+def _draw_cuts(ax, scheme: Scheme | None) -> None:
+    """Dashed vertical lines at the band cut points, labelled with their value above the axes."""
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    for cut in sorted(v for v in cut_points(scheme)["lower"] if v > 0):
+        ax.axvline(cut, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), zorder=3,
+                   gid=f"cut-{cut:g}")
+        ax.text(cut, 1.0, f"{cut:g}", transform=trans, ha="center", va="bottom", fontsize=_SMALL,
+                color=_GREY_TEXT, gid=f"cut-label-{cut:g}")
+
+
+def _match_rows(data: pd.DataFrame, wanted, label: str, func: str) -> np.ndarray:
+    """Boolean mask of rows whose label (or unit_id) is in ``wanted``."""
+    if wanted is None:
+        return np.zeros(len(data), dtype=bool)
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    wanted = {_nfc(w) for w in wanted}
+    mask = np.array(data[label].map(lambda v: _nfc(v) in wanted), dtype=bool)
+    if "unit_id" in data.columns:
+        mask = mask | np.array(data["unit_id"].isin(wanted), dtype=bool)
+    found = set(data.loc[mask, label].map(_nfc))
+    if "unit_id" in data.columns:
+        found |= set(data.loc[mask, "unit_id"])
+    missing = sorted(wanted - found)
+    if missing:
+        raise ParameterError(f"{func}: {', '.join(map(repr, missing))} not found in column "
+                             f"'{label}'" + (" or 'unit_id'" if "unit_id" in data.columns else ""))
+    return mask
+
+
+def _check_unique(data: pd.DataFrame, cols: list[str], func: str) -> None:
+    dup = data.duplicated(subset=cols, keep=False)
+    if dup.any():
+        shown = data.loc[dup, cols].drop_duplicates().head(5).astype(str).agg(" / ".join, axis=1)
+        raise ParameterError(f"{func}: several rows for {', '.join(shown)}; pass one row per "
+                             f"{' × '.join(cols)}")
+
+
+def _view_groups(codes: Iterable[str], view: str | None, scheme: Scheme | None) -> tuple[str, ...]:
+    codes = set(codes)
+    if view is None:
+        view = "five" if "DVTT" in codes else "six"
+    if view not in ("five", "six"):
+        raise ParameterError(f"view must be 'five' or 'six', got {view!r}")
+    if scheme is not None:
+        return tuple(scheme.view(view))
+    return FIVE_GROUPS if view == "five" else SIX_GROUPS
+
+
+def _to_view(data: pd.DataFrame, key: list[str], group: str, value: str, view: str | None,
+             scheme: Scheme | None, func: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Long table in the wanted view: DVTT = ONLINE + TTTT where only the six groups are given."""
+    data = data.loc[data[group] != "TOTAL"]
+    order = _view_groups(data[group], view, scheme)
+    if "DVTT" in order:
+        parts = data.loc[data[group].isin(["ONLINE", "TTTT"])]
+        has = data.loc[data[group] == "DVTT", key].drop_duplicates()
+        if len(parts):
+            summed = parts.groupby(key, sort=False)[value].agg(lambda s: s.sum(min_count=2)
+                                                             if len(s) == 2 else np.nan)
+            summed = summed.reset_index()
+            summed[group] = "DVTT"
+            if len(has):
+                summed = summed.merge(has, on=key, how="left", indicator=True)
+                summed = summed.loc[summed["_merge"] == "left_only"].drop(columns="_merge")
+            data = pd.concat([data, summed], ignore_index=True)
+    elif (data[group] == "DVTT").any() and not data[group].isin(["ONLINE", "TTTT"]).any():
+        raise ParameterError(f"{func}: the data has the five-group view (DVTT) only; it cannot be "
+                             f"split into ONLINE and TTTT: use view='five'")
+    data = data.loc[data[group].isin(order)]
+    return data, order
+
+
+def _percent_table(data: pd.DataFrame, label: str, group: str, value: str, view, scheme, func):
+    _require(data, [label, group, value], func)
+    data = data.loc[data[value].notna()].copy()
+    data[label] = data[label].map(_nfc)
+    data, order = _to_view(data, [label], group, value, view, scheme, func)
+    _check_unique(data, [label, group], func)
+    units = list(dict.fromkeys(data[label]))
+    wide = data.pivot(index=label, columns=group, values=value).reindex(index=units, columns=list(order))
+    maxima = pd.Series({g: _group_max(g, scheme) for g in order})
+    return wide.astype(float) * 100.0 / maxima, wide.astype(float), maxima
+
+
+def _new_figure(height: float) -> Figure:
+    fig = Figure(figsize=(FIG_WIDTH, height), layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06)
+    return fig
+
+
+def _footnote(fig: Figure, lines: list[str], gid: str = "footnote") -> None:
+    """Notes under the figure; the figure grows by their height and the layout leaves them room."""
+    if not lines:
+        return
+    wrapped = "\n".join(textwrap.fill(_nfc(line), _FOOT_CHARS) for line in lines)
+    height = (wrapped.count("\n") + 1) * _SMALL * 1.35 / 72 + 0.1
+    old = fig.get_figheight()
+    fig.set_figheight(old + height)
+    frac = height / (old + height)
+    fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
+    fig.text(0.01, 0.02 * frac, wrapped, ha="left", va="bottom", fontsize=_SMALL, color=_GREY_TEXT,
+             gid=gid)
+
+
+def _luminance(colour) -> float:
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def to_png(fig: Figure, dpi: int = 110) -> bytes:
+    """Render a figure to PNG bytes on the Agg canvas, with no varying metadata.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : int, default 110
+        110 dpi at 7 in gives a 770-pixel-wide image, sharp at report width.
+
+    Returns
+    -------
+    bytes
+        The same figure rendered twice gives the same bytes (the ``Software`` text chunk that
+        names the matplotlib version is left out; no time stamp is written).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fig = ranking_bars(pd.DataFrame({"name": ["xã A", "xã B"], "value": [91.2, 75.0]}))
+    >>> to_png(fig)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    with mpl.rc_context(STYLE):
+        FigureCanvasAgg(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- tidy inputs
+
+
+def _source_kinds(ds) -> pd.Series:
+    return ds.sources.set_index("source_id")["kind"]
+
+
+def _first_per_unit(rows: pd.DataFrame, kinds: pd.Series) -> pd.DataFrame:
+    """One row per unit: the first printed value (file order), rank from the first row with one."""
+    rows = rows.assign(synthetic=rows["source_id"].map(kinds).eq("synthetic"))
+    cols = ["value", "rank", "rank_of", "band", "source_id", "section"]
+    cols = [c for c in cols if c in rows.columns]
+    first = rows.groupby("unit_id", sort=False)[cols].first()
+    first["synthetic"] = rows.groupby("unit_id", sort=False)["synthetic"].any()
+    first["n_values"] = rows.groupby("unit_id", sort=False)["value"].nunique()
+    return first.rename(columns={"band": "band_printed"})
+
+
+def _units_in_scope(ds, area: str | None, level: str | None) -> pd.DataFrame:
+    if area is not None:
+        return area_units(ds, area, level=level)
+    units = ds.units
+    return units if level is None else units.loc[units["level"] == level]
+
+
+def unit_totals(ds, period: str, *, area: str | None = None, level: str | None = None,
+                group: str = "TOTAL", source: str | None = None) -> pd.DataFrame:
+    """One row per unit with its published total (or one group's points) for a period.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Loaded data (:func:`analysis.dataset.load_dataset`) or synthetic tables of the same shape.
+    period : str
+        Period id, e.g. ``"2024-07"``.
+    area : str, optional
+        Unit id of a province or district: only the units below it.
+    level : str, optional
+        ``province``, ``department``, ``district`` or ``commune``.
+    group : str, default "TOTAL"
+    source : str, optional
+        Only the figures printed by this source (``sources.source_id``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``unit_id, name, level, province_id, province, value, rank, rank_of,
+        band_printed, source_id, section, n_values, synthetic``, units in ``units.csv`` order.
+        When several sections print the unit, the first value in file order is kept
+        (``n_values`` > 1 says they differ). ``province`` is the province's short name.
+
+    Examples
+    --------
+    >>> from analysis.dataset import load_dataset
+    >>> from analysis.config import DATA_DIR
+    >>> t = unit_totals(load_dataset(DATA_DIR), "2024-07", area="bac-kan/huyen-na-ri", level="commune")
+    >>> len(t), t.loc[0, "name"], float(t["value"].max())
+    (17, 'xã Cường Lợi', 89.49)
+    """
+    units = _units_in_scope(ds, area, level)
+    s = ds.scores
+    rows = s.loc[(s["group"] == group) & (s["period_id"] == period) & s["unit_id"].isin(set(units["unit_id"]))]
+    rows = rows.loc[rows["value"].notna() | rows["rank"].notna()]
+    if source is not None:
+        rows = rows.loc[rows["source_id"] == source]
+    first = _first_per_unit(rows, _source_kinds(ds))
+    names = ds.units.set_index("unit_id")
+    out = units.loc[units["unit_id"].isin(first.index), ["unit_id", "name", "level", "province_id"]].copy()
+    out["province"] = out["province_id"].map(names["name"]).map(short_name)
+    out = out.join(first, on="unit_id")
+    return out.reset_index(drop=True)
+
+
+def unit_groups(ds, period: str, *, area: str | None = None, level: str | None = None,
+                source: str | None = None) -> pd.DataFrame:
+    """Group points of every unit for a period, long (one row per unit × group, TOTAL left out).
+
+    Parameters are those of :func:`unit_totals`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``unit_id, name, level, province_id, province, group, value, max_stated,
+        synthetic``; the first printed value per unit × group (file order).
+
+    Examples
+    --------
+    >>> from analysis.dataset import load_dataset
+    >>> from analysis.config import DATA_DIR
+    >>> g = unit_groups(load_dataset(DATA_DIR), "2024-07", area="bac-kan/huyen-na-ri", level="commune")
+    >>> len(g), sorted(g["group"].unique())
+    (85, ['CKMB', 'DVTT', 'MDHL', 'MDSH', 'TDGQ'])
+    """
+    units = _units_in_scope(ds, area, level)
+    s = ds.scores
+    rows = s.loc[(s["group"] != "TOTAL") & (s["period_id"] == period) & s["value"].notna()
+                 & s["unit_id"].isin(set(units["unit_id"]))]
+    if source is not None:
+        rows = rows.loc[rows["source_id"] == source]
+    kinds = _source_kinds(ds)
+    rows = rows.assign(synthetic=rows["source_id"].map(kinds).eq("synthetic"))
+    first = rows.groupby(["unit_id", "group"], sort=False)[["value", "max_stated", "synthetic"]].first()
+    first = first.reset_index()
+    names = ds.units.set_index("unit_id")
+    meta = units[["unit_id", "name", "level", "province_id"]].copy()
+    meta["province"] = meta["province_id"].map(names["name"]).map(short_name)
+    meta["_order"] = np.arange(len(meta))
+    out = meta.merge(first, on="unit_id", how="inner")
+    order = {g: i for i, g in enumerate(SIX_GROUPS[:2] + ("ONLINE", "TTTT", "DVTT", "MDHL", "MDSH"))}
+    out["_g"] = out["group"].map(order)
+    out = out.sort_values(["_order", "_g"], kind="mergesort").drop(columns=["_order", "_g"])
+    return out.reset_index(drop=True)
+
+
+def unit_series(ds, unit_id: str, *, group: str = "TOTAL") -> pd.DataFrame:
+    """A unit's published value and rank over every period the data has, oldest first.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``period_id, label, value, rank, rank_of, name, synthetic``; one row per period
+        (the first printed value and rank in file order).
+
+    Examples
+    --------
+    >>> from analysis.dataset import load_dataset
+    >>> from analysis.config import DATA_DIR
+    >>> t = unit_series(load_dataset(DATA_DIR), "bac-kan")
+    >>> t["period_id"].tolist()[:2], t["rank"].tolist()[-1], int(t["rank_of"].iloc[0])
+    (['2024-01', '2024-02'], 8, 63)
+    """
+    if unit_id not in set(ds.units["unit_id"]):
+        raise ParameterError(f"unknown unit '{unit_id}'")
+    s = ds.scores
+    rows = s.loc[(s["unit_id"] == unit_id) & (s["group"] == group)
+                 & (s["value"].notna() | s["rank"].notna())]
+    kinds = _source_kinds(ds)
+    rows = rows.assign(synthetic=rows["source_id"].map(kinds).eq("synthetic"))
+    first = rows.groupby("period_id", sort=False)[["value", "rank", "rank_of", "synthetic"]].first()
+    first = first.reset_index()
+    periods = [parse_period(p) for p in first["period_id"]]
+    labels = ds.periods.set_index("period_id")["label_vi"]
+    first["label"] = [str(labels[p.period_id]) if p.period_id in labels.index else p.label_vi()
+                      for p in periods]
+    first["_sort"] = [(p.start, p.end) for p in periods]
+    first = first.sort_values("_sort", kind="mergesort").drop(columns="_sort")
+    first["name"] = ds.units.set_index("unit_id").at[unit_id, "name"]
+    return first[["period_id", "label", "value", "rank", "rank_of", "name", "synthetic"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- 1. ranking bars
+
+
+def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, title: str,
+          xlabel: str, scheme, synthetic, rank: str | None, rank_of: str | None, func: str,
+          notes: list[str]) -> Figure:
+    _require(data, [label, value] + [c for c in (rank, rank_of) if c], func)
+    synthetic = _is_synthetic(data, synthetic)
+    missing = data.loc[data[value].isna(), label].map(_nfc).tolist()
+    data = data.loc[data[value].notna()].copy()
+    data[label] = data[label].map(_nfc)
+    if data.empty:
+        raise ParameterError(f"{func}: no row has a value in column '{value}'")
+    _check_unique(data, [label], func)
+    data = data.sort_values(value, ascending=False, kind="mergesort").reset_index(drop=True)
+    emphasis = _match_rows(data, highlight, label, func)
+    values = data[value].to_numpy(dtype=float)
+    bands = bands_of(values, scheme)
+    n = len(data)
+    fig = _new_figure(1.9 + 0.27 * n)
+    ax = fig.add_subplot()
+    y = np.arange(n)
+    colours = [_colour_of(b) for b in bands]
+    bars = ax.barh(y, values, color=colours, edgecolor="#555555", linewidth=0.5, height=0.72,
+                   zorder=2, gid="bars")
+    for bar, strong, band in zip(bars, emphasis, bands):
+        bar.set_gid(f"band:{band}")
+        if strong:
+            bar.set_edgecolor("black")
+            bar.set_linewidth(2.2)
+    ax.set_yticks(y, labels=data[label].tolist())
+    ax.invert_yaxis()  # best on top
+    for tick, strong in zip(ax.get_yticklabels(), emphasis):
+        if strong:
+            tick.set_fontweight("bold")
+    top = max(100.0, float(np.nanmax(values)))
+    value_column = blended_transform_factory(ax.transAxes, ax.transData)
+    for i, (v, strong) in enumerate(zip(values, emphasis)):
+        text = _num(v, 2)
+        if rank is not None and pd.notna(data.at[i, rank]):
+            of = data.at[i, rank_of] if rank_of is not None and pd.notna(data.at[i, rank_of]) else None
+            text += f"  (hạng {int(data.at[i, rank])}" + (f"/{int(of)})" if of is not None else ")")
+        # a column of values right of the plot, clear of the bars and the cut lines
+        ax.text(1.01, i, text, transform=value_column, va="center", ha="left", fontsize=_SMALL,
+                fontweight="bold" if strong else "normal", gid="value-label")
+    _draw_cuts(ax, scheme)
+    extra = []
+    if reference is not None:
+        ref_label, ref_value = reference
+        ref_text = f"{_nfc(ref_label)}: {_num(ref_value, 2)}"
+        ax.axvline(ref_value, color="black", linewidth=1.4, linestyle="-.", zorder=4, gid="reference",
+                   label=ref_text)
+        extra.append(Line2D([], [], color="black", linewidth=1.4, linestyle="-.", label=ref_text))
+    ax.set_xlim(0, top)
+    ax.set_xticks(np.arange(0, top + 0.01, 10))
+    ax.set_ylim(n - 0.5, -0.6)
+    ax.set_xlabel(_nfc(xlabel))
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    fig.suptitle(_title(title, synthetic))
+    _band_legend(fig, scheme, extra=extra)
+    if missing:
+        notes = notes + [f"Không có số liệu: {', '.join(missing)}."]
+    _footnote(fig, notes)
+    return fig
+
+
+@_styled
+def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name", highlight=None,
+                 reference: tuple[str, float] | None = None, title: str = "Xếp hạng theo tổng điểm",
+                 xlabel: str = "Tổng điểm", scheme: Scheme | None = None,
+                 synthetic: bool | None = None) -> Figure:
+    """Units in order of their total, best on top, coloured by band, cut points marked.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per unit with a label column and a value column (e.g. :func:`unit_totals`).
+        Rows without a value are left out and named in a footnote.
+    value, label : str
+        Column names.
+    highlight : str or list of str, optional
+        Label(s) or unit id(s) of the reporting unit(s): bold label, black outline.
+    reference : (str, float), optional
+        The reporting area's own total, drawn as a dash-dot line (e.g. ``("huyện Na Rì", 87.15)``).
+    title, xlabel : str
+        Vietnamese title and axis label.
+    scheme : Scheme, optional
+        Cut points and bands (default: newest scheme, cut points from ``reference/bands.csv``).
+    synthetic : bool, optional
+        Force (or suppress) the synthetic-data title suffix; default: any ``synthetic`` row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One horizontal bar per unit (``fig.axes[0].containers[0]``), each bar's facecolor
+        ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 83.4]})
+    >>> fig = ranking_bars(df, highlight="xã C", reference=("huyện X", 84.0))
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['xã A', 'xã C', 'xã B']
+    """
+    return _bars(data, value=value, label=label, highlight=highlight, reference=reference,
+                 title=title, xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=None,
+                 rank_of=None, func="ranking_bars", notes=[])
+
+
+# --------------------------------------------------------------------------- 2. group profile
+
+
+@_styled
+def group_profile_heatmap(data: pd.DataFrame, *, label: str = "name", group: str = "group",
+                          value: str = "value", view: str | None = None, highlight=None,
+                          title: str = "Điểm từng nhóm chỉ số (% điểm tối đa của nhóm)",
+                          scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
+    """Heatmap of units × groups, each cell the group's points as a percentage of its maximum.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long table: one row per unit × group (e.g. :func:`unit_groups`). Units keep their
+        order of first appearance.
+    label, group, value : str
+        Column names.
+    view : {"five", "six"}, optional
+        Five decision groups (``DVTT`` = online services + payment) or the six portal groups.
+        Default: five when the data has ``DVTT``, else six. Six-group data shown in the five
+        view gets ``DVTT = ONLINE + TTTT``; five-group data cannot be shown in the six view.
+    highlight : str or list of str, optional
+        Unit label(s) in bold.
+    title : str
+    scheme : Scheme, optional
+        Group maxima (default ``reference/groups.csv``).
+    synthetic : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes[0].images[0]`` holds the percentages (units × groups). Cells above 100%
+        (points printed above the group's maximum, kept as published) get the colour
+        :data:`OVER_MAX_COLOUR`, an asterisk and a footnote.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["xã A"] * 5, "group": ["CKMB", "TDGQ", "DVTT", "MDHL", "MDSH"],
+    ...                    "value": [18, 17, 11, 20, 11]})
+    >>> fig = group_profile_heatmap(df)
+    >>> fig.axes[0].images[0].get_array().shape
+    (1, 5)
+    """
+    synthetic = _is_synthetic(data, synthetic)
+    pct, raw, maxima = _percent_table(data, label, group, value, view, scheme, "group_profile_heatmap")
+    units, order = list(pct.index), list(pct.columns)
+    emphasis = set(data.loc[_match_rows(data, highlight, label, "group_profile_heatmap"), label].map(_nfc))
+    n, k = pct.shape
+    fig = _new_figure(2.4 + 0.3 * n)
+    ax = fig.add_subplot()
+    cmap = mpl.colormaps["cividis"].with_extremes(over=OVER_MAX_COLOUR, bad="#e5e5e5")
+    arr = np.ma.masked_invalid(pct.to_numpy(dtype=float))
+    image = ax.imshow(arr, cmap=cmap, vmin=0, vmax=100, aspect="auto", gid="heatmap")
+    over = False
+    for i in range(n):
+        for j in range(k):
+            v = pct.iat[i, j]
+            if not np.isfinite(v):
+                ax.text(j, i, "–", ha="center", va="center", fontsize=_SMALL, color=_GREY_TEXT)
+                continue
+            colour = image.cmap(image.norm(v)) if v <= 100 else to_rgb(OVER_MAX_COLOUR)
+            text = _pct(v)
+            if v > 100 + 1e-9:
+                text += "*"
+                over = True
+            ax.text(j, i, text, ha="center", va="center", fontsize=_SMALL,
+                    color="white" if _luminance(colour[:3]) < 0.35 else "black",
+                    gid="over-max" if v > 100 + 1e-9 else "cell")
+    names = ([textwrap.fill(_group_name(g), 14) for g in order] if k <= 5
+             else [textwrap.fill(_GROUP_SHORT_VI.get(g, g), 11) for g in order])
+    ax.set_xticks(range(k), labels=[f"{name}\n(/{maxima[g]:g})" for name, g in zip(names, order)],
+                  fontsize=_SMALL)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(n), labels=units)
+    for tick in ax.get_yticklabels():
+        if tick.get_text() in emphasis:
+            tick.set_fontweight("bold")
+    ax.tick_params(length=0)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_xticks(np.arange(-0.5, k, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, n, 1), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.tick_params(which="minor", length=0)
+    bar = fig.colorbar(image, ax=ax, extend="max", shrink=0.8, aspect=30, pad=0.02)
+    bar.set_label("% điểm tối đa của nhóm", fontsize=_SMALL)
+    bar.ax.tick_params(labelsize=_SMALL)
+    bar.ax.text(0.5, 1.06, "> 100%", transform=bar.ax.transAxes, ha="center", va="bottom",
+                fontsize=_SMALL)
+    fig.suptitle(_title(title, synthetic))
+    notes = []
+    if over:
+        notes.append("* Điểm in trong báo cáo vượt điểm tối đa của nhóm (ví dụ 20/18), giữ nguyên "
+                     "như công bố; ô tô màu tím.")
+    _footnote(fig, notes, gid="over-max-note")
+    return fig
+
+
+@_styled
+def unit_vs_average(data: pd.DataFrame, unit: str, *, label: str = "name", group: str = "group",
+                    value: str = "value", view: str | None = None, average_label: str | None = None,
+                    title: str | None = None, scheme: Scheme | None = None,
+                    synthetic: bool | None = None) -> Figure:
+    """A unit's group scores (% of each group's maximum) against the average of its block.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long table of every unit of the block (e.g. the communes of a district, or the provinces),
+        one row per unit × group; the average is over all of them, the unit included.
+    unit : str
+        Label or unit id of the unit to show.
+    label, group, value : str
+        Column names.
+    view : {"five", "six"}, optional
+        As in :func:`group_profile_heatmap`.
+    average_label : str, optional
+        Legend text of the average (default ``Trung bình của khối (n đơn vị)``).
+    title : str, optional
+        Default: ``"<unit> so với trung bình của khối"``.
+    scheme : Scheme, optional
+    synthetic : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A dot plot: lines with gid ``unit`` and ``average``, one point per group.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["xã A"] * 2 + ["xã B"] * 2, "group": ["CKMB", "MDHL"] * 2,
+    ...                    "value": [18, 12, 9, 18]})
+    >>> fig = unit_vs_average(df, "xã A", view="six")
+    >>> [len(l.get_xdata()) for l in fig.axes[0].lines if l.get_gid() in ("unit", "average")]
+    [6, 6]
+    """
+    synthetic = _is_synthetic(data, synthetic)
+    _require(data, [label, group, value], "unit_vs_average")
+    rows = _match_rows(data, unit, label, "unit_vs_average")
+    unit_label = _nfc(data.loc[rows, label].iloc[0])
+    pct, _, maxima = _percent_table(data, label, group, value, view, scheme, "unit_vs_average")
+    order = list(pct.columns)
+    mine = pct.loc[unit_label]
+    mean = pct.mean(axis=0, skipna=True)
+    counts = pct.notna().sum(axis=0)
+    n_units = len(pct)
+    k = len(order)
+    fig = _new_figure(1.6 + 0.45 * k)
+    ax = fig.add_subplot()
+    y = np.arange(k)
+    for i in range(k):
+        if np.isfinite(mine.iloc[i]) and np.isfinite(mean.iloc[i]):
+            ax.plot([mean.iloc[i], mine.iloc[i]], [i, i], color="#bbbbbb", linewidth=2.0, zorder=1,
+                    gid="gap")
+    ax.plot(mean.to_numpy(), y, linestyle="none", marker="D", markersize=7, markerfacecolor="white",
+            markeredgecolor=NEUTRAL_COLOUR, markeredgewidth=1.6, zorder=3, gid="average",
+            label=_nfc(average_label or f"Trung bình của khối ({n_units} đơn vị)"))
+    ax.plot(mine.to_numpy(), y, linestyle="none", marker="o", markersize=8, color=SERIES_COLOUR,
+            zorder=4, gid="unit", label=unit_label)
+    over = False
+    for i in range(k):
+        v = mine.iloc[i]
+        if np.isfinite(v):
+            star = "*" if v > 100 + 1e-9 else ""
+            over |= bool(star)
+            ax.text(v, i - 0.22, _pct(v) + star, ha="center", va="bottom", fontsize=_SMALL,
+                    color=SERIES_COLOUR, fontweight="bold", gid="unit-label")
+        m = mean.iloc[i]
+        if np.isfinite(m):
+            ax.text(m, i + 0.2, _pct(m), ha="center", va="top", fontsize=_SMALL,
+                    color=_GREY_TEXT, gid="average-label")
+    ax.axvline(100, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), gid="max-line")
+    ax.set_yticks(y, labels=[f"{textwrap.fill(_group_name(g), 28)} (/{maxima[g]:g})" for g in order])
+    ax.invert_yaxis()
+    hi = max(110.0, float(np.nanmax(np.r_[mine.to_numpy(), mean.to_numpy(), 100.0])) + 8)
+    ax.set_xlim(0, hi)
+    ax.set_ylim(k - 0.5, -0.7)
+    ax.set_xlabel("% điểm tối đa của nhóm")
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(_title(title or f"{_cap(unit_label)} so với trung bình của khối", synthetic))
+    notes = []
+    if over:
+        notes.append("* Vượt điểm tối đa của nhóm (số liệu như báo cáo công bố).")
+    if (counts < n_units).any():
+        notes.append("Trung bình tính trên các đơn vị có số liệu của từng nhóm.")
+    _footnote(fig, notes)
+    return fig
+
+
+# --------------------------------------------------------------------------- 3. correlation
+
+
+def _ols_band(x: np.ndarray, y: np.ndarray, grid: np.ndarray, level: float):
+    """OLS line and the confidence band of its mean at ``grid`` (t with n - 2 df)."""
+    from scipy import stats as sps
+
+    n = len(x)
+    xm = x.mean()
+    sxx = float(((x - xm) ** 2).sum())
+    slope = float(((x - xm) * (y - y.mean())).sum()) / sxx
+    intercept = float(y.mean() - slope * xm)
+    fit = intercept + slope * grid
+    resid = y - (intercept + slope * x)
+    s2 = float((resid ** 2).sum()) / (n - 2)
+    half = sps.t.ppf(0.5 + level / 2, n - 2) * np.sqrt(s2 * (1.0 / n + (grid - xm) ** 2 / sxx))
+    return fit, fit - half, fit + half
+
+
+@_styled
+def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | None = None,
+                        y_label: str | None = None, x_max: float | None = None,
+                        y_max: float | None = None, method: str = "pearson",
+                        title: str | None = None, ci: float = 1 - ALPHA,
+                        synthetic: bool | None = None) -> Figure:
+    """Scatter of ``y`` against ``x`` with the OLS line, its confidence band and the test result.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per unit; rows missing ``x`` or ``y`` are left out (pairwise).
+    x, y : str
+        Numeric columns.
+    x_label, y_label : str, optional
+        Vietnamese axis labels (default: the column names).
+    x_max, y_max : float, optional
+        Top of each scale (100 for a rate, the group's maximum for points). Units at or above
+        it are drawn with a triangle in :data:`OVER_MAX_COLOUR`, legend ``Đạt mức trần``.
+    method : {"pearson", "spearman", "kendall"}
+        Coefficient annotated (from :func:`analysis.stats.correlation_test`); the line is OLS.
+    title : str, optional
+    ci : float, default 0.95
+        Confidence level of the coefficient's interval and of the line's band.
+    synthetic : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Collections with gid ``points`` and ``ceiling``, a line ``ols``, a band ``ols-ci`` and a
+        text ``stats`` with n, the coefficient, its interval and p, in Vietnamese notation.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"a": [10, 40, 55, 70, 100], "b": [12, 15, 14, 18, 18]})
+    >>> fig = correlation_scatter(df, "a", "b", y_max=18)
+    >>> next(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "stats")[:5]
+    'n = 5'
+    """
+    _require(data, [x, y], "correlation_scatter")
+    synthetic = _is_synthetic(data, synthetic)
+    res = correlation_test(data, x, y, method=method, ci=ci).iloc[0]
+    xs = pd.to_numeric(data[x], errors="coerce").to_numpy(dtype=float)
+    ys = pd.to_numeric(data[y], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[ok], ys[ok]
+    ceiling = np.zeros(len(xs), dtype=bool)
+    if x_max is not None:
+        ceiling |= xs >= x_max - 1e-9
+    if y_max is not None:
+        ceiling |= ys >= y_max - 1e-9
+    fig = _new_figure(5.2)
+    ax = fig.add_subplot()
+    pct_level = _num(100 * ci, 0)
+    if int(res["n"]) >= 3 and np.ptp(xs) > 0 and np.isfinite(res["r"]):
+        lo_x = min(0.0, xs.min()) if x_max is not None else xs.min()
+        hi_x = max(x_max, xs.max()) if x_max is not None else xs.max()
+        grid = np.linspace(lo_x, hi_x, 101)
+        fit, low, high = _ols_band(xs, ys, grid, ci)
+        ax.fill_between(grid, low, high, color=SERIES_COLOUR, alpha=0.15, linewidth=0, zorder=1,
+                        gid="ols-ci", label=f"Khoảng tin cậy {pct_level}% của đường hồi quy")
+        ax.plot(grid, fit, color=SERIES_COLOUR, linewidth=1.6, zorder=2, gid="ols",
+                label="Đường hồi quy OLS")
+    ax.scatter(xs[~ceiling], ys[~ceiling], s=42, marker="o", color=SERIES_COLOUR, edgecolor="white",
+               linewidth=0.6, zorder=4, gid="points", label="Đơn vị")
+    ax.scatter(xs[ceiling], ys[ceiling], s=64, marker="^", color=OVER_MAX_COLOUR, edgecolor="black",
+               linewidth=0.6, zorder=5, gid="ceiling", label=CEILING_LABEL)
+    if y_max is not None:
+        ax.axhline(y_max, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), gid="y-max")
+        ax.text(1.0, y_max, f"tối đa {_num(y_max, 0)} ", transform=blended_transform_factory(
+            ax.transAxes, ax.transData), ha="right", va="bottom", fontsize=_SMALL, color=_GREY_TEXT)
+    if x_max is not None:
+        ax.axvline(x_max, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), gid="x-max")
+    symbol = {"pearson": "r", "spearman": "ρ", "kendall": "τ"}[method]
+    name = {"pearson": "Pearson", "spearman": "Spearman", "kendall": "Kendall"}[method]
+    n = int(res["n"])
+    if np.isfinite(res["r"]):
+        ci_text = (f"KTC {pct_level}%: {_num(res['ci_low'])} đến {_num(res['ci_high'])}"
+                   if np.isfinite(res["ci_low"]) else f"KTC {pct_level}%: –")
+        stats_text = (f"n = {n}   {symbol} ({name}) = {_num(res['r'])}   ({ci_text})   "
+                      f"{_p_text(res['p_val'])}")
+    else:
+        stats_text = f"n = {n}   không tính được hệ số tương quan (quá ít đơn vị hoặc không biến thiên)"
+    if ceiling.any():
+        stats_text += f"\n{CEILING_LABEL}: {int(ceiling.sum())}/{len(xs)} đơn vị"
+    ax.text(0.0, 1.02, stats_text, transform=ax.transAxes, ha="left", va="bottom", fontsize=_SMALL,
+            gid="stats")
+    ax.set_xlabel(_nfc(x_label or x))
+    ax.set_ylabel(_nfc(y_label or y))
+    if x_max is not None:
+        ax.set_xlim(min(0.0, float(xs.min(initial=0))) - 0.03 * x_max, max(x_max, float(xs.max(initial=0))) * 1.04)
+    if y_max is not None:  # the band may run past the scale: show the scale, not the band
+        top = max(y_max, float(ys.max(initial=0)))
+        bottom = max(ax.get_ylim()[0], min(0.0, float(ys.min(initial=0))) - 0.04 * y_max)
+        ax.set_ylim(bottom, top + 0.07 * (top - bottom))
+    ax.grid(color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    handles, labels = ax.get_legend_handles_labels()
+    if not ceiling.any():  # keep the legend entry only when a unit sits at the ceiling
+        keep = [i for i, lab in enumerate(labels) if lab != CEILING_LABEL]
+        handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle(_title(title or f"{_nfc(y_label or y)} theo {_nfc(x_label or x)}", synthetic))
+    return fig
+
+
+# --------------------------------------------------------------------------- 4. trend
+
+
+def _period_ticks(periods: list[Period]) -> list[str]:
+    """Tick labels; a long monthly series shows the year only under its first month."""
+    if len(periods) > 8 and all(p.kind == "month" for p in periods):
+        out, year = [], None
+        for p in periods:
+            out.append(f"{p.start.month}" if p.year == year else f"{p.start.month}\n{p.year}")
+            year = p.year
+        return out
+    return [_period_tick(p) for p in periods]
+
+
+def _period_tick(p: Period) -> str:
+    if p.kind == "month":
+        return f"{p.start.month}/{p.year}"
+    if p.kind == "week":
+        return f"{p.start.month}/{p.year}\ntuần {p.week}"
+    if p.kind == "quarter":
+        return f"Quý {(p.start.month - 1) // 3 + 1}/{p.year}"
+    return textwrap.fill(p.label_vi(), 12)
+
+
+def _period_x(p: Period) -> float:
+    """Position on the time axis: the middle of the period, in days."""
+    return (p.start.toordinal() + p.end.toordinal()) / 2.0
+
+
+@_styled
+def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value", rank: str = "rank",
+          rank_of: str = "rank_of", title: str | None = None, unit_label: str | None = None,
+          scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
+    """A unit's total and rank over periods: two panels, band zones shaded, rank axis inverted.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per period for one unit (e.g. :func:`unit_series`); ``rank``/``rank_of`` may be
+        missing in some rows (or absent: then only the total is drawn).
+    period, value, rank, rank_of : str
+        Column names; ``period`` holds period ids (``2024-07``, ``2024-05-w1``, ``2024-Q3`` …).
+    title : str, optional
+        Default ``"<name>: tổng điểm và xếp hạng"`` when a ``name`` column is present.
+    unit_label : str, optional
+        Name used in the default title.
+    scheme : Scheme, optional
+    synthetic : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top panel: line ``total-line`` with band-coloured points ``total-points`` over the band
+        zones (patches ``zone:<band>``). Bottom panel: line ``rank-line`` on an inverted axis
+        labelled ``Xếp hạng (/63)``. A series crossing 1 July 2025 gets a line ``merger`` and a
+        note that values before and after are not comparable.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"period_id": ["2024-01", "2024-02", "2024-03"], "value": [66.13, 62.72, 71.66],
+    ...                    "rank": [31, 26, 21], "rank_of": [63, 63, 63]})
+    >>> fig = trend(df, unit_label="tỉnh Bắc Kạn")
+    >>> bool(fig.axes[1].yaxis_inverted()), fig.axes[1].get_ylabel()
+    (True, 'Xếp hạng (/63)')
+    """
+    _require(data, [period, value], "trend")
+    synthetic = _is_synthetic(data, synthetic)
+    _check_unique(data, [period], "trend")
+    parsed = [parse_period(str(p), parameter="period") for p in data[period]]
+    order = sorted(range(len(parsed)), key=lambda i: (parsed[i].start, parsed[i].end))
+    data = data.iloc[order].reset_index(drop=True)
+    parsed = [parsed[i] for i in order]
+    xs = np.array([_period_x(p) for p in parsed])
+    values = pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=float)
+    has_rank = rank in data.columns and data[rank].notna().any()
+    if unit_label is None and "name" in data.columns and data["name"].notna().any():
+        unit_label = str(data["name"].dropna().iloc[0])
+    fig = _new_figure(5.6 if has_rank else 3.8)
+    if has_rank:
+        ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    else:
+        ax, ax_rank = fig.add_subplot(), None
+    table = cut_points(scheme)
+    finite = values[np.isfinite(values)]
+    floor = 0.0
+    if finite.size:
+        lowest = bands_of([finite.min()], scheme)[0]
+        floor = float(table.loc[table["band"] == lowest, "lower"].iloc[0]) if lowest else 0.0
+    top = max(100.0, float(finite.max()) if finite.size else 100.0)
+    pad = 0.03 * (top - floor)
+    for row in table.itertuples():
+        lo = row.lower if row.Index < len(table) - 1 else min(row.lower, floor - pad)
+        hi = top + pad if row.Index == 0 else row.upper  # the top band reaches the axis top
+        if hi <= floor - pad:
+            continue
+        ax.axhspan(lo, hi, facecolor=row.colour, alpha=_ZONE_ALPHA, linewidth=0, zorder=0,
+                   gid=f"zone:{row.band}")
+        middle = (max(lo, floor) + min(hi, top)) / 2
+        if hi <= floor:  # only the padding strip shows: no label
+            continue
+        ax.text(1.005, middle, row.band, transform=blended_transform_factory(ax.transAxes, ax.transData),
+                ha="left", va="center", fontsize=_SMALL, color=_GREY_TEXT, gid="zone-label")
+    ok = np.isfinite(values)
+    ax.plot(xs[ok], values[ok], color="#222222", linewidth=1.4, zorder=2, gid="total-line")
+    bands = bands_of(values[ok], scheme)
+    ax.scatter(xs[ok], values[ok], s=46, color=[_colour_of(b) for b in bands], edgecolor="black",
+               linewidth=0.8, zorder=3, gid="total-points")
+    for xv, v in zip(xs[ok], values[ok]):
+        ax.annotate(_num(v, 2), (xv, v), xytext=(0, 6), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=_SMALL, gid="value-label")
+    ax.set_ylim(floor - pad, top + pad)
+    ax.set_ylabel("Tổng điểm")
+    ax.grid(axis="y", color="white", linewidth=0.6)
+    notes = []
+    if has_rank:
+        ranks = pd.to_numeric(data[rank], errors="coerce").to_numpy(dtype=float)
+        okr = np.isfinite(ranks)
+        ax_rank.plot(xs[okr], ranks[okr], color=SERIES_COLOUR, marker="o", markersize=6, linewidth=1.4,
+                     gid="rank-line")
+        for xv, r in zip(xs[okr], ranks[okr]):
+            ax_rank.annotate(f"{int(r)}", (xv, r), xytext=(0, 6), textcoords="offset points",
+                             ha="center", va="bottom", fontsize=_SMALL, color=SERIES_COLOUR,
+                             gid="rank-label")
+        sizes = (pd.to_numeric(data[rank_of], errors="coerce").dropna().astype(int).unique()
+                 if rank_of in data.columns else np.array([], dtype=int))
+        worst = int(max(sizes.max() if sizes.size else 0, np.nanmax(ranks)))
+        ax_rank.set_ylim(worst + 0.5, 0.5)  # inverted: rank 1 on top
+        ticks = [1] + [t for t in range(10, worst - 4, 10)] + [worst]
+        ax_rank.set_yticks(sorted(set(ticks)))
+        of = " → ".join(f"/{s}" for s in dict.fromkeys(sizes.tolist())) if sizes.size else ""
+        ax_rank.set_ylabel(f"Xếp hạng ({of})" if of else "Xếp hạng")
+        ax_rank.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+    bottom = ax_rank if ax_rank is not None else ax
+    bottom.set_xticks(xs, labels=_period_ticks(parsed))
+    span = (xs.max() - xs.min()) if len(xs) > 1 else 30.0
+    bottom.set_xlim(xs.min() - 0.06 * span - 10, xs.max() + 0.06 * span + 10)
+    bottom.set_xlabel("Tháng" if all(p.kind == "month" for p in parsed) else "Kỳ báo cáo")
+    if crosses_merger(parsed):
+        xm = float(MERGER_DATE.toordinal()) - 0.5
+        for a in filter(None, (ax, ax_rank)):
+            a.axvline(xm, color="black", linewidth=1.2, linestyle=(0, (2, 2)), gid="merger")
+        ax.text(xm, 1.01, " 1/7/2025", transform=blended_transform_factory(ax.transData, ax.transAxes),
+                ha="left", va="bottom", fontsize=_SMALL, gid="merger-label")
+        notes.append("Từ 1/7/2025 cả nước còn 34 tỉnh, thành phố và không còn cấp huyện: số liệu "
+                     "trước và sau mốc này không so sánh trực tiếp được.")
+    if any(p.kind in ("week", "ytd") for p in parsed):
+        notes.append("Kỳ tuần/lũy kế là số liệu chốt tạm tại ngày chốt, không phải kết quả cả kỳ.")
+    default = f"{_cap(unit_label)}: tổng điểm và xếp hạng" if unit_label else "Tổng điểm và xếp hạng"
+    fig.suptitle(_title(title or default, synthetic))
+    _footnote(fig, notes, gid="merger-note" if crosses_merger(parsed) else "footnote")
+    return fig
+
+
+# --------------------------------------------------------------------------- 5. across provinces
+
+
+@_styled
+def province_distributions(data: pd.DataFrame, *, by: str = "province", value: str = "value",
+                           label: str | None = "name", title: str = "Phân bố tổng điểm của các đơn vị theo tỉnh",
+                           xlabel: str = "Tổng điểm", scheme: Scheme | None = None,
+                           synthetic: bool | None = None, seed: int = 0) -> Figure:
+    """Distribution of unit totals by province: a box per province with every unit as a point.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per unit with the grouping column ``by`` (province name, or any label such as
+        ``"huyện Na Rì (7/2024)"``) and ``value``. Groups are sorted by median, best on top.
+    by, value : str
+        Column names.
+    label : str, optional
+        Column of unit names, used only to reject duplicated units.
+    title, xlabel : str
+    scheme : Scheme, optional
+    synthetic : bool, optional
+    seed : int, default 0
+        Seed of the vertical jitter of the points (fixed, so the figure is reproducible).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One box per group; a collection ``units`` with one point per unit, coloured by band;
+        y tick labels ``"<group> (n = k)"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"province": ["A"] * 3 + ["B"] * 2, "value": [91, 85, 72, 60, 48]})
+    >>> fig = province_distributions(df)
+    >>> len(fig.axes[0].collections[0].get_offsets())
+    5
+    """
+    _require(data, [by, value], "province_distributions")
+    synthetic = _is_synthetic(data, synthetic)
+    if label and label in data.columns:
+        _check_unique(data.loc[data[value].notna()], [by, label], "province_distributions")
+    data = data.loc[data[value].notna()].copy()
+    data[by] = data[by].map(_nfc)
+    medians = data.groupby(by, sort=False)[value].median()
+    names = sorted(medians.index, key=lambda g: (-medians[g], g))
+    k = len(names)
+    fig = _new_figure(1.9 + 0.42 * k)
+    ax = fig.add_subplot()
+    samples = [data.loc[data[by] == g, value].to_numpy(dtype=float) for g in names]
+    ax.boxplot(samples, positions=np.arange(k), orientation="horizontal", widths=0.6,
+               showfliers=False, patch_artist=True, zorder=2,
+               boxprops={"facecolor": "#f2f2f2", "edgecolor": NEUTRAL_COLOUR},
+               medianprops={"color": "black", "linewidth": 1.6},
+               whiskerprops={"color": NEUTRAL_COLOUR}, capprops={"color": NEUTRAL_COLOUR})
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for i, s in enumerate(samples):
+        xs.append(s)
+        ys.append(i + rng.uniform(-0.22, 0.22, size=len(s)))
+    xs, ys = np.concatenate(xs), np.concatenate(ys)
+    bands = bands_of(xs, scheme)
+    ax.scatter(xs, ys, s=26, color=[_colour_of(b) for b in bands], edgecolor="#333333", linewidth=0.5,
+               zorder=4, gid="units")
+    ax.set_yticks(np.arange(k), labels=[textwrap.fill(f"{g} (n = {len(s)})", 30) for g, s in zip(names, samples)])
+    ax.invert_yaxis()
+    _draw_cuts(ax, scheme)
+    ax.set_xlim(0, max(100.0, float(xs.max())) + 2)
+    ax.set_xlabel(_nfc(xlabel))
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    fig.suptitle(_title(title, synthetic))
+    _band_legend(fig, scheme)
+    return fig
+
+
+@_styled
+def province_totals(data: pd.DataFrame, *, value: str = "value", label: str = "name",
+                    rank: str | None = "rank", rank_of: str | None = "rank_of", highlight=None,
+                    title: str = "Tổng điểm và xếp hạng các tỉnh, thành phố", xlabel: str = "Tổng điểm",
+                    scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
+    """Province totals sorted best first, coloured by band, each labelled with its rank.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per province with ``label`` and ``value``; ``rank``/``rank_of`` as published
+        (e.g. ``8`` of ``63``). Without a rank column the rank is the competition rank
+        (1, 2, 2, 4) among the provinces shown, and a footnote says so.
+    value, label, rank, rank_of : str
+        Column names.
+    highlight : str or list of str, optional
+        The reporting province(s).
+    title, xlabel : str
+    scheme : Scheme, optional
+    synthetic : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Like :func:`ranking_bars`, value labels ``"82,88  (hạng 8/63)"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"name": ["Bắc Kạn", "Tuyên Quang"], "value": [82.88, 81.77],
+    ...                    "rank": [8, 14], "rank_of": [63, 63]})
+    >>> fig = province_totals(df, highlight="Bắc Kạn")
+    >>> len(fig.axes[0].containers[0])
+    2
+    """
+    _require(data, [label, value], "province_totals")
+    notes = []
+    data = data.copy()
+    if rank is None or rank not in data.columns or data[rank].isna().all():
+        v = data[value]
+        data["_rank"] = v.rank(method="min", ascending=False)
+        data["_rank_of"] = float(v.notna().sum())
+        rank, rank_of = "_rank", "_rank_of"
+        notes.append("Thứ hạng tính trên các tỉnh có trong hình (xếp hạng đồng hạng 1, 2, 2, 4).")
+    elif rank_of is not None and rank_of not in data.columns:
+        rank_of = None
+    return _bars(data, value=value, label=label, highlight=highlight, reference=None, title=title,
+                 xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=rank, rank_of=rank_of,
+                 func="province_totals", notes=notes)
+
+
+@_styled
+def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group: str = "group",
+                          value: str = "value", view: str | None = None, ncols: int | None = None,
+                          average_label: str | None = None,
+                          title: str = "Điểm từng nhóm chỉ số theo tỉnh (% điểm tối đa)",
+                          scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
+    """Small multiples of group profiles: one panel per province (or any panel label).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long table, one row per panel × group (a province's own group points), or several units
+        per panel, in which case the panel shows their mean (a footnote says so). Panels keep
+        their order of first appearance.
+    panel, group, value : str
+        Column names.
+    view : {"five", "six"}, optional
+        As in :func:`group_profile_heatmap`.
+    ncols : int, optional
+        Panels per row (default: up to 5).
+    average_label : str, optional
+        Legend text of the mean over all panels (default ``Trung bình của n ô``).
+    title : str
+    scheme : Scheme, optional
+    synthetic : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per panel (gid ``panel:<label>``), each with one bar per group (% of the
+        group's maximum, gid ``bars``); a tick ``average`` marks the mean over all panels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"province": ["A"] * 6 + ["B"] * 6,
+    ...                    "group": ["CKMB", "TDGQ", "ONLINE", "TTTT", "MDHL", "MDSH"] * 2,
+    ...                    "value": [14, 19, 8, 8, 18, 14, 13, 18, 9, 7, 17, 15]})
+    >>> fig = group_small_multiples(df)
+    >>> [a.get_gid() for a in fig.axes]
+    ['panel:A', 'panel:B']
+    """
+    _require(data, [panel, group, value], "group_small_multiples")
+    synthetic = _is_synthetic(data, synthetic)
+    data = data.loc[data[value].notna()].copy()
+    data[panel] = data[panel].map(_nfc)
+    key = [panel] + (["unit_id"] if "unit_id" in data.columns else [])
+    data, order = _to_view(data, key, group, value, view, scheme, "group_small_multiples")
+    several = data.groupby([panel, group]).size().max() > 1 if len(data) else False
+    means = data.groupby([panel, group], sort=False)[value].mean().reset_index()
+    panels = list(dict.fromkeys(data[panel]))
+    if not panels:
+        raise ParameterError("group_small_multiples: no row has a value")
+    wide = means.pivot(index=panel, columns=group, values=value).reindex(index=panels, columns=list(order))
+    maxima = pd.Series({g: _group_max(g, scheme) for g in order})
+    pct = wide.astype(float) * 100.0 / maxima
+    overall = pct.mean(axis=0, skipna=True)
+    n = len(panels)
+    ncols = ncols or min(n, 5)
+    nrows = math.ceil(n / ncols)
+    k = len(order)
+    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55))
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+    y = np.arange(k)
+    top = max(110.0, float(np.nanmax(pct.to_numpy())) + 5 if np.isfinite(pct.to_numpy()).any() else 110.0)
+    over = False
+    for idx, a in enumerate(axes.flat):
+        if idx >= n:
+            fig.delaxes(a)
+            above = axes.flat[idx - ncols]  # the panel above an empty slot keeps its x labels
+            above.xaxis.set_tick_params(labelbottom=True)
+            above.set_xlabel("% tối đa", fontsize=_SMALL)
+            continue
+        name = panels[idx]
+        vals = pct.loc[name].to_numpy(dtype=float)
+        a.set_gid(f"panel:{name}")
+        a.barh(y, np.full(k, 100.0), color="#eeeeee", height=0.75, zorder=1, gid="background")
+        colours = [OVER_MAX_COLOUR if v > 100 + 1e-9 else SERIES_COLOUR for v in vals]
+        over |= bool(np.any(vals > 100 + 1e-9))
+        a.barh(y, np.nan_to_num(vals), color=colours, height=0.75, zorder=2, gid="bars")
+        a.plot(overall.to_numpy(), y, linestyle="none", marker="|", markersize=9, markeredgewidth=1.8,
+               color="black", zorder=3, gid="average")
+        a.set_title(textwrap.shorten(name, 22, placeholder="…"), fontsize=_SMALL, pad=3)
+        a.set_xlim(0, top)
+        a.set_xticks([0, 50, 100])
+        a.tick_params(labelsize=_SMALL, length=2)
+        if idx % ncols == 0:
+            a.set_yticks(y, labels=[_GROUP_SHORT_VI.get(g, g) for g in order])
+    axes.flat[0].set_ylim(k - 0.5, -0.5)  # shared: first group on top in every panel
+    for a in axes[-1]:
+        a.set_xlabel("% tối đa", fontsize=_SMALL)
+    handles = [Patch(color=SERIES_COLOUR, label="Điểm của tỉnh (% tối đa)"),
+               Line2D([], [], linestyle="none", marker="|", markersize=9, markeredgewidth=1.8,
+                      color="black", label=_nfc(average_label or f"Trung bình của {n} ô"))]
+    if over:
+        handles.insert(1, Patch(color=OVER_MAX_COLOUR, label="Vượt điểm tối đa (như công bố)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    fig.suptitle(_title(title, synthetic))
+    if several:
+        _footnote(fig, ["Ô có nhiều đơn vị: thanh là trung bình của các đơn vị."])
+    return fig

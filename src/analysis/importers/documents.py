@@ -1,0 +1,813 @@
+"""Import the per-unit tables of report documents (.docx, or text/markdown with tab or pipe tables).
+
+A report is read in three steps, each a pure function except the first:
+
+1. **Items** (:func:`text_items`, :func:`docx_items`): the document as a sequence of text lines,
+   blank lines and table rows (cells with their text and whether they are underlined).
+2. **Tables** (:func:`assemble_tables`): consecutive rows become a table; a table cut by a page
+   break (rows resuming after blank lines, with the same number of cells and no header of their
+   own) is joined again. Each table keeps its caption (the nearest capitalised line above it) and
+   the number of the heading it sits under (``I.3.1``).
+3. **Rows** (:func:`interpret_table`): headers are recognised through ``HEADER_RULES`` (data:
+   a pattern on the normalised header text -> what the column holds), unit names through
+   :class:`analysis.units.UnitIndex` (canonical names and ``unit_aliases``), numbers through
+   :func:`analysis.numerals.parse_number`.
+
+Nothing is guessed silently. Every header, unit name or cell that cannot be read is listed in
+``ImportResult.uninterpreted`` (and its value is not imported). Rules that go beyond reading a
+cell are stated here:
+
+* A multi-row header is read column by column as ``top / bottom``; an empty top cell continues
+  the label on its left (a merged cell), so Phú Tân's ``ĐIỂM TỔNG HỢP`` spans its four columns.
+* ``Tỷ lệ (%)`` alone does not say which rate: the table's caption decides (``HỒ SƠ TRỰC
+  TUYẾN`` -> online submission, ``THANH TOÁN TRỰC TUYẾN`` -> online payment), else the column is
+  listed. ``Điểm đạt được`` takes the group of the rate printed beside it.
+* A column headed by a month (``THÁNG 4``) holds that month of the report's year (the year
+  before when the month is later than the report's); ``THÁNG 5 - TUẦN 01`` in a report of that
+  week is the report's own period.
+* ``STT`` (or the list number before a unit name) is taken as the rank of the total only when
+  the table has a total column and the numbered rows run 1..n with totals not increasing;
+  rows without a number (``TOÀN HUYỆN``) are not ranked. ``rank_block`` is the units' level.
+* ``x/y`` under ``Đã triển khai`` is a count of units with its denominator; when ``y`` is 1 the
+  unit counts itself, so ``block`` is its level, otherwise ``block`` stays empty (which units
+  were counted is not printed).
+* Change columns (``Tăng giảm``, ``Giảm 13,96``, ``▼13,96``) and bands (``Xếp loại``) belong to
+  the total of the report's period. Underlined cells (``<u>…</u>``, or underlined runs in a
+  .docx) are ``marked``.
+
+Free text (paragraph figures such as ``87,15/100 điểm``) is not read: those figures are
+transcribed by hand into ``data/``.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from ..dataset import Dataset, empty_table, file_sha256
+from ..errors import DataError, UnknownUnitError
+from ..numerals import parse_number
+from ..periods import Period, parse_period
+from ..reference import indicator_catalog
+from ..schema import canonical_band
+from ..text import nfc
+from ..units import UnitIndex
+from .portal import ImportResult, origin_of, rows_frame
+
+__all__ = ["Cell", "RawTable", "import_document", "interpret_document", "interpret_table",
+           "text_items", "docx_items", "assemble_tables", "HEADER_RULES", "TITLE_RATE_RULES",
+           "DOCUMENT_SUFFIXES", "sidecar_path"]
+
+DOCUMENT_SUFFIXES = (".docx", ".txt", ".md", ".markdown")
+
+# Header text (normalised: NFC, lower case, single spaces, ' / ' between header rows) -> what
+# the column holds. First match wins. Roles: stt, unit, code, ignore, score (group, period from
+# the header), indicator (code, measure), band, change. `title` restricts a rule to tables whose
+# caption matches; `group` 'from_rate' takes the group of the rate column beside it.
+HEADER_RULES: list[tuple[str, dict]] = [
+    (r"^(stt|tt|số tt)$", {"role": "stt"}),
+    (r"^(tên cơ quan ?[/,] ?đơn vị|tên cơ quan, đơn vị|tên đơn vị|đơn vị|cơ quan, đơn vị)$",
+     {"role": "unit"}),
+    (r"mã định danh", {"role": "code"}),
+    (r"^danh sách hồ sơ$", {"role": "ignore"}),
+    (r"tổng hợp xếp loại.* / tổng điểm$", {"role": "score", "group": "TOTAL"}),
+    (r"(^| / )xếp loại$", {"role": "band"}),
+    (r"tăng ?/ ?giảm|tăng giảm", {"role": "change"}),
+    (r"^điểm tổng hợp / tháng", {"role": "score", "group": "TOTAL"}),
+    (r"công khai,? minh bạch.*tổng điểm", {"role": "score", "group": "CKMB"}),
+    (r"tiến độ giải quyết.*tổng điểm", {"role": "score", "group": "TDGQ"}),
+    (r"dịch vụ công trực tuyến.*tổng điểm", {"role": "score", "group": "ONLINE"}),
+    (r"dịch vụ trực tuyến.*tổng điểm", {"role": "score", "group": "DVTT"}),
+    (r"thanh toán trực tuyến.*tổng điểm", {"role": "score", "group": "TTTT"}),
+    (r"mức độ hài lòng.*tổng điểm", {"role": "score", "group": "MDHL"}),
+    (r"số hóa hồ sơ.*tổng điểm", {"role": "score", "group": "MDSH"}),
+    (r"^(tổng điểm|điểm đánh giá|tổng số điểm|điểm tổng hợp)$", {"role": "score", "group": "TOTAL"}),
+    (r"^công khai,? minh bạch \(%\)$", {"role": "indicator", "indicator": "transparency_rate",
+                                        "measure": "percent"}),
+    # 'TIỀN ĐỘ' (sic, Phú Tân) is read as 'TIẾN ĐỘ'
+    (r"^ti[ếề]n độ giải quyết \(%\)$", {"role": "indicator", "indicator": "on_time_rate",
+                                         "measure": "percent"}),
+    (r"dịch vụ công tt / dvctt$", {"role": "indicator", "indicator": "online_service_rate",
+                                   "measure": "percent"}),
+    (r" / thanh toán tt$", {"role": "indicator", "indicator": "online_payment_rate",
+                            "measure": "percent"}),
+    (r"số hóa hồ sơ.* / số hóa hồ sơ$", {"role": "indicator", "indicator": "digitised_dossiers_rate",
+                                         "measure": "percent"}),
+    (r" / tái sử dụng( \(%\))?$", {"role": "indicator", "indicator": "reuse_rate", "measure": "percent"}),
+    (r" / chứng thực đt$", {"role": "indicator", "indicator": "e_certified_copy_rate",
+                            "measure": "percent"}),
+    (r"^tỷ lệ (hồ sơ )?(xử lý )?đúng hạn( \(%\))?$", {"role": "indicator", "indicator": "on_time_rate",
+                                                     "measure": "percent"}),
+    (r"^điểm đạt được$", {"role": "score", "group": "from_rate"}),
+    (r"^tổng số hồ (sơ )?xử lý quá hạn$", {"role": "indicator", "indicator": "overdue_dossiers",
+                                           "measure": "count"}),
+    (r"^đã triển khai$", {"role": "indicator", "indicator": "e_cert_units_deployed",
+                          "measure": "count", "title": r"chứng thực", "fraction": True}),
+    (r"^số lượng hồ sơ hoàn thành$", {"role": "indicator", "indicator": "e_certified_copies",
+                                      "measure": "count", "title": r"chứng thực"}),
+    (r"^tỷ lệ \(%\)$", {"role": "indicator", "indicator": "by_title", "measure": "percent"}),
+]
+
+# For a bare 'Tỷ lệ (%)' column: pattern on the table caption -> indicator.
+TITLE_RATE_RULES: list[tuple[str, str]] = [
+    (r"hồ sơ trực tuyến|nộp trực tuyến", "online_submission_rate"),
+    (r"thanh toán trực tuyến", "online_payment_rate"),
+    (r"đúng hạn", "on_time_rate"),
+]
+
+_TAGS = re.compile(r"</?[a-zA-Z][^>]*>")
+_UNDERLINE = re.compile(r"<u>", re.IGNORECASE)
+_LIST_NUMBER = re.compile(r"^(\d{1,3})[.)]\s+(?=\S)")
+_FIGURE = re.compile(r"^[\d.,/%\s▼▲↑↓+\-−]+$")
+_MONTH = re.compile(r"tháng\s*(\d{1,2})(?:\s*[-–]?\s*tuần\s*0*(\d+))?")
+_ROMAN = re.compile(r"^([IVX]+)\.\s")
+_ARABIC = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
+
+
+@dataclass
+class Cell:
+    """One table cell: its text (tags and bold markers removed, NFC) and whether it is underlined."""
+
+    text: str
+    marked: bool = False
+
+
+@dataclass
+class RawTable:
+    """Rows of one table as printed, with where it sits in the document."""
+
+    rows: list[list[Cell]]
+    lines: list[int]
+    caption: str | None = None
+    heading: str | None = None
+    style: str = "tab"
+    header_end: int | None = None  # rows before a markdown separator line
+
+    @property
+    def line(self) -> int:
+        return self.lines[0] if self.lines else 0
+
+
+def _clean(text: str) -> Cell:
+    marked = bool(_UNDERLINE.search(text))
+    text = _TAGS.sub("", text).replace("**", "").replace("\u00a0", " ")
+    return Cell(nfc(" ".join(text.split())), marked)
+
+
+def _is_separator(cells: list[str]) -> bool:
+    return bool(cells) and all(re.fullmatch(r":?-{2,}:?", c.strip()) for c in cells if c.strip()) \
+        and any(c.strip() for c in cells)
+
+
+def text_items(text: str) -> list[tuple]:
+    """A text/markdown document as items: ``('text', line, n)``, ``('blank', n)``,
+    ``('row', cells, n, style)`` and ``('sep', n)`` for a markdown separator.
+
+    Examples
+    --------
+    >>> [i[0] for i in text_items("Title\\n\\nA\\tB\\n1\\t2")]
+    ['text', 'blank', 'row', 'row']
+    """
+    items = []
+    for n, line in enumerate(nfc(text).splitlines(), start=1):
+        stripped = line.strip()
+        if "\t" in line and stripped:
+            items.append(("row", [_clean(c) for c in line.split("\t")], n, "tab"))
+        elif stripped.startswith("|") and stripped.count("|") >= 2:
+            cells = stripped.strip("|").split("|")
+            if _is_separator(cells):
+                items.append(("sep", n))
+            else:
+                items.append(("row", [_clean(c) for c in cells], n, "pipe"))
+        elif not stripped or not _clean(stripped).text:
+            items.append(("blank", n))
+        else:
+            items.append(("text", _clean(stripped).text, n))
+    return items
+
+
+def docx_items(path: Path | str) -> list[tuple]:
+    """A .docx document as items (see :func:`text_items`); ``n`` counts paragraphs and table
+    rows in document order. Merged cells repeat their text, underlined runs mark a cell."""
+    import docx  # python-docx; imported here so text imports do not need it
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(str(path))
+    items, n = [], 0
+    for child in document.element.body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            n += 1
+            text = Paragraph(child, document).text
+            cell = _clean(text)
+            items.append(("text", cell.text, n) if cell.text else ("blank", n))
+        elif tag == "tbl":
+            items.append(("blank", n))  # two Word tables never share rows
+            for row in Table(child, document).rows:
+                n += 1
+                cells = []
+                for c in row.cells:
+                    underlined = any(run.underline for p in c.paragraphs for run in p.runs if run.text.strip())
+                    cell = _clean(" ".join(p.text for p in c.paragraphs))
+                    cells.append(Cell(cell.text, cell.marked or underlined))
+                items.append(("row", cells, n, "docx"))
+    return items
+
+
+def _is_figure_row(cells: list[Cell]) -> bool:
+    return any(c.text and _FIGURE.match(c.text) and re.search(r"\d", c.text) for c in cells)
+
+
+def _is_caption(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) >= 0.8
+
+
+class _Headings:
+    """Tracks the number of the heading the text is under: ``I``, ``I.3``, ``I.3.1``."""
+
+    def __init__(self):
+        self.roman: str | None = None
+        self.arabic: str | None = None
+
+    def update(self, line: str) -> None:
+        s = line.lstrip("#").strip()
+        if m := _ROMAN.match(s):
+            self.roman, self.arabic = m[1], None
+        elif (m := _ARABIC.match(s)) and not s[m.end():].startswith(("/", "%")):
+            self.arabic = m[1]
+
+    @property
+    def current(self) -> str | None:
+        parts = [p for p in (self.roman, self.arabic) if p]
+        return ".".join(parts) or None
+
+
+def _continues(table: RawTable, cells: list[Cell]) -> bool:
+    """Rows after a page break continue a table: data (not a header) and the same width."""
+    width = max(len(r) for r in table.rows)
+    non_empty = sum(1 for c in cells if c.text)
+    return _is_figure_row(cells) and (len(cells) == width or (len(cells) > width and non_empty <= width))
+
+
+def assemble_tables(items: list[tuple]) -> list[RawTable]:
+    """Group items into tables, joining tables cut by page breaks.
+
+    Examples
+    --------
+    >>> t = assemble_tables(text_items("TỶ LỆ THANH TOÁN\\nSTT\\tĐơn vị\\n1\\tA\\n\\n2\\tB"))
+    >>> len(t), len(t[0].rows), t[0].caption
+    (1, 3, 'TỶ LỆ THANH TOÁN')
+    """
+    tables: list[RawTable] = []
+    current: RawTable | None = None
+    gap = False
+    recent: list[str] = []
+    headings = _Headings()
+    for item in items:
+        kind = item[0]
+        if kind == "sep":
+            if current is not None and current.style == "pipe" and current.header_end is None:
+                current.header_end = len(current.rows)
+            gap = False
+            continue
+        if kind == "row":
+            _, cells, n, style = item
+            if current is not None and current.style == style and (not gap or _continues(current, cells)):
+                current.rows.append(cells)
+                current.lines.append(n)
+            else:
+                if current is not None:
+                    tables.append(current)
+                caption = next((line for line in reversed(recent) if _is_caption(line)), None)
+                current = RawTable(rows=[cells], lines=[n], caption=caption, heading=headings.current,
+                                   style=style)
+                recent = []
+            gap = False
+        elif kind == "blank":
+            gap = True
+        else:
+            if current is not None:
+                tables.append(current)
+                current = None
+            headings.update(item[1])
+            recent = (recent + [item[1]])[-3:]
+            gap = False
+    if current is not None:
+        tables.append(current)
+    return tables
+
+
+# --- cell readers (pure) ----------------------------------------------------------------------
+
+def _decimals(text: str) -> int:
+    s = text.strip().rstrip("%").strip()
+    if "," in s:
+        return len(s.rsplit(",", 1)[1])
+    if "." in s and not re.fullmatch(r"[+\-]?\d{1,3}(\.\d{3})+", s):
+        return len(s.rsplit(".", 1)[1])
+    return 0
+
+
+def _number(text: str, *, integer=False) -> tuple[float, int]:
+    value = parse_number(text.replace("−", "-"), integer=integer)
+    if value is None:
+        raise DataError("empty cell")
+    return float(value), 0 if integer else _decimals(text)
+
+
+def _points(text: str) -> tuple[float, float | None, int]:
+    """``16,3/20`` -> (16.3, 20, 1); ``87,15`` -> (87.15, None, 2)."""
+    if "/" in text:
+        value, _, limit = text.partition("/")
+        v, d = _number(value)
+        return v, _number(limit)[0], d
+    v, d = _number(text)
+    return v, None, d
+
+
+def _change(text: str) -> float:
+    """``Giảm 13,96`` -> -13.96; ``▼13,96`` -> -13.96; ``Tăng 2`` / ``▲2`` -> 2; ``6.06``."""
+    s = text.strip()
+    low = s.casefold()
+    if low.startswith(("bằng", "không đổi")):
+        return 0.0
+    sign = 1.0
+    for words, factor in ((("giảm", "▼", "↓"), -1.0), (("tăng", "▲", "↑"), 1.0)):
+        for word in words:
+            if low.startswith(word):
+                s, sign = s[len(word):].strip(), factor
+                break
+    return sign * _number(s)[0]
+
+
+def _with_change(text: str) -> tuple[float, int, float | None]:
+    """``47,34 ▼13,96`` -> (47.34, 2, -13.96); a plain number has no change."""
+    m = re.fullmatch(r"([\d.,]+)\s*([▼▲↓↑].*)", text.strip())
+    if m:
+        v, d = _number(m[1])
+        return v, d, _change(m[2])
+    v, d = _number(text)
+    return v, d, None
+
+
+def _fraction(text: str) -> tuple[float, float | None]:
+    if "/" in text:
+        a, _, b = text.partition("/")
+        return _number(a, integer=True)[0], _number(b, integer=True)[0]
+    return _number(text, integer=True)[0], None
+
+
+def _label(header_rows: list[list[Cell]], width: int) -> list[str]:
+    """One normalised label per column: ``top / bottom``, merged top cells spread right."""
+    grid = [[(r[i].text if i < len(r) else "") for i in range(width)] for r in header_rows]
+    if len(grid) > 1:
+        last = ""
+        for i in range(width):
+            if grid[0][i]:
+                last = grid[0][i]
+            elif i > 1:  # STT and unit columns never continue a merged cell
+                grid[0][i] = last
+    labels = []
+    for i in range(width):
+        parts: list[str] = []
+        for row in grid:
+            part = " ".join(row[i].casefold().split())
+            if part and (not parts or parts[-1] != part):
+                parts.append(part)
+        labels.append(" / ".join(parts))
+    return labels
+
+
+def _rule(label: str) -> dict | None:
+    for pattern, spec in HEADER_RULES:
+        if re.search(pattern, label):
+            return dict(spec, _pattern=pattern)
+    return None
+
+
+@dataclass
+class _Context:
+    source_id: str
+    period: Period
+    index: UnitIndex
+    units: pd.DataFrame
+    province: str | None
+    parent: str | None
+    catalog: pd.DataFrame = field(default_factory=indicator_catalog)
+    sections: set = field(default_factory=set)
+
+
+def _column_period(label: str, ctx: _Context) -> tuple[str | None, str | None]:
+    """(period id, problem) for a column whose header names a month (and week)."""
+    m = _MONTH.search(label)
+    if not m:
+        return ctx.period.period_id, None
+    month, week = int(m[1]), int(m[2]) if m[2] else None
+    p = ctx.period
+    if p.month == month and (week is None and p.kind == "month" or week == p.week):
+        return p.period_id, None
+    if week is not None:
+        return None, f"header '{label}' names week {week} of month {month}, not the report's period"
+    year = p.year if month <= (p.month or 12) else p.year - 1
+    return f"{year}-{month:02d}", None
+
+
+def interpret_table(table: RawTable, ctx: _Context) -> tuple[list[dict], list[dict], list[str], list[str], str]:
+    """Tidy rows of one table.
+
+    Returns
+    -------
+    (scores, indicators, periods used, uninterpreted, section)
+    """
+    problems: list[str] = []
+    where = f"table at line {table.line}"
+    if table.header_end is not None:
+        header_rows, body = table.rows[:table.header_end], table.rows[table.header_end:]
+    else:
+        k = 0
+        while k < min(3, len(table.rows)) and not _is_figure_row(table.rows[k]):
+            k += 1
+        header_rows, body = table.rows[:k], table.rows[k:]
+    lines = table.lines[len(header_rows):]
+    if not header_rows:
+        return [], [], [], [f"{where}: no header row, so its columns cannot be named; not read"], ""
+    labels = _label(header_rows, max(len(r) for r in header_rows))
+    caption_key = " ".join((table.caption or "").casefold().split())
+    columns: dict[int, dict] = {}
+    for i, label in enumerate(labels):
+        has_data = any(i < len(r) and r[i].text for r in body)
+        spec = _rule(label) if label else None
+        if spec is None:
+            if has_data:
+                problems.append(f"{where}: column {i + 1} header '{label or '(empty)'}' not recognised; "
+                                f"its values are not imported")
+            continue
+        if spec.get("title") and not re.search(spec["title"], caption_key):
+            problems.append(f"{where}: column '{label}' is read only in a table whose caption matches "
+                            f"'{spec['title']}' (caption: '{table.caption}'); not imported")
+            continue
+        if spec.get("indicator") == "by_title":
+            found = next((ind for pat, ind in TITLE_RATE_RULES if re.search(pat, caption_key)), None)
+            if found is None:
+                problems.append(f"{where}: column '{label}' does not say which rate it holds and the "
+                                f"caption ('{table.caption}') does not either; not imported")
+                continue
+            spec = dict(spec, indicator=found)
+        if spec["role"] == "score":
+            pid, problem = _column_period(label, ctx)
+            if problem:
+                problems.append(f"{where}: {problem}; not imported")
+                continue
+            spec = dict(spec, period=pid)
+            if m := re.search(r"tổng điểm (\d+)", label):
+                spec["max"] = float(m[1])
+        columns[i] = dict(spec, label=label)
+    # 'Điểm đạt được' takes the group of the rate beside it
+    rate_groups = {ctx.catalog.at[c["indicator"], "group"] for c in columns.values()
+                   if c["role"] == "indicator" and c["indicator"] in ctx.catalog.index}
+    for i, c in list(columns.items()):
+        if c["role"] == "score" and c["group"] == "from_rate":
+            if len(rate_groups) == 1:
+                c["group"] = next(iter(rate_groups))
+            else:
+                problems.append(f"{where}: column '{c['label']}' gives points but no single rate column "
+                                f"says of which group; not imported")
+                del columns[i]
+    seen_targets: dict = {}
+    for i, c in list(columns.items()):
+        target = (c["role"], c.get("group"), c.get("period"), c.get("indicator"))
+        if c["role"] in ("score", "indicator", "band", "change", "unit", "stt", "code") and target in seen_targets:
+            problems.append(f"{where}: columns {seen_targets[target] + 1} and {i + 1} both hold "
+                            f"'{c['label']}'; the second is not imported")
+            del columns[i]
+        else:
+            seen_targets[target] = i
+    unit_col = next((i for i, c in columns.items() if c["role"] == "unit"), None)
+    if unit_col is None:
+        problems.append(f"{where}: no unit-name column (headers: {', '.join(filter(None, labels))}); not read")
+        return [], [], [], problems, ""
+    total_col = next((i for i, c in columns.items() if c["role"] == "score" and c["group"] == "TOTAL"
+                      and c["period"] == ctx.period.period_id), None)
+    for i, c in columns.items():
+        if c["role"] in ("band", "change") and total_col is None:
+            problems.append(f"{where}: column '{c['label']}' belongs to a total, but the table has no "
+                            f"total of {ctx.period.period_id}; not imported")
+    value_labels = [c["label"] for c in columns.values() if c["role"] in ("score", "indicator", "band", "change")]
+    section = _section(table, value_labels, header_rows, columns, ctx)
+
+    scores: list[dict] = []
+    indicators: list[dict] = []
+    periods: list[str] = []
+    ranked: list[tuple[int, dict]] = []
+    numbered: list[int] = []  # row numbers of every named row, read or not
+    for row, line in zip(body, lines):
+        at = f"{where}, row at line {line}"
+        note = None
+        if len(row) > len(labels):
+            extra = len(row) - len(labels)
+            empties = [j for j in range(1, len(row)) if not row[j].text]
+            if sum(1 for c in row if c.text) <= len(labels) and len(empties) >= extra:
+                drop = set(empties[:extra])
+                row = [c for j, c in enumerate(row) if j not in drop]
+                note = f"{extra} stray empty cell(s) in the printed row dropped"
+            else:
+                problems.append(f"{at}: {len(row)} cells for {len(labels)} columns; row not read")
+                continue
+        row = row + [Cell("")] * (len(labels) - len(row))
+        name_cell = row[unit_col].text
+        ordinal = None
+        if m := _LIST_NUMBER.match(name_cell):
+            ordinal, name_cell = int(m[1]), name_cell[m.end():]
+        if not name_cell:
+            if any(row[i].text for i in columns if i != unit_col and columns[i]["role"] != "stt"):
+                problems.append(f"{at}: a row with figures but no unit name; not read")
+            continue
+        stt_col = next((i for i, c in columns.items() if c["role"] == "stt"), None)
+        if stt_col is not None and re.fullmatch(r"\d{1,3}", row[stt_col].text):
+            ordinal = int(row[stt_col].text)
+        if ordinal is not None:
+            numbered.append(ordinal)
+        uid = None
+        code_col = next((i for i, c in columns.items() if c["role"] == "code"), None)
+        code = row[code_col].text if code_col is not None and row[code_col].text else None
+        try:
+            uid = ctx.index.resolve(name_cell, province=ctx.province, parent=ctx.parent)
+        except UnknownUnitError as exc:
+            problems.append(f"{at}: {exc}; row not read")
+            continue
+        if code:
+            by_code = ctx.index.by_code(code)
+            if by_code and uid and by_code != uid:
+                problems.append(f"{at}: name '{name_cell}' is unit {uid} but code {code} is unit "
+                                f"{by_code}; row not read")
+                continue
+            uid = uid or by_code
+        if uid is None:
+            problems.append(f"{at}: unit '{name_cell}' is not in units.csv or unit_aliases.csv"
+                            f" (province {ctx.province}); row not read")
+            continue
+        level = ctx.units.at[uid, "level"]
+        total_row = None
+        extras: dict = {}
+        for i, c in columns.items():
+            cell = row[i]
+            if not cell.text or c["role"] in ("unit", "stt", "code", "ignore"):
+                continue
+            try:
+                if c["role"] == "score":
+                    if i == total_col and c["group"] == "TOTAL":
+                        value, decimals, change = _with_change(cell.text)
+                        limit = None
+                    else:
+                        value, limit, decimals = _points(cell.text)
+                        change = None
+                    rec = {"source_id": ctx.source_id, "section": section, "unit_id": uid,
+                           "period_id": c["period"], "group": c["group"], "value": value,
+                           "max_stated": limit if limit is not None else c.get("max"),
+                           "decimals": decimals, "rank": None, "rank_of": None, "rank_block": None,
+                           "band": None, "change": change, "marked": cell.marked, "note": note}
+                    scores.append(rec)
+                    if c["period"] not in periods:
+                        periods.append(c["period"])
+                    if i == total_col:
+                        total_row = rec
+                elif c["role"] == "indicator":
+                    if c.get("fraction"):
+                        value, denominator = _fraction(cell.text)
+                        decimals = 0
+                    else:
+                        value, decimals = _number(cell.text, integer=c["measure"] == "count")
+                        denominator = None
+                    block = level if c.get("fraction") and denominator == 1 else None
+                    indicators.append({
+                        "source_id": ctx.source_id, "section": section, "unit_id": uid,
+                        "period_id": ctx.period.period_id, "indicator": c["indicator"],
+                        "measure": c["measure"], "category": None, "block": block, "value": value,
+                        "denominator": denominator, "decimals": decimals, "marked": cell.marked,
+                        "note": note})
+                elif c["role"] == "band":
+                    band = canonical_band(cell.text)
+                    if band is None:
+                        problems.append(f"{at}: '{cell.text}' under '{c['label']}' is not a band "
+                                        f"(reference/bands.csv); not imported")
+                    else:
+                        extras["band"], extras["band_marked"] = band, cell.marked
+                elif c["role"] == "change":
+                    extras["change"] = _change(cell.text)
+            except DataError as exc:
+                problems.append(f"{at}, column '{c['label']}': '{cell.text}' not read: {exc}")
+        if total_row is not None:
+            if "band" in extras:
+                total_row["band"] = extras["band"]
+                total_row["marked"] = total_row["marked"] or extras["band_marked"]
+            if "change" in extras:
+                total_row["change"] = extras["change"]
+            if ordinal is not None:
+                ranked.append((ordinal, total_row))
+    if total_col is not None and ranked:
+        totals = [r["value"] for _, r in sorted(ranked, key=lambda t: t[0])]
+        levels = {ctx.units.at[r["unit_id"], "level"] for _, r in ranked}
+        if numbered == list(range(1, len(numbered) + 1)) and all(a >= b for a, b in zip(totals, totals[1:])):
+            for o, r in ranked:
+                r["rank"], r["rank_of"] = o, len(numbered)
+                r["rank_block"] = next(iter(levels)) if len(levels) == 1 else None
+        else:
+            problems.append(f"{where}: row numbers are not taken as ranks (they do not run 1..n "
+                            f"with totals not increasing)")
+    return scores, indicators, periods, problems, section
+
+
+def _section(table: RawTable, value_labels, header_rows, columns, ctx: _Context) -> str:
+    title = table.caption or " – ".join(
+        dict.fromkeys(c.text for r in header_rows[-1:] for i, c in enumerate(r)
+                      if c.text and columns.get(i, {}).get("role") in ("score", "indicator", "band", "change")))
+    section = " ".join(filter(None, [table.heading, "bảng", title or f"dòng {table.line}"]))
+    base, n = section, 2
+    while section in ctx.sections:
+        section, n = f"{base} ({n})", n + 1
+    ctx.sections.add(section)
+    return section
+
+
+def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict) -> ImportResult:
+    """Tidy score and indicator rows of every table of a document (pure).
+
+    Parameters
+    ----------
+    tables : list of RawTable
+        From :func:`assemble_tables`.
+    dataset : Dataset
+        Units and aliases to resolve names; periods already known.
+    source : dict
+        The ``sources`` row of the document (``source_id``, ``period_id``, ``area_unit_id``).
+
+    Returns
+    -------
+    ImportResult
+        ``tables`` holds ``scores``, ``indicators`` and any new ``periods``;
+        ``uninterpreted`` lists everything not read.
+    """
+    periods_df = dataset.periods
+    known = dict(zip(periods_df["period_id"], periods_df["cutoff_date"]))
+    cutoff = known.get(source["period_id"])
+    cutoff = None if cutoff is None or pd.isna(cutoff) else pd.Timestamp(cutoff).date()
+    if isinstance(source.get("cutoff_date"), date):
+        cutoff = source["cutoff_date"]
+    period = parse_period(source["period_id"], cutoff=cutoff)
+    units = dataset.units.set_index("unit_id", drop=False)
+    area = source["area_unit_id"]
+    if area not in units.index:
+        raise DataError(f"area_unit_id '{area}' of source {source['source_id']} is not in units.csv")
+    ctx = _Context(source_id=source["source_id"], period=period,
+                   index=UnitIndex(dataset.units, dataset.unit_aliases), units=units,
+                   province=units.at[area, "province_id"], parent=area)
+    scores, indicators, problems, used, notes = [], [], [], [], []
+    for table in tables:
+        s, i, p, u, section = interpret_table(table, ctx)
+        scores += s
+        indicators += i
+        problems += u
+        used += [x for x in p if x not in used]
+        if s or i:
+            notes.append(f"{section}: {len(s)} scores, {len(i)} indicators")
+    new_periods = []
+    for pid in used:
+        if pid in known:
+            continue
+        p = parse_period(pid, cutoff=cutoff if pid == period.period_id else None)
+        new_periods.append({"period_id": pid, "kind": p.kind, "start_date": p.start, "end_date": p.end,
+                            "cutoff_date": p.end if p.kind in ("week", "ytd") else None,
+                            "label_vi": p.label_vi()})
+    tables_out = {
+        "sources": empty_table("sources"), "units": empty_table("units"),
+        "unit_aliases": empty_table("unit_aliases"), "periods": rows_frame("periods", new_periods),
+        "scores": rows_frame("scores", scores), "indicators": rows_frame("indicators", indicators)}
+    return ImportResult(path=None, kind="document", source_id=source["source_id"], tables=tables_out,
+                        notes=notes, uninterpreted=problems)
+
+
+def sidecar_path(path: Path) -> Path | None:
+    """The provenance file beside a document (``report.docx.source.json`` or
+    ``report.source.json``), or None."""
+    for candidate in (path.with_name(path.name + ".source.json"), path.with_name(path.stem + ".source.json")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+_SOURCE_REQUIRED = ("source_id", "issuer", "title", "area_unit_id", "period_id")
+
+
+def _source_row(dataset: Dataset, source, digest: str, path: Path) -> tuple[dict, bool]:
+    """(sources row, is new) for a document: given, found by hash, or read from a sidecar."""
+    sources = dataset.sources
+    if isinstance(source, str):
+        match = sources.loc[sources["source_id"] == source]
+        if match.empty:
+            raise DataError(f"source '{source}' is not in sources.csv", file=path)
+        return match.iloc[0].to_dict(), False
+    if source is None:
+        match = sources.loc[sources["sha256"] == digest]
+        if not match.empty:
+            return match.iloc[0].to_dict(), False
+        side = sidecar_path(path)
+        if side is None:
+            raise DataError(f"no provenance for this document: sources.csv has no row with its SHA-256 "
+                            f"and there is no {path.name}.source.json beside it; write one with "
+                            f"{', '.join(_SOURCE_REQUIRED)} (and doc_number, issued_date, data_as_of)",
+                            file=path)
+        try:
+            source = json.loads(side.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DataError(f"malformed JSON: {exc}", file=side) from None
+        if not isinstance(source, dict):
+            raise DataError("expected a JSON object with the sources.csv fields", file=side)
+    missing = [k for k in _SOURCE_REQUIRED if not source.get(k)]
+    if missing:
+        raise DataError(f"document provenance lacks {', '.join(missing)}", file=path)
+    if source.get("sha256") and source["sha256"] != digest:
+        raise DataError(f"provenance gives SHA-256 {source['sha256'][:12]}… but the file hashes to "
+                        f"{digest[:12]}…", file=path)
+    row = {"kind": "document", "as_published": True, "origin": origin_of(path), **source, "sha256": digest}
+    for key in ("issued_date", "data_as_of", "cutoff_date"):
+        if isinstance(row.get(key), str) and row[key]:
+            row[key] = date.fromisoformat(row[key])
+    return row, True
+
+
+def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | None = None) -> ImportResult:
+    """Read the per-unit tables of a report (.docx, .txt or .md with tab or pipe tables).
+
+    Parameters
+    ----------
+    path : path
+    dataset : Dataset
+        Units, aliases, periods and sources of the target data directory.
+    source : str, dict or None
+        A ``source_id`` of ``dataset.sources``; or a dict of sources fields for a new source;
+        or None: the source whose ``sha256`` equals the file's, else the sidecar
+        ``<file>.source.json``.
+
+    Returns
+    -------
+    ImportResult
+        Score and indicator rows, new periods (and the new source row), plus
+        ``uninterpreted``: every header, unit name or cell that was not read.
+
+    Raises
+    ------
+    DataError
+        Wrong kind of file, text that is not UTF-8, no provenance.
+
+    Examples
+    --------
+    >>> from analysis.config import DATA_DIR, SHARED_DIR
+    >>> from analysis.dataset import load_dataset
+    >>> seed = SHARED_DIR / "seeds" / "000_9ad0f225468d8a80.txt"
+    >>> r = import_document(seed, dataset=load_dataset(DATA_DIR)) if seed.exists() else None
+    >>> r is None or (len(r.tables["scores"]), r.uninterpreted) == (102, [])
+    True
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in DOCUMENT_SUFFIXES:
+        raise DataError(f"not a report document (suffix '{path.suffix}'); the document importer reads "
+                        f"{', '.join(DOCUMENT_SUFFIXES)}", file=path)
+    if not path.is_file():
+        raise DataError("file not found", file=path)
+    digest = file_sha256(path)
+    row, is_new = _source_row(dataset, source, digest, path)
+    if suffix == ".docx":
+        try:
+            items = docx_items(path)
+        except Exception as exc:  # python-docx raises several kinds for a file that is not a .docx
+            raise DataError(f"not a readable .docx file ({type(exc).__name__}: {exc})", file=path) from None
+    else:
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                            f"save the report as UTF-8", file=path) from None
+        if "\x00" in text:
+            raise DataError("binary content: not a text or markdown report", file=path)
+        items = text_items(text)
+    result = interpret_document(assemble_tables(items), dataset=dataset, source=row)
+    result.path = path
+    if is_new:
+        clean = {k: v for k, v in row.items() if k != "cutoff_date"}
+        result.tables["sources"] = rows_frame("sources", [clean])
+        if row["period_id"] not in set(dataset.periods["period_id"]) and \
+                row["period_id"] not in set(result.tables["periods"]["period_id"]):
+            p = parse_period(row["period_id"], cutoff=row.get("cutoff_date"))
+            extra = {"period_id": p.period_id, "kind": p.kind, "start_date": p.start, "end_date": p.end,
+                     "cutoff_date": p.end if p.kind in ("week", "ytd") else None, "label_vi": p.label_vi()}
+            result.tables["periods"] = pd.concat([result.tables["periods"], rows_frame("periods", [extra])],
+                                                 ignore_index=True)
+    return result

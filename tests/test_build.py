@@ -1,0 +1,164 @@
+"""The report build: every province-period of the shipped data becomes a self-contained HTML
+report; unchanged inputs are skipped; one failing report does not stop the others and leaves
+nothing stale; bad parameters are refused before any kernel starts; interrupts are safe."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis import build
+from analysis.build import plan_jobs, run_batch, stale_jobs, write_index
+from analysis.config import DATA_DIR, NOTEBOOKS_DIR, PROJECT_DIR
+from analysis.errors import ParameterError
+
+pytestmark = pytest.mark.slow
+SEED_REPORTS = {"an-giang/2024-05-w1", "bac-kan/2024-07", "dong-thap/2022-11", "tuyen-quang/2024-07",
+                "compare/2024-06", "compare/2024-07"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """All seed reports built once into a scratch directory (two workers)."""
+    out = tmp_path_factory.mktemp("reports")
+    jobs = plan_jobs(DATA_DIR, out_dir=out)
+    results = run_batch(jobs, out_dir=out, workers=2, progress=False)
+    return out, jobs, results
+
+
+def test_every_province_period_is_built(built):
+    out, jobs, results = built
+    assert {j.key for j in jobs} == SEED_REPORTS
+    assert {r.key: r.status for r in results} == {k: "built" for k in SEED_REPORTS}, results
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for key in SEED_REPORTS:
+        assert f'href="{key}.html"' in index
+        for suffix in (".html", ".ipynb", ".xlsx"):
+            assert (out / f"{key}{suffix}").is_file()
+        assert any((out / f"{key}_tables").glob("*.csv"))
+
+
+def test_html_is_self_contained_vietnamese_and_shows_no_code(built):
+    out, _, _ = built
+    html = (out / "bac-kan/2024-07.html").read_text(encoding="utf-8")
+    assert "<title>Báo cáo Chỉ số 766 – tỉnh Bắc Kạn – Tháng 7/2024</title>" in html
+    assert "ProvinceReport" not in html and "report.headline()" not in html
+    assert "province: str" not in html  # no parameter cell
+    assert html.count('src="data:image/png;base64,') >= 3
+    assert 'src="http' not in html.replace('src="https://cdnjs', "")  # images are embedded
+    assert "82,88/100" in html
+
+
+def test_executed_notebook_is_kept_as_the_record(built):
+    out, _, _ = built
+    nb = json.loads((out / "bac-kan/2024-07.ipynb").read_text(encoding="utf-8"))
+    injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert injected and 'province = "bac-kan"' in "".join(injected[0]["source"])
+
+
+def test_second_run_executes_nothing_and_is_fast(built):
+    out, _, _ = built
+    start = time.perf_counter()
+    jobs = plan_jobs(DATA_DIR, out_dir=out)
+    results = run_batch(jobs, out_dir=out, progress=False)
+    elapsed = time.perf_counter() - start
+    assert {r.status for r in results} == {"skipped"}
+    assert elapsed < 2.0, f"no-op rebuild took {elapsed:.2f} s"
+
+
+def test_touching_one_province_rebuilds_only_its_reports(built, tmp_path):
+    out, _, _ = built
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    jobs = plan_jobs(data, out_dir=tmp_path / "plan")
+    # same notebook, parameters (data_dir differs, so compare hashes with the original plan)
+    before = {j.key: j.data_hash for j in jobs}
+    text = (data / "indicators.csv").read_text(encoding="utf-8")
+    text = text.replace(",online_payment_rate,percent,,,93.75,", ",online_payment_rate,percent,,,93.7,", 1)
+    (data / "indicators.csv").write_text(text, encoding="utf-8")
+    after = {j.key: j.data_hash for j in plan_jobs(data, out_dir=tmp_path / "plan")}
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {"bac-kan/2024-07"}
+
+
+def test_changing_the_package_rebuilds_everything(built, monkeypatch):
+    out, jobs, _ = built
+    assert stale_jobs(jobs, out_dir=out) == []
+    monkeypatch.setattr(build, "package_hash", lambda: "a different package")
+    assert {j.key for j, _ in stale_jobs(jobs, out_dir=out)} == SEED_REPORTS
+
+
+def test_a_failing_report_is_isolated(built, tmp_path):
+    out, jobs, _ = built
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS_DIR, notebooks)
+    nb = json.loads((notebooks / "province_report.ipynb").read_text(encoding="utf-8"))
+    fail = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": "if province == 'an-giang':\n    raise RuntimeError('deliberate failure for the test')"}
+    nb["cells"].insert(3, fail)
+    (notebooks / "province_report.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    target = tmp_path / "out"
+    shutil.copytree(out, target)  # an-giang has an older, now stale, HTML here
+    selected = [j for j in jobs if j.key in ("an-giang/2024-05-w1", "tuyen-quang/2024-07")]
+    results = {r.key: r for r in run_batch(selected, out_dir=target, notebooks_dir=notebooks, workers=2,
+                                           progress=False)}
+    assert results["tuyen-quang/2024-07"].status == "built"
+    assert results["an-giang/2024-05-w1"].status == "failed"
+    assert "deliberate failure" in results["an-giang/2024-05-w1"].error
+    assert not (target / "an-giang/2024-05-w1.html").exists()
+    assert not (target / "an-giang/2024-05-w1.ipynb").exists()
+    assert 'href="an-giang/2024-05-w1.html"' not in (target / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_exit_status_is_non_zero_on_failure(tmp_path):
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, "-m", "analysis", "build", "--province", "ha-noi", "--period",
+                             "2024-07", "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0  # one line
+    assert "unknown province 'ha-noi'" in result.stderr and "bac-kan" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing written, no kernel started
+
+
+def test_bad_parameters_refused_before_planning():
+    with pytest.raises(ParameterError, match="periods with data: 2024-07"):
+        plan_jobs(DATA_DIR, out_dir=PROJECT_DIR / "build" / "never", province="bac-kan", period="2024-08")
+    with pytest.raises(ParameterError, match="go together"):
+        plan_jobs(DATA_DIR, out_dir=PROJECT_DIR / "build" / "never", province="bac-kan")
+
+
+def test_interrupted_batch_completes_on_rerun(tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "analysis", "build", "--out", str(out), "--executor", "serial", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((out / ".build").glob("*__*.json")):
+        time.sleep(0.2)
+    time.sleep(1.0)  # let the next report get under way
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".run-")]
+    stamps = [json.loads(p.read_text()) for p in (out / ".build").glob("*__*.json")]
+    assert {s["key"] for s in stamps} == SEED_REPORTS
+    for s in stamps:
+        html = (out / f"{s['key']}.html").read_text(encoding="utf-8")
+        assert html.rstrip().endswith("</html>")
+    second = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert "0 built, 6 unchanged, 0 failed" in second.stdout
+
+
+def test_index_lists_only_reports_that_exist(tmp_path):
+    (tmp_path / ".build").mkdir()
+    (tmp_path / ".build" / "x__2024-07.json").write_text(json.dumps(
+        {"key": "x/2024-07", "kind": "province", "params": {"province": "x", "period": "2024-07", "lang": "vi"}}))
+    assert "x/2024-07" not in write_index(tmp_path).read_text(encoding="utf-8")
