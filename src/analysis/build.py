@@ -94,10 +94,10 @@ def province_slice_hash(ds, province: str) -> str:
     from .views import descendants
 
     inside = set(descendants(ds.units, province, include_self=True)["unit_id"])
-    sources = ds.sources.loc[ds.sources["area_unit_id"].isin(inside)]
-    ids = set(sources["source_id"])
-    scores = ds.scores.loc[ds.scores["source_id"].isin(ids)]
-    indicators = ds.indicators.loc[ds.indicators["source_id"].isin(ids)]
+    scores = ds.scores.loc[ds.scores["unit_id"].isin(inside)]
+    indicators = ds.indicators.loc[ds.indicators["unit_id"].isin(inside)]
+    ids = set(scores["source_id"]) | set(indicators["source_id"])
+    sources = ds.sources.loc[ds.sources["area_unit_id"].isin(inside) | ds.sources["source_id"].isin(ids)]
     used = set(scores["period_id"]) | set(indicators["period_id"]) | set(sources["period_id"])
     return _sha(_frame_bytes(ds.units.loc[ds.units["unit_id"].isin(inside)]), _frame_bytes(sources),
                 _frame_bytes(scores), _frame_bytes(indicators),

@@ -27,10 +27,11 @@ QUANTITIES = {
     "MDHL": ("scores", "MDHL", None, float(groups().at["MDHL", "max_points"]), "Điểm mức độ hài lòng"),
     "ONLINE": ("scores", "ONLINE", None, float(groups().at["ONLINE", "max_points"]), "Điểm dịch vụ công trực tuyến"),
     "DVTT": ("scores", "DVTT", None, float(groups().at["DVTT", "max_points"]), "Điểm dịch vụ trực tuyến (22)"),
+    "TTTT": ("scores", "TTTT", None, float(groups().at["TTTT", "max_points"]), "Điểm thanh toán trực tuyến"),
     "TOTAL": ("scores", "TOTAL", None, 100.0, "Tổng điểm"),
 }
 # Which quantity is a part of which (a group inside the total): such pairs are flagged.
-PART_OF = {"MDHL": "TOTAL", "ONLINE": ("TOTAL", "DVTT"), "DVTT": "TOTAL"}
+PART_OF = {"MDHL": "TOTAL", "ONLINE": ("TOTAL", "DVTT"), "DVTT": "TOTAL", "TTTT": ("TOTAL", "DVTT")}
 
 
 @dataclass
@@ -47,6 +48,9 @@ class QuestionResult:
     models : DataFrame
         Regression of satisfaction on online submission (robust OLS; with province fixed effects
         when pooled), tidy.
+    online : str
+        Which measure stood for online use: ``online_submission_rate``, or ``ONLINE`` points
+        when no per-unit rate is published (portal unit lists).
     satisfaction : str
         Which measure stood for satisfaction (a rate, or the group's points).
     answerable : bool
@@ -58,6 +62,7 @@ class QuestionResult:
     table: pd.DataFrame
     tests: pd.DataFrame
     models: pd.DataFrame
+    online: str
     satisfaction: str
     answerable: bool
     verdict_vi: str
@@ -136,13 +141,19 @@ def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area
     methods = [method] + [m for m in ("spearman", "pearson") if m != method]
 
     # Satisfaction: the dossier-handling satisfaction rate where units publish it, else the
-    # satisfaction group's points.
-    rate_n = int(table["satisfaction_rate"].notna().sum()) if len(table) else 0
-    satisfaction = "satisfaction_rate" if rate_n >= MIN_PAIRS else "MDHL"
-    pairs = [("online_submission_rate", satisfaction), ("online_submission_rate", "online_payment_rate")]
-    for other in ("ONLINE", "DVTT", "TOTAL"):
-        if len(table) and table[other].notna().sum() >= MIN_PAIRS:
-            pairs.append(("online_submission_rate", other))
+    # satisfaction group's points. Online use: the online submission rate where published, else
+    # the online-services group's points (portal unit lists carry only group points).
+    def enough(column: str) -> bool:
+        return int(table[column].notna().sum()) >= MIN_PAIRS
+
+    satisfaction = "satisfaction_rate" if enough("satisfaction_rate") else "MDHL"
+    online = "online_submission_rate" if enough("online_submission_rate") or not enough("ONLINE") else "ONLINE"
+    pairs = [(online, satisfaction)]
+    if online == "online_submission_rate":
+        pairs.append((online, "online_payment_rate"))
+        pairs += [(online, other) for other in ("ONLINE", "DVTT", "TOTAL") if enough(other)]
+    else:
+        pairs += [("ONLINE", other) for other in ("TTTT", "TOTAL") if other in table and enough(other)]
     maxima = {k: (0.0, v[3]) for k, v in QUANTITIES.items()}
     data = table[list(QUANTITIES)].astype(float)
     tests = pd.concat([correlation_matrix(data, pairs, method=m, maxima=maxima, part_of=PART_OF)
@@ -152,25 +163,28 @@ def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area
         tests[f"{side}_share_at_max"] = [
             _ceiling(data[v], QUANTITIES[v][3]) if v in data else math.nan for v in tests[side]]
 
-    main = tests.loc[(tests["x"] == "online_submission_rate") & (tests["y"] == satisfaction)
-                     & (tests["method"] == method)].iloc[0]
-    models = _models(table, satisfaction, pooled)
-    complete = table.dropna(subset=["online_submission_rate", satisfaction])
-    answerable, vi, en = _verdict(main, satisfaction, complete, pooled)
-    return QuestionResult(table.reset_index(), tests, models, satisfaction, answerable, vi, en)
+    main = tests.loc[(tests["x"] == online) & (tests["y"] == satisfaction) & (tests["method"] == method)].iloc[0]
+    models = _models(table, online, satisfaction, pooled)
+    complete = table.dropna(subset=[online, satisfaction])
+    answerable, vi, en = _verdict(main, online, satisfaction, complete, pooled)
+    return QuestionResult(table.reset_index(), tests, models, online, satisfaction, answerable, vi, en)
 
 
-def _models(table: pd.DataFrame, satisfaction: str, pooled: bool) -> pd.DataFrame:
-    formula = f"{satisfaction} ~ online_submission_rate"
+def _models(table: pd.DataFrame, online: str, satisfaction: str, pooled: bool) -> pd.DataFrame:
+    formula = f"{satisfaction} ~ {online}"
     data = table.reset_index()
     if pooled and data["province_id"].nunique() >= 2:
         return ols_fixed_effects(data, formula, group="province_id")
     return ols_robust(data, formula)
 
 
-def _verdict(row, satisfaction: str, complete: pd.DataFrame, pooled: bool):
+def _verdict(row, online: str, satisfaction: str, complete: pd.DataFrame, pooled: bool):
     sat_vi = "tỷ lệ hài lòng" if satisfaction == "satisfaction_rate" else "điểm nhóm mức độ hài lòng"
     sat_en = "the satisfaction rate" if satisfaction == "satisfaction_rate" else "the satisfaction group's points"
+    on_vi = "tỷ lệ hồ sơ nộp trực tuyến" if online == "online_submission_rate" else \
+        "điểm nhóm dịch vụ công trực tuyến (không có tỷ lệ nộp trực tuyến theo đơn vị)"
+    on_en = "the online submission rate" if online == "online_submission_rate" else \
+        "the online-services group's points (no per-unit online submission rate)"
     n = len(complete)
     n_prov = complete["province_id"].nunique()
     ceiling = row["y_share_at_max"]
@@ -179,16 +193,14 @@ def _verdict(row, satisfaction: str, complete: pd.DataFrame, pooled: bool):
             why_vi = f"cần ít nhất {MIN_PAIRS} đơn vị có đủ cả hai số liệu"
             why_en = f"at least {MIN_PAIRS} units with both figures are needed"
         else:
-            constant = [c for c in ("online_submission_rate", satisfaction) if complete[c].nunique() == 1]
+            constant = [c for c in (online, satisfaction) if complete[c].nunique() == 1]
             labels = {c: QUANTITIES[c][4] for c in constant}
             why_vi = "; ".join(f"{labels[c]} như nhau ở mọi đơn vị ({format_vi(complete[c].iloc[0])})"
                                for c in constant) or "không tính được hệ số"
             why_en = "; ".join(f"{c} is the same for every unit ({complete[c].iloc[0]:g})"
                                for c in constant) or (row["note"] or "the correlation is undefined")
-        vi = (f"Dữ liệu chưa trả lời được câu hỏi: {n} đơn vị có đủ cả tỷ lệ nộp trực tuyến và "
-              f"{sat_vi}; {why_vi}.")
-        en = (f"The data cannot answer the question: {n} units have both the online submission rate "
-              f"and {sat_en}; {why_en}.")
+        vi = f"Dữ liệu chưa trả lời được câu hỏi: {n} đơn vị có đủ cả {on_vi} và {sat_vi}; {why_vi}."
+        en = f"The data cannot answer the question: {n} units have both {on_en} and {sat_en}; {why_en}."
         return False, vi, en
     r, lo, hi, p = row["r"], row["ci_low"], row["ci_high"], row["p_val"]
     strength_vi = "không đủ bằng chứng về mối liên hệ" if lo <= 0 <= hi else (
@@ -196,15 +208,15 @@ def _verdict(row, satisfaction: str, complete: pd.DataFrame, pooled: bool):
     strength_en = "no clear evidence of an association" if lo <= 0 <= hi else (
         "a positive association" if r > 0 else "a negative association")
     who = f"{n} xã, phường, thị trấn" + (f" của {n_prov} tỉnh (gộp)" if pooled else "")
-    vi = (f"Trên {who}, hệ số {row['method'].capitalize()} giữa tỷ lệ hồ sơ nộp trực tuyến và "
+    vi = (f"Trên {who}, hệ số {row['method'].capitalize()} giữa {on_vi} và "
           f"{sat_vi} là r = {format_vi(r)} (khoảng tin cậy 95%: {format_vi(lo)} đến {format_vi(hi)}; "
           f"p = {format_vi(p, 3)}): {strength_vi}.")
     en = (f"Across {n} communes{' pooled over ' + str(n_prov) + ' provinces' if pooled else ''}, the "
-          f"{row['method']} correlation between the online submission rate and {sat_en} is "
+          f"{row['method']} correlation between {on_en} and {sat_en} is "
           f"r = {r:.2f} (95% CI {lo:.2f} to {hi:.2f}; p = {p:.3f}): {strength_en}.")
     if not pd.isna(ceiling) and ceiling >= 0.5:
         vi += (f" Lưu ý: {format_vi(100 * ceiling, 0)}% đơn vị đạt mức trần của thang hài lòng, nên "
-               f"hệ số bị giới hạn và khoảng tin cậy rộng; kết quả chỉ mang tính tham khảo.")
+               f"hệ số có thể bị thu hẹp; kết quả chỉ mang tính tham khảo.")
         en += (f" Caveat: {100 * ceiling:.0f}% of units sit at the ceiling of the satisfaction scale, "
                f"which limits the correlation; treat the result as indicative.")
     if n < 10:

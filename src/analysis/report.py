@@ -58,6 +58,7 @@ T = {
         "no_recommendations": "Không có đơn vị nào dưới ngưỡng kiến nghị.",
         "sub_indicators": "Chỉ tiêu thành phần của {unit}",
         "units_block": "{area}: {n} đơn vị cấp xã",
+        "departments_block": "{area}: {n} sở, ban, ngành",
         "departments": "Các sở, ban, ngành có số liệu",
         "headline_sentence": "{unit}, {period}: đạt {total}/100 điểm, xếp loại {band}{rank}{change}.",
         "rank_part": ", xếp hạng {rank}/{of} {block}",
@@ -102,6 +103,7 @@ T = {
         "no_recommendations": "No unit falls below a recommendation threshold.",
         "sub_indicators": "Sub-indicators of {unit}",
         "units_block": "{area}: {n} commune-level units",
+        "departments_block": "{area}: {n} departments",
         "departments": "Departments with figures",
         "headline_sentence": "{unit}, {period}: {total}/100 points, band {band}{rank}{change}.",
         "rank_part": ", rank {rank}/{of} {block}",
@@ -359,19 +361,25 @@ class ProvinceReport(_Base):
 
     # --- data selections ---------------------------------------------------------------
     @cached_property
+    def _inside(self) -> set[str]:
+        return set(descendants(self.ds.units, self.province, include_self=True)["unit_id"])
+
+    @cached_property
     def _sources(self) -> set[str]:
-        inside = set(descendants(self.ds.units, self.province, include_self=True)["unit_id"])
-        return set(self.ds.sources.loc[self.ds.sources["area_unit_id"].isin(inside), "source_id"])
+        """Sources with a figure about a unit of the province (its own reports and country-wide files)."""
+        return (set(self.ds.scores.loc[self.ds.scores["unit_id"].isin(self._inside), "source_id"])
+                | set(self.ds.indicators.loc[self.ds.indicators["unit_id"].isin(self._inside), "source_id"])
+                | set(self.ds.sources.loc[self.ds.sources["area_unit_id"].isin(self._inside), "source_id"]))
 
     @cached_property
     def _scores(self) -> pd.DataFrame:
         s = self.ds.scores
-        return s.loc[s["source_id"].isin(self._sources)]
+        return s.loc[s["unit_id"].isin(self._inside)]
 
     @cached_property
     def _indicators(self) -> pd.DataFrame:
         i = self.ds.indicators
-        return i.loc[i["source_id"].isin(self._sources)]
+        return i.loc[i["unit_id"].isin(self._inside)]
 
     @cached_property
     def area_units(self) -> list[str]:
@@ -530,13 +538,17 @@ class ProvinceReport(_Base):
 
         sc = self._scores.loc[self._scores["period_id"] == self.period]
         out = {}
-        for district in area_units(self.ds, self.province, level="district")["unit_id"]:
-            communes = set(descendants(self.ds.units, district)["unit_id"])
-            tot = sc.loc[(sc["group"] == "TOTAL") & sc["unit_id"].isin(communes) & sc["value"].notna()]
-            if tot.empty:
-                continue
-            section = tot["section"].iloc[0]  # the first table that ranks them
-            tot = tot.loc[tot["section"] == section]
+        units = area_units(self.ds, self.province)
+        level = units.set_index("unit_id")["level"]
+        tot_all = sc.loc[(sc["group"] == "TOTAL") & sc["value"].notna()
+                         & sc["unit_id"].map(level).isin(["commune", "department"])]
+        # one block per parent and level: the communes of a district (or, since 2025, of the
+        # province) and the province's departments
+        parents = units.set_index("unit_id")["parent_id"]
+        blocks = tot_all.assign(parent=tot_all["unit_id"].map(parents), level=tot_all["unit_id"].map(level))
+        for (parent, lvl), tot in blocks.groupby(["parent", "level"], sort=False):
+            tot = tot.loc[tot["section"] == _largest_section(tot)]
+            key = parent if lvl == "commune" else f"{parent}#department"
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
@@ -552,7 +564,7 @@ class ProvinceReport(_Base):
                 p = prev_tot.groupby("unit_id")["value"].first()
                 table["change_calc"] = table["total"] - table["unit_id"].map(p)
             table.insert(1, "unit", [display_name(self._name(u), ubnd=True) for u in table["unit_id"]])
-            out[district] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable")
+            out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable")
         return out
 
     def units(self) -> Section:
@@ -563,12 +575,13 @@ class ProvinceReport(_Base):
         tables = self.unit_tables()
         if not tables:
             out += _p(t["no_units"])
-        for district, table in tables.items():
-            out += _h(3, t["units_block"].format(area=self._name(district), n=len(table)))
+        for key, table in tables.items():
+            area, _, dep = key.partition("#")
+            heading = (t["departments_block"] if dep else t["units_block"]).format(area=self._name(area), n=len(table))
+            out += _h(3, heading)
             fig = ranking_bars(table.rename(columns={"total": "value"}), label="unit", highlight=None,
-                               title=f"{t['total']} – {self._name(district)}", xlabel=t["total"],
-                               synthetic=self.synthetic)
-            out += self._figure(fig, t["units_block"].format(area=self._name(district), n=len(table)))
+                               title=f"{t['total']} – {heading}", xlabel=t["total"], synthetic=self.synthetic)
+            out += self._figure(fig, heading)
             cols = ["rank", "unit"] + [c for c in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH")
                                        if c in table] + ["total", "band", "band_calc", "change", "change_calc"]
             shown = table[[c for c in cols if c in table]].copy()
@@ -579,7 +592,7 @@ class ProvinceReport(_Base):
             numeric[names["rank"]] = 0
             out += _table(shown, lang, numeric=numeric)
         out += self._departments()
-        return Section(out, {f"units_{d}": tb for d, tb in tables.items()})
+        return Section(out, {f"units_{d.replace('#', '_')}": tb for d, tb in tables.items()})
 
     def _departments(self) -> str:
         deps = area_units(self.ds, self.province, level="department")["unit_id"]
@@ -640,7 +653,7 @@ class ProvinceReport(_Base):
         from .audit import audit
 
         f = audit(self.ds)
-        return f.loc[f["source_id"].isin(self._sources)].reset_index(drop=True)
+        return f.loc[f["unit_id"].isin(self._inside)].reset_index(drop=True)
 
     def audit(self) -> Section:
         t, lang = self.t, self.lang
@@ -672,11 +685,11 @@ class ProvinceReport(_Base):
         if not res.answerable:
             return Section(out, {"correlations": res.tests})
         label = {k: v[4] for k, v in QUANTITIES.items()}
-        fig = correlation_scatter(res.table, "online_submission_rate", res.satisfaction,
-                                  x_label=label["online_submission_rate"], y_label=label[res.satisfaction],
-                                  y_max=QUANTITIES[res.satisfaction][3], x_max=100.0, method=res.tests["method"].iloc[0],
-                                  synthetic=self.synthetic)
-        out += self._figure(fig, label["online_submission_rate"] + " – " + label[res.satisfaction])
+        fig = correlation_scatter(res.table, res.online, res.satisfaction,
+                                  x_label=label[res.online], y_label=label[res.satisfaction],
+                                  y_max=QUANTITIES[res.satisfaction][3], x_max=QUANTITIES[res.online][3],
+                                  method=res.tests["method"].iloc[0], synthetic=self.synthetic)
+        out += self._figure(fig, label[res.online] + " – " + label[res.satisfaction])
         tests = res.tests
         shown = pd.DataFrame({
             t["x"]: [label.get(x, x) for x in tests["x"]], t["y"]: [label.get(y, y) for y in tests["y"]],

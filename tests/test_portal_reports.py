@@ -1,0 +1,53 @@
+"""Reports on imported portal data: the real JSON under ../shared/data/portal is imported into a
+scratch data directory (never into data/), then the build makes a 34-province comparison for each
+snapshot date and a Gia Lai report with its communes, departments and a commune-level correlation."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from analysis.build import plan_jobs, run_batch
+from analysis.config import SHARED_DIR
+from analysis.dataset import load_dataset
+from analysis.importers.command import run_import
+from analysis.report import ComparisonReport
+
+PORTAL = SHARED_DIR / "data" / "portal"
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not PORTAL.is_dir(), reason=f"portal mirrors not found at {PORTAL} "
+                                 "(../shared is beside the clone in CI)")]
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    data = tmp_path_factory.mktemp("portal-data")
+    run_import([PORTAL], data)
+    return data
+
+
+def test_plan_has_comparisons_and_gia_lai(scratch, tmp_path):
+    keys = {j.key for j in plan_jobs(scratch, out_dir=tmp_path)}
+    assert {"compare/2026-ytd-09-26", "compare/2026-ytd-09-30"} <= keys
+    assert {"gia-lai/2026-ytd-09-24", "gia-lai/2026-ytd-10-02"} <= keys
+
+
+@pytest.mark.parametrize("period", ["2026-ytd-09-26", "2026-ytd-09-30"])
+def test_comparison_covers_34_provinces(scratch, period):
+    table = ComparisonReport(load_dataset(scratch), period).province_table()
+    assert len(table) == 34 and table["value"].notna().all()
+    assert sorted(table["rank"].astype(int)) == list(range(1, 35))
+
+
+def test_gia_lai_and_comparison_reports_build(scratch, tmp_path):
+    jobs = [j for j in plan_jobs(scratch, out_dir=tmp_path)
+            if j.key in ("gia-lai/2026-ytd-10-02", "compare/2026-ytd-09-30")]
+    results = run_batch(jobs, out_dir=tmp_path, workers=2, progress=False)
+    assert [r.status for r in results] == ["built", "built"], [r.error for r in results]
+    html = (tmp_path / "gia-lai" / "2026-ytd-10-02.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "tỉnh Gia Lai: 135 đơn vị cấp xã" in text
+    assert "tỉnh Gia Lai: 14 sở, ban, ngành" in text
+    assert re.search(r"Trên 135 xã, phường, thị trấn, hệ số Spearman .* r = -?\d,\d\d", text)
+    compare = (tmp_path / "compare" / "2026-ytd-09-30.html").read_text(encoding="utf-8")
+    assert compare.count("<tr>") >= 34 + 1
