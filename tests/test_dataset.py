@@ -170,3 +170,23 @@ def test_write_tables_is_all_or_nothing(data_dir, monkeypatch):
     monkeypatch.setattr(os, "replace", real_replace)
     after = {p.name: p.read_bytes() for p in data_dir.iterdir()}
     assert after == before
+
+
+def test_cache_never_hides_a_changed_file(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("analysis.config.CACHE_DIR", tmp_path / "cache")
+    first = load_dataset(data_dir)
+    assert any((tmp_path / "cache").iterdir())  # the validated tables were cached
+    again = load_dataset(data_dir)
+    pd.testing.assert_frame_equal(first.scores, again.scores)
+    replace_in(data_dir / "indicators.csv", "87.1,", "187.1,")
+    with pytest.raises(DataError, match="percentage must be within 0–100"):
+        load_dataset(data_dir)
+
+
+def test_province_load_keeps_whole_sources(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("analysis.config.CACHE_DIR", tmp_path / "cache")
+    full = load_dataset(data_dir)
+    for _ in range(2):  # fresh, then from the cache
+        part = load_dataset(data_dir, province="tinh-mau")
+        assert len(part.scores) == len(full.scores) and len(part.units) == len(full.units)
+    assert load_dataset(data_dir, province="tinh-khac").scores.empty

@@ -58,7 +58,7 @@ def _norm(v):
 
 def _rows(df: pd.DataFrame, key: list[str], fields: list[str]) -> Counter:
     """Multiset of (key, fields): two tables of one report may hold the same unit twice."""
-    return Counter((tuple(r[k] for k in key), tuple(_norm(r[f]) for f in fields))
+    return Counter((tuple(_norm(r[k]) for k in key), tuple(_norm(r[f]) for f in fields))
                    for r in df.to_dict("records"))
 
 

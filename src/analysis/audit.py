@@ -68,10 +68,8 @@ def _text(values) -> pd.Series:
 
 def _findings(check: str, *, unit_id, period_id, source_id, section, published, expected,
               tolerance, severity, message, order=None) -> pd.DataFrame:
-    n = len(np.atleast_1d(message)) if not isinstance(message, str) else len(np.atleast_1d(published))
-    published = np.asarray(published, dtype=float).reshape(-1) if n else np.zeros(0)
-    expected = np.asarray(expected, dtype=float).reshape(-1) if n else np.zeros(0)
-    expected = np.broadcast_to(np.round(expected, 6), published.shape)
+    published = np.asarray(published, dtype=float).reshape(-1)
+    expected = np.broadcast_to(np.round(np.asarray(expected, dtype=float), 6), published.shape)
     tol = np.broadcast_to(np.asarray(tolerance, dtype=float), published.shape)
     sev = np.broadcast_to(np.asarray(severity, dtype=object), published.shape)
     out = pd.DataFrame({
@@ -797,7 +795,7 @@ def _check_parts(ind: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame, own_
     # a whole counted over units of one level (block) is compared with rows of that level only
     desc = desc.loc[(desc["block_k"] == "") | (desc["unit_id"].map(level) == desc["block_k"])]
     sums = desc.groupby(fig + ["ancestor_id", "section"], sort=False)["value"].agg(["sum", "size"]).reset_index()
-    own = counts.loc[own_part[counts.index.to_numpy()] if len(own_part) == len(ind) else np.zeros(len(counts), bool)]
+    own = counts.loc[own_part[counts.index.to_numpy()]]   # ``ind`` has a RangeIndex: index = position
     own = own[fig + ["unit_id", "section", "value"]].rename(columns={"unit_id": "ancestor_id", "value": "own"})
     sums = sums.merge(own, on=fig + ["ancestor_id", "section"], how="left")
     wholes = counts.loc[~own_part[counts.index.to_numpy()]].rename(columns={"unit_id": "ancestor_id"})

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .config import DATA_DIR
-from .errors import AnalysisError
+from .errors import AnalysisError, ParameterError
 
 __all__ = ["main"]
 
@@ -39,6 +39,19 @@ def _cmd_build(args) -> int:
     for r in failed:
         print(f"FAILED {r.key}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _cmd_synthetic(args) -> int:
+    from .dataset import write_tables
+    from .synthetic import national
+
+    if args.out.resolve() == DATA_DIR.resolve():
+        raise ParameterError("parameter '--out': synthetic data never goes into the real data directory")
+    ds = national(seed=args.seed, months=args.months)
+    write_tables(ds.tables(), args.out)
+    print(f"wrote SYNTHETIC data (seed {args.seed}, {args.months} months) to {args.out}: "
+          + ", ".join(f"{len(df)} {name}" for name, df in ds.tables().items()))
+    return 0
 
 
 def _cmd_gallery(args) -> int:
@@ -81,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=int, default=110, help="resolution (default: 110)")
     p.add_argument("--no-synthetic", action="store_true", help="leave out the figures on synthetic national data")
     p.set_defaults(func=_cmd_gallery)
+
+    p = sub.add_parser("synthetic", help="write a SYNTHETIC national data directory (34 provinces, ~3,300 "
+                                         "communes) for scale tests and benchmarks; never mix it with real data")
+    p.add_argument("--out", type=Path, required=True, help="directory to write (must not be data/)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--months", type=int, default=12)
+    p.set_defaults(func=_cmd_synthetic)
     return parser
 
 

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "PACKAGE_DIR", "PROJECT_DIR", "REFERENCE_DIR", "SCHEMES_DIR", "DATA_DIR", "REPORTS_DIR",
+    "PACKAGE_DIR", "PROJECT_DIR", "REFERENCE_DIR", "SCHEMES_DIR", "DATA_DIR", "REPORTS_DIR", "CACHE_DIR",
     "NOTEBOOKS_DIR", "SHARED_DIR", "TABLES", "ALPHA", "RECOMMENDATION_SHARE",
 ]
 
@@ -16,6 +16,8 @@ SCHEMES_DIR = PACKAGE_DIR / "schemes"
 PROJECT_DIR = PACKAGE_DIR.parents[1]
 DATA_DIR = Path(os.environ.get("ANALYSIS_DATA_DIR", PROJECT_DIR / "data"))
 REPORTS_DIR = PROJECT_DIR / "reports"
+# Validated datasets are cached here, keyed by the hashes of their files (safe to delete).
+CACHE_DIR = Path(os.environ.get("ANALYSIS_CACHE_DIR", PROJECT_DIR / "build" / "cache"))
 NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
 # Third-party portal mirrors and the seed reports live beside the clone, never inside it.
 SHARED_DIR = Path(os.environ.get("ANALYSIS_SHARED_DIR", PROJECT_DIR.parent / "shared"))

@@ -4,7 +4,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
+import pickle
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -247,14 +250,110 @@ def _check_periods(periods: pd.DataFrame, path: Path) -> None:
                                 f"{column} = {want}", file=path, row=row, column=column)
 
 
-def load_dataset(data_dir: Path | str) -> Dataset:
+def _validation_fingerprint() -> str:
+    """Hash of the code and vocabularies that decide whether a table is valid."""
+    from .config import PACKAGE_DIR, REFERENCE_DIR
+
+    h = hashlib.sha256()
+    for path in sorted([PACKAGE_DIR / "schema.py", PACKAGE_DIR / "dataset.py", PACKAGE_DIR / "units.py",
+                        PACKAGE_DIR / "periods.py", PACKAGE_DIR / "numerals.py", *REFERENCE_DIR.glob("*.csv")]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_path(data_dir: Path) -> tuple[Path, dict[str, str]] | None:
+    from .config import CACHE_DIR
+
+    files = {t: data_dir / f"{t}.csv" for t in LOAD_ORDER}
+    if not all(p.is_file() for p in files.values()):
+        return None
+    hashes = {f"{t}.csv": file_sha256(p) for t, p in files.items()}
+    key = hashlib.sha256(json.dumps([hashes, _validation_fingerprint(), pd.__version__]).encode()).hexdigest()
+    return CACHE_DIR / f"dataset-{key[:32]}", hashes
+
+
+def _source_provinces(ds: "Dataset") -> pd.DataFrame:
+    """(source_id, province_id) pairs: which provinces each source has rows about."""
+    prov = ds.units.set_index("unit_id")["province_id"]
+    pairs = pd.concat([ds.scores[["source_id", "unit_id"]], ds.indicators[["source_id", "unit_id"]]])
+    pairs = pairs.drop_duplicates()
+    return pd.DataFrame({"source_id": pairs["source_id"], "province_id": pairs["unit_id"].map(prov)}).drop_duplicates()
+
+
+def _partition_name(province: str) -> str:
+    return "part-" + hashlib.sha256(province.encode()).hexdigest()[:16] + ".pickle"
+
+
+def _store(path: Path, ds: "Dataset") -> None:
+    """Write the validated tables to the cache atomically, split by province.
+
+    ``core.pickle`` holds units, periods, sources and aliases; each province's file holds every
+    score and indicator row of the sources that have a row about that province (so a section of a
+    country-wide file stays whole). The eight newest entries are kept.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=_ensure(path.parent)))
+    try:
+        core = {name: ds.table(name) for name in ("units", "periods", "sources", "unit_aliases")}
+        with open(tmp / "core.pickle", "wb") as fh:
+            pickle.dump(core, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pairs = _source_provinces(ds)
+        for province, group in pairs.groupby("province_id", sort=True):
+            ids = set(group["source_id"])
+            part = {name: ds.table(name).loc[ds.table(name)["source_id"].isin(ids)].reset_index(drop=True)
+                    for name in ("scores", "indicators")}
+            with open(tmp / _partition_name(province), "wb") as fh:
+                pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(tmp / "all.pickle", "wb") as fh:
+            pickle.dump({"scores": ds.scores, "indicators": ds.indicators}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        for old in sorted(path.parent.glob("dataset-*"), key=lambda p: p.stat().st_mtime)[:-8]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass  # the cache is an optimisation: a read-only or full disk only costs time
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _load_cached(path: Path, province: str | None) -> dict | None:
+    try:
+        with open(path / "core.pickle", "rb") as fh:
+            tables = pickle.load(fh)
+        part = path / ("all.pickle" if province is None else _partition_name(province))
+        if part.exists():
+            with open(part, "rb") as fh:
+                tables.update(pickle.load(fh))
+        else:  # a province no source has rows about
+            tables.update({name: empty_table(name) for name in ("scores", "indicators")})
+        return tables
+    except (OSError, EOFError, pickle.UnpicklingError, TypeError, AttributeError):
+        return None
+
+
+def load_dataset(data_dir: Path | str, *, province: str | None = None, cache: bool = True) -> Dataset:
     """Load and validate every table of a data directory.
+
+    A validated dataset is kept in ``build/cache/`` under a key made of the SHA-256 of every
+    table file and of the validation code, so loading unchanged data again skips parsing and
+    validation; any change to a file or to the rules validates afresh (``cache=False`` always
+    validates).
 
     Parameters
     ----------
     data_dir : path
         A directory with ``sources.csv, units.csv, unit_aliases.csv, periods.csv, scores.csv,
         indicators.csv`` (see ``data/README.md``).
+    province : str, optional
+        Keep only the score and indicator rows of the sources that have a row about this
+        province (whole sources, so every printed table stays complete). Units, periods,
+        sources and aliases are always complete. A province report needs no more, and at
+        national scale this is a small fraction of the rows.
+    cache : bool
+        Use and fill the validation cache.
 
     Returns
     -------
@@ -272,7 +371,27 @@ def load_dataset(data_dir: Path | str) -> Dataset:
     >>> ds = load_dataset(DATA_DIR)
     >>> sorted(ds.tables())[:2]
     ['indicators', 'periods']
+    >>> len(load_dataset(DATA_DIR, province="bac-kan").scores) < len(ds.scores)
+    True
     """
+    data_dir = Path(data_dir)
+    found = _cache_path(data_dir) if cache and data_dir.is_dir() else None
+    if found is not None and found[0].is_dir():
+        tables = _load_cached(found[0], province)
+        if tables is not None:
+            return Dataset(data_dir=data_dir, file_hashes=found[1], **tables)
+    ds = _load_and_validate(data_dir)
+    if found is not None:
+        _store(found[0], ds)
+    if province is not None:
+        ids = set(_source_provinces(ds).query("province_id == @province")["source_id"])
+        for name in ("scores", "indicators"):
+            setattr(ds, name, ds.table(name).loc[ds.table(name)["source_id"].isin(ids)].reset_index(drop=True))
+    return ds
+
+
+def _load_and_validate(data_dir: Path | str) -> Dataset:
+    """Parse and validate every table (no cache)."""
     from .units import UnitIndex  # units imports dataset-free helpers only
 
     data_dir = Path(data_dir)

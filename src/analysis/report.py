@@ -357,7 +357,8 @@ class ProvinceReport(_Base):
     @classmethod
     def load(cls, province: str, period: str, lang: str = "vi", data_dir: str | Path = "") -> "ProvinceReport":
         """Load the data directory (default ``data/``) and check the parameters."""
-        return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR), province, period, lang)
+        return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR, province=province), province, period,
+                   lang)
 
     # --- data selections ---------------------------------------------------------------
     @cached_property
@@ -749,11 +750,21 @@ class ProvinceReport(_Base):
         return super().provenance(params)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table of the report, for CSV/Excel export."""
-        out = {}
-        for section in (self.headline(), self.groups(), self.units(), self.indicators(), self.audit(),
-                        self.recommendations()):
-            out.update(section.tables)
+        """Every table of the report, for CSV/Excel export (computed without drawing figures)."""
+        from .questions import online_vs_satisfaction
+
+        out = {"headline": self.headline_table()}
+        sc = self._scores.loc[(self._scores["period_id"] == self.period) & (self._scores["group"] != "TOTAL")]
+        for unit in self.area_units:
+            rows = sc.loc[sc["unit_id"] == unit]
+            if len(rows):
+                out[f"groups_{unit}"] = rows
+        out.update({f"units_{k.replace('#', '_')}": v for k, v in self.unit_tables().items()})
+        out.update({f"indicator_{k}": v for k, v in self.indicator_tables().items()})
+        out["audit"] = self.findings
+        res = online_vs_satisfaction(self.ds, self.period, province=self.province)
+        out["correlations"] = res.tests
+        out["recommendations"] = pd.DataFrame({"recommendation": self.recommendation_list()})
         return out
 
 
@@ -877,7 +888,5 @@ class ComparisonReport(_Base):
         return super().provenance(params or {"period": self.period, "lang": self.lang})
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        out = {}
-        for section in (self.provinces(), self.distributions()):
-            out.update(section.tables)
-        return out
+        """The comparison's tables, for CSV/Excel export."""
+        return {"provinces": self.province_table()}

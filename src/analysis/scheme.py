@@ -33,6 +33,12 @@ class SubIndicator:
 
     ``points`` is NaN when the split is not established; ``indicators`` lists the indicator
     codes that can supply the rate, first found wins (empty: no code in the catalogue yet).
+
+    Examples
+    --------
+    >>> sub = load_scheme().groups["MDHL"].subs[1]
+    >>> sub.code, sub.points, sub.target
+    ('pakn_satisfaction', 6.0, 90.0)
     """
 
     group: str
@@ -47,7 +53,14 @@ class SubIndicator:
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """A group of the index: maximum, the views it belongs to, its parts and sub-indicators."""
+    """A group of the index: maximum, the views it belongs to, its parts and sub-indicators.
+
+    Examples
+    --------
+    >>> g = load_scheme().groups["DVTT"]
+    >>> g.max, g.parts
+    (22.0, ('ONLINE', 'TTTT'))
+    """
 
     code: str
     max: float
@@ -66,6 +79,12 @@ class Scheme:
 
     Build it with :func:`load_scheme`; ``raw`` keeps the merged TOML content and ``files`` the
     files it came from (the shipped version, then the user's override).
+
+    Examples
+    --------
+    >>> s = load_scheme("766-2025")
+    >>> s.max_points("TTTT"), s.band_names[-1], s.bands_table()["lower"].tolist()
+    (10.0, 'Xuất sắc', [0.0, 50.0, 70.0, 80.0, 90.0])
     """
 
     version: str
@@ -375,7 +394,13 @@ def load_scheme(version: str | None = None, *, period=None, override_path=None) 
 
 
 def scheme_for_periods(period_ids) -> dict[str, Scheme]:
-    """The scheme valid for each period id (one load per distinct version)."""
+    """The scheme valid for each period id (one load per distinct version).
+
+    Examples
+    --------
+    >>> {p: s.version for p, s in scheme_for_periods(["2022-11", "2026-01"]).items()}
+    {'2022-11': '766-2022', '2026-01': '766-2025'}
+    """
     out = {}
     for pid in pd.unique(np.asarray(list(period_ids), dtype=object)):
         out[pid] = load_scheme(period=pid)

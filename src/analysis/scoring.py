@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, ParameterError
-from .periods import Period, parse_period
+from .periods import parse_period
 from .reference import FIVE_GROUPS, SIX_GROUPS
 from .scheme import Scheme, load_scheme
 
@@ -41,7 +41,13 @@ def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
 
 
 def as_float(values) -> np.ndarray:
-    """Values as a float64 array, NaN for missing or non-numeric (no copy when already float64)."""
+    """Values as a float64 array, NaN for missing or non-numeric (no copy when already float64).
+
+    Examples
+    --------
+    >>> as_float(pd.array([1, None], dtype="Int64")).tolist()
+    [1.0, nan]
+    """
     if isinstance(values, (pd.Series, pd.Index)):
         dtype = values.dtype
         if dtype == np.float64:
@@ -112,7 +118,13 @@ def decimals_of(values, max_decimals: int = 4) -> np.ndarray:
 
 
 def band_codes(scores, scheme: Scheme) -> np.ndarray:
-    """Index of each score's band in ``scheme.band_names`` (ascending), -1 for NaN or outside 0–100."""
+    """Index of each score's band in ``scheme.band_names`` (ascending), -1 for NaN or outside 0–100.
+
+    Examples
+    --------
+    >>> band_codes([49.99, 50.0, 90.0, float("nan"), 101.0], load_scheme()).tolist()
+    [0, 1, 4, -1, -1]
+    """
     lows = np.asarray(scheme.band_lower, dtype=float)
     x = as_float(scores).ravel()
     idx = np.searchsorted(lows, x, side="right") - 1
@@ -157,6 +169,13 @@ def block_codes(df: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
 
     Codes are non-negative and bounded by about twice the number of rows (not necessarily
     consecutive). Missing values form their own block. With no columns every row is in block 0.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": ["x", "y", "x", None], "b": [1, 1, 1, 1]})
+    >>> codes = block_codes(df, ["a", "b"])
+    >>> bool(codes[0] == codes[2]), len(set(codes.tolist()))
+    (True, 3)
     """
     by = list(by)
     if not by:

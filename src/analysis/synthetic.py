@@ -360,25 +360,27 @@ def national(seed: int = 0, months: int = 12, *, year: int = 2026) -> Dataset:
         "start_date": pd.Series(starts + [pd.Timestamp(year, 1, 1)], dtype="datetime64[ns]"),
         "end_date": pd.Series(ends + [pd.Timestamp(year, 12, 31)], dtype="datetime64[ns]"),
         "label_vi": pd.Series([f"Tháng {m + 1}/{year}" for m in range(months)] + [f"Năm {year}"], dtype="str")})
+    # one synthetic "monthly report" per province and month, like the offices' real reports
     prov_ids = uid[is_prov]
-    src_ids = np.array([f"{p}-{year}" for p in prov_ids], dtype=object)
+    n_src = N_PROVINCES * months
+    src_ids = np.array([f"{p}-{pid}" for p in prov_ids for pid in period_ids], dtype=object)
     sources = _frame("sources", {
-        "source_id": pd.Series(src_ids, dtype="str"), "kind": pd.Series(["synthetic"] * N_PROVINCES, dtype="str"),
-        "issuer": pd.Series(["analysis.synthetic (generated, not a real office)"] * N_PROVINCES, dtype="str"),
-        "title": pd.Series([f"Dữ liệu giả lập Bộ chỉ số 766 năm {year} – {n} (synthetic, seed {seed})"
-                            for n in name[is_prov]], dtype="str"),
-        "area_unit_id": pd.Series(prov_ids, dtype="str"),
-        "period_id": pd.Series([str(year)] * N_PROVINCES, dtype="str"),
-        "as_published": np.zeros(N_PROVINCES, dtype=bool),
-        "origin": pd.Series([f"analysis.synthetic.national(seed={seed}, months={months})"] * N_PROVINCES, dtype="str"),
-        "note": pd.Series(["SYNTHETIC: generated data, never shown as real"] * N_PROVINCES, dtype="str")})
+        "source_id": pd.Series(src_ids, dtype="str"), "kind": pd.Series(["synthetic"] * n_src, dtype="str"),
+        "issuer": pd.Series(["analysis.synthetic (generated, not a real office)"] * n_src, dtype="str"),
+        "title": pd.Series([f"Dữ liệu giả lập Bộ chỉ số 766 tháng {m + 1}/{year} – {n} (synthetic, seed {seed})"
+                            for n in name[is_prov] for m in range(months)], dtype="str"),
+        "area_unit_id": pd.Series(np.repeat(prov_ids, months), dtype="str"),
+        "period_id": pd.Series(period_ids * N_PROVINCES, dtype="str"),
+        "as_published": np.zeros(n_src, dtype=bool),
+        "origin": pd.Series([f"analysis.synthetic.national(seed={seed}, months={months})"] * n_src, dtype="str"),
+        "note": pd.Series(["SYNTHETIC: generated data, never shown as real"] * n_src, dtype="str")})
     unit_idx, month = d["unit_idx"], d["month"]
     n = len(unit_idx)
     row_level = level[unit_idx]
     section = pd.Series(np.char.add(np.char.add(
         pd.Series(row_level).map(_SECTION).to_numpy(dtype=str), " tháng "),
         np.char.add(np.char.zfill((month + 1).astype(str), 2), f"/{year}")))
-    src = src_ids[u["province"][unit_idx]]
+    src = src_ids[u["province"][unit_idx] * months + month]
     per = np.asarray(period_ids, dtype=object)[month]
     groups = list(_GROUPS) + ["TOTAL"]
     k = len(groups)
