@@ -162,3 +162,24 @@ def test_index_lists_only_reports_that_exist(tmp_path):
     (tmp_path / ".build" / "x__2024-07.json").write_text(json.dumps(
         {"key": "x/2024-07", "kind": "province", "params": {"province": "x", "period": "2024-07", "lang": "vi"}}))
     assert "x/2024-07" not in write_index(tmp_path).read_text(encoding="utf-8")
+
+
+def test_dask_executor_keeps_caching_and_failure_semantics(built, tmp_path):
+    pytest.importorskip("dask.distributed")
+    out, jobs, _ = built
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS_DIR, notebooks)
+    nb = json.loads((notebooks / "province_report.ipynb").read_text(encoding="utf-8"))
+    nb["cells"].insert(3, {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                           "source": "if province == 'an-giang':\n    raise RuntimeError('deliberate failure')"})
+    (notebooks / "province_report.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    selected = [j for j in jobs if j.key in ("an-giang/2024-05-w1", "tuyen-quang/2024-07")]
+    target = tmp_path / "out"
+    results = {r.key: r for r in run_batch(selected, out_dir=target, notebooks_dir=notebooks, executor="dask",
+                                           workers=2, progress=False)}
+    assert results["tuyen-quang/2024-07"].status == "built"
+    assert results["an-giang/2024-05-w1"].status == "failed" and "deliberate failure" in results["an-giang/2024-05-w1"].error
+    assert not (target / "an-giang/2024-05-w1.html").exists()
+    again = {r.key: r.status for r in run_batch(selected, out_dir=target, notebooks_dir=notebooks, executor="dask",
+                                                workers=2, progress=False)}
+    assert again["tuyen-quang/2024-07"] == "skipped"  # the same cache as the other executors

@@ -21,8 +21,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR
 from .errors import ParameterError
 
@@ -30,6 +28,7 @@ __all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_bat
            "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
 
 KERNEL_NAME = "analysis-766"
+TABLES_ENV = "ANALYSIS_TABLES_OUT"  # same name as analysis.report.TABLES_ENV (not imported: pandas)
 PROVINCE_NOTEBOOK = NOTEBOOKS_DIR / "province_report.ipynb"
 COMPARE_NOTEBOOK = NOTEBOOKS_DIR / "compare_provinces.ipynb"
 STATE_DIR = ".build"  # inside the output directory: stamps and failed notebooks
@@ -69,17 +68,7 @@ class JobResult:
 
 
 # --- hashing -----------------------------------------------------------------------------
-def _sha(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(hashlib.sha256(part).digest())
-    return h.hexdigest()
-
-
-def _frame_bytes(df: pd.DataFrame) -> bytes:
-    if df.empty:
-        return b"empty:" + ",".join(df.columns).encode()
-    return pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes()
+from .fingerprint import frame_bytes as _frame_bytes, sha as _sha  # noqa: E402
 
 
 def package_hash() -> str:
@@ -87,30 +76,6 @@ def package_hash() -> str:
     files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in {".py", ".csv", ".toml"}
                    and "__pycache__" not in p.parts)
     return _sha(*[str(p.relative_to(PACKAGE_DIR)).encode() + b"\0" + p.read_bytes() for p in files])
-
-
-def province_slice_hash(ds, province: str) -> str:
-    """Hash of the rows a province report reads: its units, the sources about it and their rows."""
-    from .views import descendants
-
-    inside = set(descendants(ds.units, province, include_self=True)["unit_id"])
-    scores = ds.scores.loc[ds.scores["unit_id"].isin(inside)]
-    indicators = ds.indicators.loc[ds.indicators["unit_id"].isin(inside)]
-    ids = set(scores["source_id"]) | set(indicators["source_id"])
-    sources = ds.sources.loc[ds.sources["area_unit_id"].isin(inside) | ds.sources["source_id"].isin(ids)]
-    used = set(scores["period_id"]) | set(indicators["period_id"]) | set(sources["period_id"])
-    return _sha(_frame_bytes(ds.units.loc[ds.units["unit_id"].isin(inside)]), _frame_bytes(sources),
-                _frame_bytes(scores), _frame_bytes(indicators),
-                _frame_bytes(ds.periods.loc[ds.periods["period_id"].isin(used)]))
-
-
-def compare_slice_hash(ds) -> str:
-    """Hash of what comparison reports read: province rows, commune totals, units, periods, sources."""
-    prov = set(ds.units.loc[ds.units["level"] == "province", "unit_id"])
-    communes = set(ds.units.loc[ds.units["level"] == "commune", "unit_id"])
-    s = ds.scores
-    rows = s.loc[s["unit_id"].isin(prov) | (s["unit_id"].isin(communes) & (s["group"] == "TOTAL"))]
-    return _sha(_frame_bytes(rows), _frame_bytes(ds.units), _frame_bytes(ds.periods), _frame_bytes(ds.sources))
 
 
 def input_hash(job: Job, *, notebook_bytes: bytes, package: str, lock: bytes) -> str:
@@ -157,41 +122,38 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         return [Job(j["kind"], j["key"], j["notebook"], tuple(tuple(p) for p in j["params"]), j["data_hash"])
                 for j in cached["jobs"]]
 
-    from .dataset import load_dataset
-    from .report import comparison_periods, validate_parameters
-    from .views import report_periods
+    from .dataset import data_facts
+    from .report import validate_parameters
 
-    ds = load_dataset(data_dir)
-    pairs = report_periods(ds)
+    facts = data_facts(data_dir)
+    pairs = [tuple(p) for p in facts["report_periods"]]
     if province is not None or period is not None:
         if province is None or period is None:
             raise ParameterError("parameters 'PROVINCE' and 'PERIOD' go together; give both")
         for lang in langs:
-            validate_parameters(ds, province, period, lang)
-        pairs = pairs.loc[(pairs["province_id"] == province) & (pairs["period_id"] == period)]
+            validate_parameters(pairs, province, period, lang)
+        pairs = [(province, period)]
         comparisons = False
     if month is not None:
-        pairs = pairs.loc[pairs["period_id"].str.startswith(month)]
-        if pairs.empty:
-            months = sorted({p[:7] for p in report_periods(ds)["period_id"]})
+        months = sorted({per[:7] for _, per in pairs})
+        pairs = [(prov, per) for prov, per in pairs if per.startswith(month)]
+        if not pairs:
             raise ParameterError(f"parameter 'MONTH': no report period in {month}; months with data: "
                                  f"{', '.join(months)}")
     jobs = []
     data_arg = "" if data_dir == DATA_DIR.resolve() else str(data_dir)
-    hashes = {p: province_slice_hash(ds, p) for p in sorted(set(pairs["province_id"]))}
     for lang in langs:
         suffix = "" if lang == "vi" else f".{lang}"
-        for prov, per in pairs.itertuples(index=False):
+        for prov, per in pairs:
             params = (("data_dir", data_arg), ("lang", lang), ("period", per), ("province", prov))
-            jobs.append(Job("province", f"{prov}/{per}{suffix}", PROVINCE_NOTEBOOK.name, params, hashes[prov]))
+            jobs.append(Job("province", f"{prov}/{per}{suffix}", PROVINCE_NOTEBOOK.name, params,
+                            facts["province_hashes"][prov]))
         if comparisons:
-            periods = comparison_periods(ds)
-            if month is not None:
-                periods = [p for p in periods if p.startswith(month)]
-            compare_hash = compare_slice_hash(ds) if periods else ""
+            periods = [p for p in facts["comparison_periods"] if month is None or p.startswith(month)]
             for per in periods:
                 params = (("data_dir", data_arg), ("lang", lang), ("period", per))
-                jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params, compare_hash))
+                jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params,
+                                facts["compare_hash"]))
     _atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]}, indent=1))
     return jobs
 
@@ -250,94 +212,158 @@ def _remove_outputs(job: Job, out_dir: Path) -> None:
     job.stamp(out_dir).unlink(missing_ok=True)
 
 
-def _report_title(job: Job) -> str:
-    """The report's title for the HTML <title>, with the province's name and the period label."""
-    from .dataset import read_table
-    from .periods import parse_period
-    from .report import T
+def _report_title(nb, job: Job) -> str:
+    """The report's title for the HTML <title>: the first heading the notebook displayed."""
+    import re
 
-    p = job.parameters
-    data_dir = Path(p["data_dir"]) if p["data_dir"] else DATA_DIR
-    units = read_table(data_dir / "units.csv", "units").set_index("unit_id")["name"]
-    period = parse_period(p["period"])
-    label = period.label_vi() if p["lang"] == "vi" else period.label_en()
-    return T[p["lang"]]["compare_title" if job.kind == "compare" else "title"].format(
-        area=units.get(p.get("province", ""), p.get("province", "")), period=label)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            found = re.search(r"<h1>(.*?)</h1>", output.get("data", {}).get("text/html", ""), re.S)
+            if found:
+                return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
+    return job.key
 
 
-def _export_tables(job: Job, out_dir: Path) -> None:
-    """Write the report's tables as one Excel workbook and a folder of CSV files."""
-    from .report import ComparisonReport, ProvinceReport
+def _publish_tables(job: Job, out_dir: Path, handed: Path) -> None:
+    """Move the tables the kernel wrote (CSV folder, Excel workbook) into place atomically.
 
-    p = job.parameters
-    if job.kind == "province":
-        rep = ProvinceReport.load(p["province"], p["period"], p["lang"], p["data_dir"])
-    else:
-        rep = ComparisonReport.load(p["period"], p["lang"], p["data_dir"])
-    tables = {k: v for k, v in rep.tables().items() if isinstance(v, pd.DataFrame)}
+    The notebook's last cell writes them (``report.export_tables``); if it wrote none (an
+    older notebook), they are computed here.
+    """
+    if not (handed / "tables.xlsx").exists():
+        from .report import ComparisonReport, ProvinceReport
+
+        p = job.parameters
+        if job.kind == "province":
+            rep = ProvinceReport.load(p["province"], p["period"], p["lang"], p["data_dir"])
+        else:
+            rep = ComparisonReport.load(p["period"], p["lang"], p["data_dir"])
+        rep.export_tables(handed)
     outs = job.outputs(out_dir)
-    csv_dir = outs["csv"]
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{csv_dir.name}.", suffix=".tmp", dir=csv_dir.parent))
-    try:
-        for name, df in tables.items():
-            df.to_csv(tmp_dir / f"{name.replace('/', '__')}.csv", index=False, encoding="utf-8", lineterminator="\n")
-        shutil.rmtree(csv_dir, ignore_errors=True)
-        os.replace(tmp_dir, csv_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    import io
-
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        for name, df in tables.items():
-            sheet = name.replace("/", "_")[-31:]
-            df.to_excel(writer, sheet_name=sheet, index=False)
-        props = writer.book.properties
-        props.creator = "analysis-766"
-        fixed = pd.Timestamp("2000-01-01").to_pydatetime()
-        props.created = props.modified = fixed
-    _atomic_write_bytes(outs["xlsx"], buf.getvalue())
+    staged = outs["csv"].with_name(f".{outs['csv'].name}.{os.getpid()}.tmp")
+    shutil.rmtree(staged, ignore_errors=True)
+    os.replace(handed / "tables", staged)
+    os.chmod(staged, 0o777 & ~_UMASK)
+    shutil.rmtree(outs["csv"], ignore_errors=True)
+    os.replace(staged, outs["csv"])
+    _atomic_write_bytes(outs["xlsx"], (handed / "tables.xlsx").read_bytes())
 
 
-def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str) -> JobResult:
+_ZYGOTE = None
+
+
+def _start_zygote() -> None:
+    """Start this worker's fork server once; kernels are then forked from it (see forkkernel)."""
+    global _ZYGOTE
+    from .forkkernel import ENV_SOCKET
+
+    if _ZYGOTE is not None or os.path.exists(os.environ.get(ENV_SOCKET, "/nonexistent")):
+        return  # this process, or the batch that started it, already has a server
+    import atexit
+    import subprocess
+
+    path = os.path.join(tempfile.mkdtemp(prefix="analysis-zygote-"), "kernel.sock")
+    proc = subprocess.Popen([sys.executable, "-m", "analysis.forkkernel", "--serve", path],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=str(PROJECT_DIR))
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _ZYGOTE = proc
+    if os.path.exists(path):
+        os.environ[ENV_SOCKET] = path
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+    atexit.register(stop)
+
+
+def _kernel_manager_class(fork: bool):
+    """The kernel manager class: kernels forked from the fork server, or plain ipykernels."""
+    from jupyter_client.manager import KernelManager
+
+    if not fork:
+        return KernelManager
+
+    class ForkKernelManager(KernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
+
+    return ForkKernelManager
+
+
+def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout: int = 900):
+    """Inject the parameters (papermill) and run every cell in a new kernel (nbclient).
+
+    With ``fork``, the kernel is forked from this process's fork server, started on first use.
+    Returns the executed notebook; raises nbclient's CellExecutionError when a cell fails.
+    """
+    import subprocess
+
+    from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    if fork:
+        _start_zygote()
+    nb = load_notebook_node(str(path))  # nbformat.read plus the cell metadata papermill expects
+    nb = parameterize_notebook(nb, parameters, kernel_name=KERNEL_NAME)
+    # The client creates (and so owns and shuts down) the kernel manager: a manager passed in
+    # would be left running after the notebook, with its kernel.
+    client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
+                            kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}})
+    client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return nb
+
+
+def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool | str = True) -> JobResult:
     """Execute one report in a fresh kernel and publish its HTML, notebook and tables.
 
+    ``fork`` may be the socket of a running fork server (shared by a batch's workers).
     Returns a JobResult; never raises for a failing notebook (the error is in the result).
     """
+    if isinstance(fork, str):
+        from .forkkernel import ENV_SOCKET
+
+        os.environ[ENV_SOCKET] = fork
     import nbformat
-    import papermill as pm
 
     out_dir = Path(out_dir)
     start = time.perf_counter()
     outs = job.outputs(out_dir)
     outs["html"].parent.mkdir(parents=True, exist_ok=True)
+    handed = Path(tempfile.mkdtemp(prefix=".run-", dir=out_dir))
     try:
-        with tempfile.TemporaryDirectory(prefix=".run-", dir=out_dir) as tmp:
-            executed = Path(tmp) / "executed.ipynb"
-            pm.execute_notebook(str(Path(notebooks_dir) / job.notebook), str(executed), parameters=job.parameters,
-                                kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
-                                cwd=str(PROJECT_DIR), request_save_on_cell_execute=False)
-            nb = nbformat.read(executed, as_version=4)
-            nb.metadata["title"] = _report_title(job)
-            body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": _report_title(job)}})
-            _export_tables(job, out_dir)
-            _atomic_write_bytes(outs["ipynb"], executed.read_bytes())
-            _atomic_write_text(outs["html"], body)
+        os.environ[TABLES_ENV] = str(handed)  # read by the kernel this worker starts next
+        nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork))
+        title = _report_title(nb, job)
+        nb.metadata["title"] = title
+        body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+        _publish_tables(job, out_dir, handed)
+        _atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n")
+        _atomic_write_text(outs["html"], body)
         _atomic_write_text(job.stamp(out_dir), json.dumps({"key": job.key, "input_hash": state,
                                                            "params": job.parameters, "kind": job.kind}, indent=1))
         return JobResult(job.key, "built", time.perf_counter() - start,
                          outputs={k: str(v) for k, v in outs.items()})
     except BaseException as exc:  # a failing report must not stop the batch
         _remove_outputs(job, out_dir)
-        failed_nb = getattr(exc, "nb", None)
-        message = f"{type(exc).__name__}: {exc}".strip()
-        if hasattr(exc, "ename"):
-            message = f"{exc.ename}: {exc.evalue}"
-        if failed_nb is None and not hasattr(exc, "ename"):
-            message += "\n" + "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if isinstance(exc, KeyboardInterrupt):
             raise
+        if hasattr(exc, "ename"):  # a cell raised: name the error the notebook raised
+            message = f"{exc.ename}: {exc.evalue}"
+        else:
+            message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
+    finally:
+        os.environ.pop(TABLES_ENV, None)
+        shutil.rmtree(handed, ignore_errors=True)
 
 
 # --- the batch ----------------------------------------------------------------------------
@@ -380,7 +406,7 @@ def stale_jobs(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, force: bool = Fa
 
 def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | None = None,
               executor: str = "process", force: bool = False, progress: bool = True,
-              notebooks_dir: Path = NOTEBOOKS_DIR) -> list[JobResult]:
+              notebooks_dir: Path = NOTEBOOKS_DIR, fork: bool = True) -> list[JobResult]:
     """Build the jobs whose inputs changed; return a result per job (built, skipped, failed).
 
     Parameters
@@ -389,6 +415,9 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
         ``process``: a pool of worker processes sized to the CPU count; ``dask``: a Dask
         distributed LocalCluster (or the cluster of an existing ``dask.distributed`` client);
         ``serial``: in this process, one after the other.
+    fork : bool
+        Fork each report's kernel from a per-worker server that has the libraries imported
+        (fresh process per report, no shared state); False starts every kernel from scratch.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -397,7 +426,10 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
     stale = {job.key for job, _ in todo}
     results = [JobResult(job.key, "skipped") for job in jobs if job.key not in stale]
     if todo:
-        results.extend(_execute(todo, out_dir, workers or os.cpu_count() or 1, executor, progress, notebooks_dir))
+        if fork and executor in ("process", "serial"):
+            _start_zygote()  # one fork server for all workers: they inherit its socket address
+        results.extend(_execute(todo, out_dir, workers or os.cpu_count() or 1, executor, progress, notebooks_dir,
+                                fork))
     write_index(out_dir)
     order = {j.key: i for i, j in enumerate(jobs)}
     return sorted(results, key=lambda r: order[r.key])
@@ -410,10 +442,14 @@ def _bar(total: int, progress: bool):
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
 
 
-def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, notebooks_dir: Path):
+def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, notebooks_dir: Path, fork: bool):
     results = []
     bar = _bar(len(todo), progress)
-    args = [(job, str(out_dir), str(notebooks_dir), state) for job, state in todo]
+    from .forkkernel import ENV_SOCKET
+
+    if fork and os.environ.get(ENV_SOCKET):
+        fork = os.environ[ENV_SOCKET]
+    args = [(job, str(out_dir), str(notebooks_dir), state, fork) for job, state in todo]
     try:
         if executor == "serial" or (executor == "process" and workers == 1):
             for a in args:

@@ -22,7 +22,7 @@ from .periods import parse_period
 from .schema import FRAME_CHECK_FOCUS, TABLE_COLUMNS, table_schema
 from .text import is_nfc
 
-__all__ = ["Dataset", "load_dataset", "read_table", "validate_table", "write_table",
+__all__ = ["Dataset", "load_dataset", "data_facts", "read_table", "validate_table", "write_table",
            "write_tables", "file_sha256", "LOAD_ORDER", "empty_table"]
 
 # Tables are validated in this order so that each can check references to the earlier ones.
@@ -305,6 +305,9 @@ def _store(path: Path, ds: "Dataset") -> None:
                 pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         with open(tmp / "all.pickle", "wb") as fh:
             pickle.dump({"scores": ds.scores, "indicators": ds.indicators}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        from .fingerprint import data_facts_from
+
+        (tmp / "facts.json").write_text(json.dumps(data_facts_from(ds), indent=1), encoding="utf-8")
         os.replace(tmp, path)
         for old in sorted(path.parent.glob("dataset-*"), key=lambda p: p.stat().st_mtime)[:-8]:
             shutil.rmtree(old, ignore_errors=True)
@@ -332,6 +335,40 @@ def _load_cached(path: Path, province: str | None) -> dict | None:
         return tables
     except (OSError, EOFError, pickle.UnpicklingError, TypeError, AttributeError):
         return None
+
+
+def data_facts(data_dir: Path | str) -> dict:
+    """What planning a build needs (report periods, comparison periods, data-slice hashes),
+    without holding the tables in this process.
+
+    The facts are computed when a data version is first validated and kept with the validation
+    cache. A version not seen before is validated in a child process, so the memory that
+    validation needs is returned before any report runs.
+
+    Raises
+    ------
+    DataError
+        When the data directory is invalid (the validator's message).
+    """
+    import subprocess
+    import sys
+
+    data_dir = Path(data_dir)
+    found = _cache_path(data_dir) if data_dir.is_dir() else None
+    if found is None:
+        load_dataset(data_dir)  # raises the error that names the missing file or directory
+        raise DataError("data directory is incomplete", file=data_dir)
+    facts = found[0] / "facts.json"
+    if not facts.exists():
+        done = subprocess.run([sys.executable, "-m", "analysis", "validate", "--data", str(data_dir)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise DataError(done.stderr.strip().removeprefix("error: ") or "validation failed")
+    if facts.exists():
+        return json.loads(facts.read_text(encoding="utf-8"))
+    from .fingerprint import data_facts_from  # the cache could not be written: compute here
+
+    return data_facts_from(load_dataset(data_dir, cache=False))
 
 
 def load_dataset(data_dir: Path | str, *, province: str | None = None, cache: bool = True) -> Dataset:

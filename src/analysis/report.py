@@ -5,8 +5,10 @@ formatted from the tables here, never typed. Sections whose data is missing say 
 """
 from __future__ import annotations
 
+import functools
 import html
 import importlib.metadata as md
+import os
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from .numerals import format_vi
 from .periods import parse_period
 from .reference import groups, indicator_catalog, levels
 from .units import display_name
-from .views import area_units, descendants, report_periods, unit_values
+from .views import area_units, comparison_periods, descendants, report_periods, unit_values
 
 __all__ = ["Section", "ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS",
            "comparison_periods", "package_versions"]
@@ -238,8 +240,10 @@ def code_version() -> str:
         return "unknown"
 
 
-def validate_parameters(ds: Dataset, province: str, period: str, lang: str = "vi") -> None:
+def validate_parameters(ds, province: str, period: str, lang: str = "vi") -> None:
     """Reject a report request before any kernel starts, listing the valid choices.
+
+    ``ds`` is a Dataset, or the (province, period) pairs that have data.
 
     Raises
     ------
@@ -248,7 +252,8 @@ def validate_parameters(ds: Dataset, province: str, period: str, lang: str = "vi
     """
     if lang not in LANGS:
         raise ParameterError(f"parameter 'lang': '{lang}' is not allowed; choose one of: {', '.join(LANGS)}")
-    available = report_periods(ds)
+    available = (report_periods(ds) if isinstance(ds, Dataset) else
+                 pd.DataFrame(list(ds), columns=["province_id", "period_id"]))
     provinces = sorted(set(available["province_id"]))
     if province not in provinces:
         raise ParameterError(f"parameter 'province': unknown province '{province}'; provinces with data: "
@@ -260,16 +265,56 @@ def validate_parameters(ds: Dataset, province: str, period: str, lang: str = "vi
                              f"periods with data: {', '.join(periods)}")
 
 
-def comparison_periods(ds: Dataset) -> list[str]:
-    """Periods for which at least two provinces have a province-level total (value or rank)."""
-    prov_ids = set(ds.units.loc[ds.units["level"] == "province", "unit_id"])
-    tot = ds.scores.loc[(ds.scores["group"] == "TOTAL") & ds.scores["unit_id"].isin(prov_ids)]
-    counts = tot.groupby("period_id")["unit_id"].nunique()
-    return sorted(counts.index[counts >= 2])
+TABLES_ENV = "ANALYSIS_TABLES_OUT"
+
+
+def write_tables_export(tables: dict[str, pd.DataFrame], directory: Path) -> None:
+    """``directory/tables/<name>.csv`` (UTF-8) and ``directory/tables.xlsx`` (one sheet a table,
+    fixed document dates so the same tables give the same bytes)."""
+    csv_dir = directory / "tables"
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.to_csv(csv_dir / f"{name.replace('/', '__')}.csv", index=False, encoding="utf-8", lineterminator="\n")
+    with pd.ExcelWriter(directory / "tables.xlsx", engine="openpyxl") as writer:
+        used = set()
+        for name, df in tables.items():
+            sheet = name.replace("/", "_")[-31:]
+            while sheet in used:
+                sheet = ("_" + sheet)[-31:]
+            used.add(sheet)
+            df.to_excel(writer, sheet_name=sheet, index=False)
+        props = writer.book.properties
+        props.creator = "analysis-766"
+        props.created = props.modified = pd.Timestamp("2000-01-01").to_pydatetime()
+
+
+def _collect(method):
+    """Remember the tables of every section shown, so they can be exported without recomputing."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        section = method(self, *args, **kwargs)
+        self.__dict__.setdefault("_collected", {}).update(section.tables)
+        return section
+    return wrapper
 
 
 class _Base:
     """Shared helpers of the two report kinds."""
+
+    def export_tables(self, directory: str | Path | None = None) -> None:
+        """Write the report's tables as CSV files and one Excel workbook, for offices that work
+        in Excel.
+
+        Writes ``tables/<name>.csv`` and ``tables.xlsx`` into ``directory``, by default the
+        directory the build runner names in ``ANALYSIS_TABLES_OUT``; does nothing when neither
+        is given (interactive use, nbval). Displays nothing. The tables are those the sections
+        already computed, so nothing is computed twice.
+        """
+        directory = directory or os.environ.get(TABLES_ENV)
+        if not directory:
+            return
+        tables = self.__dict__.get("_collected") or self.tables()
+        write_tables_export({k: v for k, v in tables.items() if isinstance(v, pd.DataFrame)}, Path(directory))
 
     ds: Dataset
     lang: str
@@ -315,11 +360,17 @@ class _Base:
         data = base64.b64encode(to_png(fig)).decode("ascii")
         return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/></figure>'
 
+    def _used_sources(self) -> set[str]:
+        """Sources whose figures the report shows (all of them, unless a subclass narrows it)."""
+        return set(self.ds.sources["source_id"])
+
     def provenance(self, params: dict) -> Section:
         t = self.t
         rows = [(k, v) for k, v in params.items()]
         files = [(name, digest) for name, digest in sorted(self.ds.file_hashes.items())]
-        sources = self.ds.sources[["source_id", "doc_number", "issuer", "origin", "sha256"]]
+        used = self._used_sources()
+        sources = self.ds.sources.loc[self.ds.sources["source_id"].isin(used),
+                                      ["source_id", "doc_number", "issuer", "origin", "sha256"]]
         versions = package_versions()
         out = _h(2, t["provenance"]) + _p(t["generated"])
         out += _h(3, t["params"]) + _table(pd.DataFrame(rows, columns=["parameter", "value"]), self.lang)
@@ -433,6 +484,7 @@ class ProvinceReport(_Base):
             })
         return pd.DataFrame(rows)
 
+    @_collect
     def headline(self) -> Section:
         t, lang = self.t, self.lang
         out = _h(2, t["headline"])
@@ -463,6 +515,7 @@ class ProvinceReport(_Base):
         out += _table(shown, lang, numeric={t["total"]: None, t["change"]: None, t["change_calc"]: 2})
         return Section(out + self.trend().html, {"headline": table})
 
+    @_collect
     def trend(self) -> Section:
         """The province's totals and ranks over every period in its sources."""
         from .figures import trend as trend_figure
@@ -483,6 +536,7 @@ class ProvinceReport(_Base):
         return Section(out, {"trend": series})
 
     # --- 2. groups -----------------------------------------------------------------------
+    @_collect
     def groups(self) -> Section:
         t, lang = self.t, self.lang
         out = _h(2, t["groups"])
@@ -568,6 +622,7 @@ class ProvinceReport(_Base):
             out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable")
         return out
 
+    @_collect
     def units(self) -> Section:
         from .figures import ranking_bars
 
@@ -628,6 +683,7 @@ class ProvinceReport(_Base):
             out[code] = table.sort_values(["value", "unit"], ascending=[False, True], kind="stable")
         return out
 
+    @_collect
     def indicators(self) -> Section:
         t, lang = self.t, self.lang
         out = _h(2, t["indicators"])
@@ -656,6 +712,7 @@ class ProvinceReport(_Base):
         f = audit(self.ds)
         return f.loc[f["unit_id"].isin(self._inside)].reset_index(drop=True)
 
+    @_collect
     def audit(self) -> Section:
         t, lang = self.t, self.lang
         out = _h(2, t["audit"])
@@ -676,6 +733,7 @@ class ProvinceReport(_Base):
         return Section(out, {"audit": f})
 
     # --- 6. correlations -----------------------------------------------------------------
+    @_collect
     def correlations(self) -> Section:
         from .figures import correlation_scatter
         from .questions import QUANTITIES, online_vs_satisfaction
@@ -736,6 +794,7 @@ class ProvinceReport(_Base):
                                                        detail=detail))
         return items
 
+    @_collect
     def recommendations(self) -> Section:
         t = self.t
         items = self.recommendation_list()
@@ -748,6 +807,12 @@ class ProvinceReport(_Base):
     def provenance(self, params: dict | None = None) -> Section:  # noqa: D401 - same as base
         params = params or {"province": self.province, "period": self.period, "lang": self.lang}
         return super().provenance(params)
+
+    def _used_sources(self) -> set[str]:
+        s, i = self._scores, self._indicators
+        shown = set(s.loc[s["period_id"] == self.period, "source_id"]) | set(i.loc[i["period_id"] == self.period, "source_id"])
+        trend = set(s.loc[(s["unit_id"] == self.province) & (s["group"] == "TOTAL"), "source_id"])
+        return shown | trend
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report, for CSV/Excel export (computed without drawing figures)."""
@@ -811,6 +876,7 @@ class ComparisonReport(_Base):
             first = first.merge(wide, left_on="unit_id", right_index=True, how="left")
         return first.sort_values(["value", "province"], ascending=[False, True], na_position="last", kind="stable")
 
+    @_collect
     def provinces(self) -> Section:
         from .figures import province_totals
 
@@ -830,6 +896,7 @@ class ComparisonReport(_Base):
         out += _table(shown, lang, numeric=numeric)
         return Section(out, {"provinces": table})
 
+    @_collect
     def group_profiles(self) -> Section:
         from .figures import group_small_multiples
 
@@ -845,6 +912,7 @@ class ComparisonReport(_Base):
         fig = group_small_multiples(long, panel="province", synthetic=self.synthetic)
         return Section(out + self._figure(fig, t["group_profiles"]))
 
+    @_collect
     def distributions(self) -> Section:
         from .figures import province_distributions
 
@@ -863,6 +931,7 @@ class ComparisonReport(_Base):
                                      synthetic=self.synthetic)
         return Section(out + self._figure(fig, t["distributions"]), {"unit_totals": data})
 
+    @_collect
     def trends(self) -> Section:
         from .figures import trend as trend_figure
 

@@ -156,6 +156,16 @@ def available_versions() -> pd.DataFrame:
 
 
 def _read_toml(path: Path) -> dict:
+    """Parsed TOML (a fresh copy: callers modify it); parsed once per file version."""
+    try:
+        stamp = Path(path).stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ParameterError(f"scheme file '{path}' does not exist") from None
+    return copy.deepcopy(_parse_toml(str(path), stamp))
+
+
+@lru_cache(maxsize=64)
+def _parse_toml(path: str, _mtime_ns: int) -> dict:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

@@ -6,7 +6,7 @@ import pandas as pd
 from .errors import ParameterError
 
 __all__ = ["descendants", "area_units", "unit_values", "wide_values", "provinces_with_data",
-           "report_periods"]
+           "report_periods", "comparison_periods"]
 
 
 def descendants(units: pd.DataFrame, area_id: str, *, include_self: bool = False) -> pd.DataFrame:
@@ -114,3 +114,11 @@ def report_periods(ds, province: str | None = None) -> pd.DataFrame:
     if province is not None:
         out = out.loc[out["province_id"] == province]
     return out.sort_values(["province_id", "period_id"]).reset_index(drop=True)
+
+
+def comparison_periods(ds) -> list[str]:
+    """Periods for which at least two provinces have a province-level total (value or rank)."""
+    prov_ids = set(ds.units.loc[ds.units["level"] == "province", "unit_id"])
+    tot = ds.scores.loc[(ds.scores["group"] == "TOTAL") & ds.scores["unit_id"].isin(prov_ids)]
+    counts = tot.groupby("period_id")["unit_id"].nunique()
+    return sorted(counts.index[counts >= 2])

@@ -1,0 +1,204 @@
+"""Benchmark: building N reports on SYNTHETIC national data, three ways, in one run.
+
+(a) the naive loop: the papermill CLI, then the jupyter nbconvert CLI, for each report in turn;
+(b) the batch runner (``analysis.build``: worker pool, forked kernels, reused exporter);
+(c) the plain-Python floor: the same report sections computed in one process, no notebook.
+
+Prints wall seconds per report, the ratios between the three, and the peak memory of the whole
+process tree (runner, workers, fork servers, kernels; proportional set size), sampled from
+/proc every 0.1 s. With
+``--noop`` it also builds every report of the synthetic year (408 province-months plus the
+comparisons) and times a no-op rebuild through the command line, as a user would run it.
+
+Run: ``.venv/bin/python benchmarks/bench_reports.py [--sizes 8 34 100] [--noop]``.
+The data are synthetic (``python -m analysis synthetic``), written under build/bench/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from analysis.build import KERNEL_NAME, PROVINCE_NOTEBOOK, plan_jobs, run_batch  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+
+
+class TreeMemory:
+    """Peak memory of this process and all its descendants, sampled from /proc.
+
+    Each process counts its proportional set size (Pss in /proc/PID/smaps_rollup): pages shared
+    by several processes (forked kernels share their parent's libraries copy-on-write) are split
+    among them, so the sum is the memory the tree really occupies. Summing RSS would count the
+    shared pages once per process.
+    """
+
+    def __init__(self, interval: float = 0.1):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    @staticmethod
+    def _tree_rss(root: int) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}  # pids seen
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+            rss[int(entry)] = int(entry)
+        total, stack = 0, [root]
+        while stack:
+            pid = stack.pop()
+            total += TreeMemory._pss(pid)
+            stack.extend(children.get(pid, []))
+        return total
+
+    @staticmethod
+    def _pss(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss(os.getpid()))
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._stop.clear()
+
+
+def naive(jobs, out: Path) -> None:
+    """(a) what offices do today: one papermill CLI run and one nbconvert CLI run per report."""
+    for job in jobs:
+        p = job.parameters
+        target = out / f"{p['province']}_{p['period']}.ipynb"
+        cmd = [str(VENV_BIN / "papermill"), str(PROVINCE_NOTEBOOK), str(target), "-k", KERNEL_NAME,
+               "--no-progress-bar", "--log-level", "ERROR", "--cwd", str(ROOT)]
+        for name, value in sorted(p.items()):
+            cmd += ["-r", name, str(value)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([str(VENV_BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(target),
+                        "--log-level", "ERROR"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def floor(jobs, out: Path) -> None:
+    """(c) the same sections computed and written in this process, with no notebook or kernel."""
+    from analysis.report import ProvinceReport
+
+    for job in jobs:
+        p = job.parameters
+        r = ProvinceReport.load(p["province"], p["period"], p["lang"], p["data_dir"])
+        html = "".join(s.html for s in (r.title(), r.headline(), r.groups(), r.units(), r.indicators(),
+                                        r.audit(), r.correlations(), r.recommendations(), r.provenance()))
+        (out / f"{p['province']}_{p['period']}.html").write_text(html, encoding="utf-8")
+
+
+def timed(fn, *args):
+    with TreeMemory() as mem:
+        start = time.perf_counter()
+        fn(*args)
+        seconds = time.perf_counter() - start
+    return seconds, mem.peak / 2**20
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 34, 100])
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
+    parser.add_argument("--skip-naive", action="store_true", help="skip (a), the slowest")
+    parser.add_argument("--noop", action="store_true", help="also build all reports and time a no-op rebuild")
+    args = parser.parse_args(argv)
+
+    data = args.work / "synthetic-data"
+    if not (data / "scores.csv").exists():
+        print("generating SYNTHETIC national data …", flush=True)
+        subprocess.run([sys.executable, "-m", "analysis", "synthetic", "--out", str(data)], check=True,
+                       stdout=subprocess.DEVNULL)
+    start = time.perf_counter()
+    jobs = [j for j in plan_jobs(data, out_dir=args.work / "plan") if j.kind == "province"]
+    print(f"SYNTHETIC data: {len(jobs)} province-month reports available; planning (validation, cached "
+          f"after the first run) took {time.perf_counter() - start:.1f} s")
+    print(f"machine: {os.cpu_count()} CPUs; batch runner with {args.workers} workers, forked kernels\n")
+
+    rows = []
+    for n in args.sizes:
+        # spread the reports over provinces and months, the same set for the three ways
+        step = max(1, len(jobs) // n)
+        subset = jobs[::step][:n]
+        result = {"n": n}
+        for way in ("a", "b", "c"):
+            if way == "a" and args.skip_naive:
+                continue
+            out = args.work / f"{way}-{n}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            if way == "a":
+                secs, mb = timed(naive, subset, out)
+            elif way == "b":
+                secs, mb = timed(lambda: _batch(subset, out, args.workers))
+            else:
+                secs, mb = timed(floor, subset, out)
+            result[way] = (secs, mb)
+            print(f"  N={n:>3} ({way}) {secs:8.1f} s  {secs / n:6.2f} s/report  peak {mb:7.0f} MB", flush=True)
+        rows.append(result)
+
+    print("\n  N   (a) naive s/rep  (b) batch s/rep  (c) floor s/rep   a/b    b/c   peak MB a / b / c")
+    for r in rows:
+        def per(way):
+            return r[way][0] / r["n"] if way in r else float("nan")
+        mem = " / ".join(f"{r[w][1]:.0f}" if w in r else "–" for w in "abc")
+        print(f"{r['n']:>4} {per('a'):16.2f} {per('b'):16.2f} {per('c'):16.2f} {per('a') / per('b'):6.1f} "
+              f"{per('b') / per('c'):6.1f}   {mem}")
+
+    if args.noop:
+        out = args.work / "all"
+        cmd = [sys.executable, "-m", "analysis", "build", "--data", str(data), "--out", str(out), "--quiet",
+               "--workers", str(args.workers)]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        full = time.perf_counter() - start
+        n_all = len(plan_jobs(data, out_dir=out))
+        start = time.perf_counter()
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        noop = time.perf_counter() - start
+        print(f"\nall {n_all} reports built in {full:.0f} s ({full / n_all:.2f} s/report); "
+              f"no-op rebuild through the CLI: {noop:.2f} s ({done.stdout.strip()})")
+    return 0
+
+
+def _batch(jobs, out, workers):
+    results = run_batch(jobs, out_dir=out, workers=workers, force=True, progress=False)
+    failed = [r for r in results if r.status != "built"]
+    if failed:
+        raise SystemExit(f"batch failed: {failed[:3]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Fork-server kernels: every report gets a fresh kernel process, forked from a server that has
+already imported the heavy libraries, so a kernel starts in milliseconds instead of seconds.
+
+Two roles live here:
+
+* ``python -m analysis.forkkernel --serve SOCKET`` is the server ("zygote"): it imports numpy,
+  pandas, matplotlib, statsmodels, ipykernel and the analysis package once, then waits. For each
+  request it forks; the child becomes an ipykernel on the requested connection file. The server
+  runs no user code, so every kernel starts from the same clean state, and no kernel can see
+  another's (each is its own process; forked memory is copy-on-write).
+* ``python -m analysis.forkkernel -f CONNECTION_FILE`` is what jupyter_client starts as "the
+  kernel": a tiny launcher that asks the server for a fork, forwards signals to it (interrupts,
+  terminate) and exits with its exit code. Without a server (``ANALYSIS_ZYGOTE_SOCKET`` unset
+  or unreachable) it simply becomes an ordinary ipykernel, so the command is always usable.
+
+The server reaps its children; if a launcher disappears (killed by jupyter_client), the server
+kills that kernel; if the server's parent (a build worker) dies, the server exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+
+__all__ = ["ENV_SOCKET", "PRELOAD", "launch", "serve"]
+
+ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
+# Imported once by the server; the notebooks import them again for free.
+PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api", "matplotlib",
+           "matplotlib.figure", "matplotlib.backends.backend_agg", "pandera.pandas", "ipykernel.kernelapp",
+           "IPython", "analysis.report", "analysis.figures", "analysis.audit", "analysis.questions",
+           "analysis.scoring", "analysis.stats")
+_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _send(sock: socket.socket, obj: dict) -> None:
+    data = json.dumps(obj).encode("utf-8")
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed")
+        buf += chunk
+    return buf
+
+
+def _recv(sock: socket.socket) -> dict:
+    (size,) = struct.unpack("!I", _recv_exact(sock, 4))
+    return json.loads(_recv_exact(sock, size).decode("utf-8"))
+
+
+# --- launcher ------------------------------------------------------------------------------
+def launch(connection_file: str) -> int:
+    """Ask the server for a kernel on ``connection_file``; fall back to a plain ipykernel."""
+    path = os.environ.get(ENV_SOCKET)
+    sock = None
+    if path:
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(path)
+        except OSError:
+            sock = None
+    if sock is None:
+        os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+    env = {k: v for k, v in os.environ.items() if k != ENV_SOCKET}
+    _send(sock, {"connection_file": connection_file, "cwd": os.getcwd(), "env": env})
+    pid = _recv(sock)["pid"]
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, forward)
+    try:
+        return int(_recv(sock)["exit"])
+    except (EOFError, OSError):
+        return 1
+
+
+# --- server --------------------------------------------------------------------------------
+def _become_kernel(request: dict, inherited: list) -> None:
+    """In the forked child: drop the server's sockets, take the launcher's environment, run."""
+    for s in inherited:
+        s.close()
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
+    _exit_with_server(os.getppid())
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(["-f", request["connection_file"]])
+    app.start()
+
+
+def _exit_with_server(server: int) -> None:
+    """A kernel whose server is gone (killed) has nobody to report to: it exits too."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == server:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
+
+
+def serve(path: str) -> None:
+    """Import the libraries, then fork a kernel for each request on the Unix socket ``path``."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    _warm_matplotlib()
+    parent = os.getppid()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".tmp")
+    os.replace(path + ".tmp", path)  # the socket appears only once the server is ready
+    listener.listen(64)
+    by_pid: dict[int, socket.socket] = {}
+    by_sock: dict[socket.socket, int] = {}
+    try:
+        while os.getppid() == parent:
+            readable, _, _ = select.select([listener, *by_sock], [], [], 0.05)
+            for sock in readable:
+                if sock is listener:
+                    conn, _ = listener.accept()
+                    try:
+                        request = _recv(conn)
+                    except (EOFError, OSError, ValueError):
+                        conn.close()
+                        continue
+                    pid = os.fork()
+                    if pid == 0:
+                        try:
+                            _become_kernel(request, [listener, conn, *by_sock])
+                        finally:
+                            os._exit(0)
+                    _send(conn, {"pid": pid})
+                    by_pid[pid], by_sock[conn] = conn, pid
+                else:  # a launcher never writes again: readable means it is gone
+                    pid = by_sock.pop(sock)
+                    by_pid.pop(pid, None)
+                    sock.close()
+                    _kill(pid)
+            _reap(by_pid, by_sock)
+    finally:
+        for pid in list(by_pid):
+            _kill(pid)
+        listener.close()
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _reap(by_pid: dict, by_sock: dict) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = by_pid.pop(pid, None)
+        if conn is not None:
+            by_sock.pop(conn, None)
+            try:
+                _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+            except OSError:
+                pass
+            conn.close()
+
+
+def _warm_matplotlib() -> None:
+    """Load fonts and the Agg renderer once, so kernels do not each pay for it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().set_title("Tổng điểm – Xếp loại")
+    FigureCanvasAgg(fig).draw()
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--serve"] and len(argv) == 2:
+        for name in _THREAD_ENV:  # one BLAS thread: parallelism comes from workers, and fork is safe
+            os.environ.setdefault(name, "1")
+        serve(argv[1])
+        return 0
+    if argv[:1] == ["-f"] and len(argv) == 2:
+        return launch(argv[1])
+    print("usage: python -m analysis.forkkernel (-f CONNECTION_FILE | --serve SOCKET)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Forked kernels: each report runs in its own process forked from a server with the libraries
+imported; reports cannot see each other's state, and no kernel outlives its report."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis import build
+from analysis.forkkernel import ENV_SOCKET
+
+pytestmark = pytest.mark.slow
+
+
+def notebook(tmp_path: Path, name: str, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": build.KERNEL_NAME, "display_name": "analysis-766", "language": "python"}
+    params = nbformat.v4.new_code_cell('tag: str = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *[nbformat.v4.new_code_cell(c) for c in cells]]
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def outputs(nb) -> list[str]:
+    return ["".join(o.get("text", "")) for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
+
+
+def test_reports_cannot_see_each_others_state(tmp_path):
+    writer = notebook(tmp_path, "writer",
+                      "import os, sys, analysis.config as cfg\n"
+                      "cfg.LEAKED = tag\nLEFT_BEHIND = 42\nimport pandas as pd\npd.options.display.max_rows = 3\n"
+                      "print(os.getpid(), 'pandas' in sys.modules)")
+    reader = notebook(tmp_path, "reader",
+                      "import os, analysis.config as cfg, pandas as pd\n"
+                      "print(os.getpid(), hasattr(cfg, 'LEAKED'), 'LEFT_BEHIND' in globals(), pd.options.display.max_rows)")
+    first = outputs(build.execute_notebook(writer, {"tag": "first report"}))
+    second = outputs(build.execute_notebook(reader, {"tag": "second report"}))
+    pid1, preloaded = first[0].split()
+    pid2, leaked, left, max_rows = second[0].split()
+    assert preloaded == "True"  # the kernel started with pandas already imported (forked)
+    assert pid1 != pid2  # a fresh process for every report
+    assert (leaked, left) == ("False", "False")  # nothing set by the first report is visible
+    assert max_rows == str(60)  # pandas options are back at their defaults
+
+
+def test_kernels_are_forked_and_none_outlives_its_report(tmp_path):
+    probe = notebook(tmp_path, "probe", "import os\nprint(os.getppid())")
+    build.execute_notebook(probe, {})
+    server = build._ZYGOTE
+    assert server is not None and os.path.exists(os.environ[ENV_SOCKET])
+    (parent,) = outputs(build.execute_notebook(probe, {}))
+    assert int(parent) == server.pid  # the kernel's parent is the fork server
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    assert children == []
+
+
+def test_without_a_server_the_launcher_is_a_plain_kernel(tmp_path, monkeypatch):
+    """Outside a build (no server listening), the fork launcher simply becomes an ipykernel."""
+    import subprocess
+
+    monkeypatch.setenv(ENV_SOCKET, str(tmp_path / "no-such-socket"))
+    km = build._kernel_manager_class(True)(kernel_name=build.KERNEL_NAME)
+    km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        seen = []
+        kc.execute_interactive("import os, sys; print(os.getpid(), sys.argv[0])", timeout=60,
+                               output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
+        pid, argv0 = "".join(seen).split()
+        assert int(pid) == km.provisioner.process.pid  # the launcher became the kernel (exec)
+        assert argv0.endswith("ipykernel_launcher.py")
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
