@@ -8,7 +8,6 @@ goes on; failures are listed at the end and make the exit status non-zero.
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import os
@@ -23,8 +22,10 @@ from pathlib import Path
 
 from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR
 from .errors import ParameterError
+from .files import atomic_write_bytes, atomic_write_text
+from .fingerprint import sha as _sha
 
-__all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_batch", "write_index", "run_job",
+__all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_batch", "stop_zygote", "write_index", "run_job",
            "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
 
 KERNEL_NAME = "analysis-766"
@@ -68,9 +69,6 @@ class JobResult:
 
 
 # --- hashing -----------------------------------------------------------------------------
-from .fingerprint import frame_bytes as _frame_bytes, sha as _sha  # noqa: E402
-
-
 def package_hash() -> str:
     """Hash of every source and data file of the analysis package."""
     files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in {".py", ".csv", ".toml"}
@@ -154,7 +152,7 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
                 params = (("data_dir", data_arg), ("lang", lang), ("period", per))
                 jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params,
                                 facts["compare_hash"]))
-    _atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]}, indent=1))
+    atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]}, indent=1))
     return jobs
 
 
@@ -177,29 +175,6 @@ def _exporter():
         c.HTMLExporter.exclude_output_prompt = True
         _EXPORTER = HTMLExporter(config=c)
     return _EXPORTER
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files are world-readable
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _remove_outputs(job: Job, out_dir: Path) -> None:
@@ -243,10 +218,10 @@ def _publish_tables(job: Job, out_dir: Path, handed: Path) -> None:
     staged = outs["csv"].with_name(f".{outs['csv'].name}.{os.getpid()}.tmp")
     shutil.rmtree(staged, ignore_errors=True)
     os.replace(handed / "tables", staged)
-    os.chmod(staged, 0o777 & ~_UMASK)
+    os.chmod(staged, 0o755)  # mkdtemp makes it private; published tables are world-readable
     shutil.rmtree(outs["csv"], ignore_errors=True)
     os.replace(staged, outs["csv"])
-    _atomic_write_bytes(outs["xlsx"], (handed / "tables.xlsx").read_bytes())
+    atomic_write_bytes(outs["xlsx"], (handed / "tables.xlsx").read_bytes())
 
 
 _ZYGOTE = None
@@ -282,6 +257,21 @@ def _start_zygote() -> None:
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
     atexit.register(stop)
+
+
+def stop_zygote() -> None:
+    """Stop this process's fork server now (it otherwise stops when the process exits)."""
+    global _ZYGOTE
+    from .forkkernel import ENV_SOCKET
+
+    if _ZYGOTE is not None:
+        _ZYGOTE.terminate()
+        try:
+            _ZYGOTE.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - a server that will not stop is killed
+            _ZYGOTE.kill()
+        _ZYGOTE = None
+        os.environ.pop(ENV_SOCKET, None)
 
 
 def _kernel_manager_class(fork: bool):
@@ -346,9 +336,9 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         nb.metadata["title"] = title
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
         _publish_tables(job, out_dir, handed)
-        _atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n")
-        _atomic_write_text(outs["html"], body)
-        _atomic_write_text(job.stamp(out_dir), json.dumps({"key": job.key, "input_hash": state,
+        atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n")
+        atomic_write_text(outs["html"], body)
+        atomic_write_text(job.stamp(out_dir), json.dumps({"key": job.key, "input_hash": state,
                                                            "params": job.parameters, "kind": job.kind}, indent=1))
         return JobResult(job.key, "built", time.perf_counter() - start,
                          outputs={k: str(v) for k, v in outs.items()})
@@ -537,5 +527,5 @@ def write_index(out_dir: Path = REPORTS_DIR) -> Path:
             f"<p>{len(rows)} báo cáo.</p><table><thead><tr><th>Báo cáo</th><th>Tỉnh</th><th>Kỳ</th>"
             "<th>Tệp</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>\n")
     path = out_dir / "index.html"
-    _atomic_write_text(path, page)
+    atomic_write_text(path, page)
     return path

@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .errors import DataError
+from .files import atomic_write_text
 from .numerals import format_number, parse_number
 from .periods import parse_period
 from .schema import FRAME_CHECK_FOCUS, TABLE_COLUMNS, table_schema
@@ -485,24 +486,9 @@ def _to_csv_text(df: pd.DataFrame, table: str) -> str:
     return out.getvalue()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; data files keep the usual mode
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table(df: pd.DataFrame, path: Path | str, table: str) -> None:
     """Write one table atomically (temporary file, fsync, rename), rows in their given order."""
-    _atomic_write_text(Path(path), _to_csv_text(df, table))
+    atomic_write_text(Path(path), _to_csv_text(df, table))
 
 
 def write_tables(tables: dict[str, pd.DataFrame], data_dir: Path | str) -> None:

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +12,7 @@ from matplotlib.figure import Figure
 
 from . import figures
 from .config import DATA_DIR, REPORTS_DIR
+from .files import atomic_write_bytes
 from .periods import parse_period
 from .questions import QUANTITIES
 from .views import wide_values
@@ -230,20 +229,6 @@ def gallery_specs(ds, *, include_synthetic: bool = True) -> list[Spec]:
     return specs
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a figure is for review
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def render_gallery(ds, out_dir: Path | str = GALLERY_DIR, *, dpi: int = 110,
                    include_synthetic: bool = True) -> list[Path]:
     """Render every gallery figure to ``out_dir/<name>.png`` (temporary file, then rename).
@@ -277,7 +262,7 @@ def render_gallery(ds, out_dir: Path | str = GALLERY_DIR, *, dpi: int = 110,
     written = []
     for name, build in gallery_specs(ds, include_synthetic=include_synthetic):
         path = out_dir / name
-        _write_atomic(path, figures.to_png(build(), dpi=dpi))
+        atomic_write_bytes(path, figures.to_png(build(), dpi=dpi))
         written.append(path)
     return written
 

@@ -22,7 +22,7 @@ from .dataset import Dataset, load_dataset
 from .errors import ParameterError
 from .numerals import format_vi
 from .periods import parse_period
-from .reference import groups, indicator_catalog, levels
+from .reference import groups, indicator_catalog
 from .units import display_name
 from .views import area_units, comparison_periods, descendants, report_periods, unit_values
 
