@@ -78,3 +78,18 @@ def test_without_a_server_the_launcher_is_a_plain_kernel(tmp_path, monkeypatch):
         kc.stop_channels()
     finally:
         km.shutdown_kernel(now=True)
+
+
+def test_an_inherited_server_address_is_not_used(tmp_path, monkeypatch):
+    """A build started from a process that had its own fork server (say, a benchmark) must not
+    fork its kernels from that server: it may hold other code."""
+    monkeypatch.setattr(build, "_ZYGOTE", None)
+    monkeypatch.setattr(build, "_SOCKET", None)
+    foreign = tmp_path / "foreign.sock"
+    foreign.write_text("")  # exists, as an inherited socket of another process would
+    monkeypatch.setenv(ENV_SOCKET, str(foreign))
+    build._start_zygote()
+    try:
+        assert build._SOCKET != str(foreign) and os.environ[ENV_SOCKET] == build._SOCKET
+    finally:
+        build.stop_zygote()

@@ -225,15 +225,30 @@ def _publish_tables(job: Job, out_dir: Path, handed: Path) -> None:
 
 
 _ZYGOTE = None
+_SOCKET = None  # the fork server this process uses: its own, or the one its batch handed it
+
+
+def _use_server(path: str) -> None:
+    """Use the fork server at ``path`` (started by this batch's parent process)."""
+    global _SOCKET
+    from .forkkernel import ENV_SOCKET
+
+    _SOCKET = path
+    os.environ[ENV_SOCKET] = path  # read by the kernel launchers this process starts
 
 
 def _start_zygote() -> None:
-    """Start this worker's fork server once; kernels are then forked from it (see forkkernel)."""
+    """Start this process's fork server once; kernels are then forked from it (see forkkernel).
+
+    A server address inherited through the environment is ignored: that server was started by
+    another process, possibly with other code loaded, and a report must run the code its hash
+    names.
+    """
     global _ZYGOTE
     from .forkkernel import ENV_SOCKET
 
-    if _ZYGOTE is not None or os.path.exists(os.environ.get(ENV_SOCKET, "/nonexistent")):
-        return  # this process, or the batch that started it, already has a server
+    if _SOCKET is not None and os.path.exists(_SOCKET):
+        return
     import atexit
     import subprocess
 
@@ -246,7 +261,9 @@ def _start_zygote() -> None:
         time.sleep(0.02)
     _ZYGOTE = proc
     if os.path.exists(path):
-        os.environ[ENV_SOCKET] = path
+        _use_server(path)
+    else:
+        os.environ.pop(ENV_SOCKET, None)  # no server: kernels start as plain ipykernels
 
     def stop():
         proc.terminate()
@@ -261,7 +278,7 @@ def _start_zygote() -> None:
 
 def stop_zygote() -> None:
     """Stop this process's fork server now (it otherwise stops when the process exits)."""
-    global _ZYGOTE
+    global _ZYGOTE, _SOCKET
     from .forkkernel import ENV_SOCKET
 
     if _ZYGOTE is not None:
@@ -270,7 +287,7 @@ def stop_zygote() -> None:
             _ZYGOTE.wait(timeout=10)
         except Exception:  # noqa: BLE001 - a server that will not stop is killed
             _ZYGOTE.kill()
-        _ZYGOTE = None
+        _ZYGOTE = _SOCKET = None
         os.environ.pop(ENV_SOCKET, None)
 
 
@@ -319,9 +336,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
     Returns a JobResult; never raises for a failing notebook (the error is in the result).
     """
     if isinstance(fork, str):
-        from .forkkernel import ENV_SOCKET
-
-        os.environ[ENV_SOCKET] = fork
+        _use_server(fork)
     import nbformat
 
     out_dir = Path(out_dir)
@@ -435,10 +450,8 @@ def _bar(total: int, progress: bool):
 def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, notebooks_dir: Path, fork: bool):
     results = []
     bar = _bar(len(todo), progress)
-    from .forkkernel import ENV_SOCKET
-
-    if fork and os.environ.get(ENV_SOCKET):
-        fork = os.environ[ENV_SOCKET]
+    if fork and _SOCKET is not None:
+        fork = _SOCKET  # the workers share this process's server
     args = [(job, str(out_dir), str(notebooks_dir), state, fork) for job, state in todo]
     try:
         if executor == "serial" or (executor == "process" and workers == 1):
