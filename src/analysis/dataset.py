@@ -23,12 +23,14 @@ from .periods import parse_period
 from .schema import FRAME_CHECK_FOCUS, TABLE_COLUMNS, table_schema
 from .text import is_nfc
 
-__all__ = ["Dataset", "load_dataset", "data_facts", "read_table", "validate_table", "write_table",
+__all__ = ["Dataset", "load_dataset", "data_facts", "COMPARISON", "read_table", "validate_table", "write_table",
            "write_tables", "file_sha256", "LOAD_ORDER", "empty_table"]
 
 # Tables are validated in this order so that each can check references to the earlier ones.
 LOAD_ORDER = ("units", "periods", "sources", "unit_aliases", "scores", "indicators")
 MAX_PROBLEMS_SHOWN = 12
+# ``load_dataset(..., province=COMPARISON)``: the rows a comparison across provinces reads.
+COMPARISON = ":comparison:"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -306,6 +308,8 @@ def _store(path: Path, ds: "Dataset") -> None:
                 pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         with open(tmp / "all.pickle", "wb") as fh:
             pickle.dump({"scores": ds.scores, "indicators": ds.indicators}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(tmp / "compare.pickle", "wb") as fh:
+            pickle.dump(_comparison_rows(ds), fh, protocol=pickle.HIGHEST_PROTOCOL)
         from .fingerprint import data_facts_from
 
         (tmp / "facts.json").write_text(json.dumps(data_facts_from(ds), indent=1), encoding="utf-8")
@@ -318,6 +322,15 @@ def _store(path: Path, ds: "Dataset") -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _comparison_rows(ds: "Dataset") -> dict:
+    """What a comparison across provinces reads: the provinces' own scores and the totals of
+    communes (a small share of the rows at national scale); no indicators."""
+    level = ds.units.set_index("unit_id")["level"]
+    lv = ds.scores["unit_id"].map(level)
+    keep = (lv == "province") | ((lv == "commune") & (ds.scores["group"] == "TOTAL"))
+    return {"scores": ds.scores.loc[keep].reset_index(drop=True), "indicators": empty_table("indicators")}
+
+
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -327,7 +340,8 @@ def _load_cached(path: Path, province: str | None) -> dict | None:
     try:
         with open(path / "core.pickle", "rb") as fh:
             tables = pickle.load(fh)
-        part = path / ("all.pickle" if province is None else _partition_name(province))
+        part = path / ("all.pickle" if province is None else
+                       "compare.pickle" if province == COMPARISON else _partition_name(province))
         if part.exists():
             with open(part, "rb") as fh:
                 tables.update(pickle.load(fh))
@@ -389,7 +403,8 @@ def load_dataset(data_dir: Path | str, *, province: str | None = None, cache: bo
         Keep only the score and indicator rows of the sources that have a row about this
         province (whole sources, so every printed table stays complete). Units, periods,
         sources and aliases are always complete. A province report needs no more, and at
-        national scale this is a small fraction of the rows.
+        national scale this is a small fraction of the rows. ``COMPARISON`` keeps the
+        provinces' own scores and the communes' totals, what a comparison reads.
     cache : bool
         Use and fill the validation cache.
 
@@ -421,7 +436,10 @@ def load_dataset(data_dir: Path | str, *, province: str | None = None, cache: bo
     ds = _load_and_validate(data_dir)
     if found is not None:
         _store(found[0], ds)
-    if province is not None:
+    if province == COMPARISON:
+        tables = _comparison_rows(ds)
+        ds.scores, ds.indicators = tables["scores"], tables["indicators"]
+    elif province is not None:
         ids = set(_source_provinces(ds).query("province_id == @province")["source_id"])
         for name in ("scores", "indicators"):
             setattr(ds, name, ds.table(name).loc[ds.table(name)["source_id"].isin(ids)].reset_index(drop=True))

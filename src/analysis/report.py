@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import DATA_DIR, PROJECT_DIR, RECOMMENDATION_SHARE
-from .dataset import Dataset, load_dataset
+from .dataset import COMPARISON, Dataset, load_dataset
 from .errors import ParameterError
 from .numerals import format_vi
 from .periods import parse_period
@@ -847,7 +847,7 @@ class ComparisonReport(_Base):
 
     @classmethod
     def load(cls, period: str, lang: str = "vi", data_dir: str | Path = "") -> "ComparisonReport":
-        return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR), period, lang)
+        return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR, province=COMPARISON), period, lang)
 
     @cached_property
     def _provinces(self) -> list[str]:
