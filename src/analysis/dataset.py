@@ -97,15 +97,13 @@ def _parse_cell(text: str, typ: str, *, integer=False, file=None, row=None, colu
         raise DataError(f"'{text}' is not a boolean; allowed: true, false", file=file, row=row, column=column)
     if typ == "date":
         try:
-            return date.fromisoformat(text) if len(text) == 10 else _bad_date()
+            if len(text) != 10:  # fromisoformat also takes 20240805 and week dates
+                raise ValueError(text)
+            return date.fromisoformat(text)
         except ValueError:
             raise DataError(f"'{text}' is not a date; allowed: YYYY-MM-DD", file=file, row=row,
                             column=column) from None
     raise TypeError(typ)
-
-
-def _bad_date():
-    raise ValueError
 
 
 def empty_table(table: str) -> pd.DataFrame:

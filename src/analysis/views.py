@@ -5,8 +5,8 @@ import pandas as pd
 
 from .errors import ParameterError
 
-__all__ = ["descendants", "area_units", "unit_values", "wide_values", "provinces_with_data",
-           "report_periods", "comparison_periods"]
+__all__ = ["descendants", "area_units", "unit_values", "wide_values", "report_periods",
+           "comparison_periods"]
 
 
 def descendants(units: pd.DataFrame, area_id: str, *, include_self: bool = False) -> pd.DataFrame:
@@ -91,11 +91,6 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
         vals = unit_values(ds, table=table, code=code, period=period, measure=measure, units=units)
         out[name] = vals.set_index("unit_id")["value"].reindex(out.index).astype(float)
     return out
-
-
-def provinces_with_data(ds) -> list[str]:
-    """Province ids that at least one source reports on (its area lies in the province)."""
-    return sorted(set(report_periods(ds)["province_id"]))
 
 
 def report_periods(ds, province: str | None = None) -> pd.DataFrame:
