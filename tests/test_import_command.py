@@ -178,14 +178,14 @@ def test_documents_need_provenance_in_directories(tmp_path):
     shutil.copytree(MINIMAL, target)
     report = run_import([docs], target)
     skipped = {r.path.name: r.skipped for r in report.results if r.skipped}
-    assert "provenance sidecar" in skipped["without.md"]
+    assert "cannot tell which unit this document reports on" in skipped["without.md"]
     assert "with-sidecar.md.source.json" in skipped
     read = next(r for r in report.results if r.path.name == "with-sidecar.md")
     assert len(read.uninterpreted) == 5
     ds = load_dataset(target)
     assert "thu-2024-07-md" in set(ds.sources["source_id"])
-    assert (ds.scores["source_id"] == "thu-2024-07-md").sum() == 4
-    with pytest.raises(DataError, match="no provenance"):  # named explicitly: an error
+    assert (ds.scores["source_id"] == "thu-2024-07-md").sum() == 5  # 4 table rows + the headline
+    with pytest.raises(DataError, match="cannot tell which unit"):  # named explicitly: an error
         run_import([docs / "without.md"], target)
 
 

@@ -2,14 +2,98 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
+from datetime import date
+from functools import lru_cache
 
 import pandas as pd
 
+from .config import REFERENCE_DIR
 from .errors import UnknownUnitError
 from .text import UNIT_TYPES, name_key
 
-__all__ = ["UnitIndex", "short_name", "display_name"]
+__all__ = ["UnitIndex", "short_name", "display_name", "old_provinces", "new_provinces",
+           "province_crosswalk", "REFORM_DATE", "crosses_reform", "NOT_COMPARABLE", "LEGAL_SOURCE"]
+
+#: First day of the two-level local government (34 provinces, no districts).
+REFORM_DATE = date(2025, 7, 1)
+#: Flag carried by comparisons and trends whose periods straddle :data:`REFORM_DATE`.
+NOT_COMPARABLE = "not comparable: the periods straddle the 1 July 2025 reform of provinces"
+#: Legal source of the province crosswalk.
+LEGAL_SOURCE = ("Nghị quyết 202/2025/QH15 của Quốc hội ngày 12/6/2025 về việc sắp xếp đơn vị hành "
+                "chính cấp tỉnh (effective 1 July 2025)")
+
+
+@lru_cache(maxsize=1)
+def old_provinces() -> pd.DataFrame:
+    """The 63 provinces that existed until 30 June 2025, with their GSO codes, the unit id the
+    toolkit gives them and the new (34) province each became part of.
+
+    Sources are stated in ``reference/PROVINCES.md``.
+
+    Examples
+    --------
+    >>> t = old_provinces()
+    >>> len(t), t["new_gso_code"].nunique(), int((t["arrangement"] == "kept").sum())
+    (63, 34, 11)
+    >>> t.set_index("unit_id").at["bac-kan", "new_name"]
+    'tỉnh Thái Nguyên'
+    """
+    t = pd.read_csv(REFERENCE_DIR / "provinces_2024.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    t["key"] = [name_key(re.sub(r"^(tỉnh|thành phố)\s+", "", n)) for n in t["name"]]
+    return t
+
+
+@lru_cache(maxsize=1)
+def new_provinces() -> pd.DataFrame:
+    """The 34 provinces from 1 July 2025 with their GSO codes and the old provinces they were
+    formed from (``|``-separated).
+
+    Examples
+    --------
+    >>> t = new_provinces()
+    >>> len(t), t.set_index("gso_code").at["91", "formed_from"]
+    (34, 'tỉnh An Giang|tỉnh Kiên Giang')
+    """
+    return pd.read_csv(REFERENCE_DIR / "provinces_2025.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def province_crosswalk() -> pd.DataFrame:
+    """Old province -> new province, one row per old province, with the legal source.
+
+    Examples
+    --------
+    >>> cw = province_crosswalk()
+    >>> cw.loc[cw["old_unit_id"] == "quang-nam", ["new_name", "comparable"]].values.tolist()
+    [['thành phố Đà Nẵng', False]]
+    """
+    t = old_provinces()
+    return pd.DataFrame({
+        "old_unit_id": t["unit_id"], "old_name": t["name"], "old_gso_code": t["gso_code"],
+        "valid_to": t["valid_to"], "new_gso_code": t["new_gso_code"], "new_name": t["new_name"],
+        "arrangement": t["arrangement"],
+        # a merged province's series does not continue; a kept one changes its sub-units only
+        "comparable": t["arrangement"] == "kept",
+        "legal_source": LEGAL_SOURCE})
+
+
+def crosses_reform(*periods) -> bool:
+    """True when the periods (``Period`` objects or ids) lie on both sides of 1 July 2025, so a
+    comparison or trend across them must carry :data:`NOT_COMPARABLE`.
+
+    Examples
+    --------
+    >>> crosses_reform("2025-06", "2025-08"), crosses_reform("2024-07", "2025-06")
+    (True, False)
+    """
+    from .periods import parse_period
+
+    sides = set()
+    for p in periods:
+        p = parse_period(p) if isinstance(p, str) else p
+        sides.add(p.end >= REFORM_DATE if p.start >= REFORM_DATE or p.end < REFORM_DATE else None)
+    return None in sides or len(sides) > 1
 
 
 def short_name(name: str) -> str:

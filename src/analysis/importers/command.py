@@ -9,10 +9,16 @@ leaves the directory byte for byte as it was.
 * A file whose SHA-256 is already in ``sources.csv`` is skipped, so re-importing changes
   nothing (the seed reports, transcribed by hand, are recognised this way too).
 * Directories are walked recursively in name order: ``.json`` files go to the portal importer
-  (documentation JSON is recognised and skipped); ``.docx``/``.txt``/``.md`` documents are read
-  when a provenance sidecar ``<file>.source.json`` is beside them, and skipped otherwise;
-  ``README*`` files and other suffixes are skipped. A file named on the command line must be
-  importable, or the command fails.
+  (documentation JSON is recognised and skipped); ``.docx``/``.txt``/``.md``/``.html``
+  documents are read with the provenance drafted from the document itself (a sidecar
+  ``<file>.source.json`` beside it overrides the draft field by field); ``README*`` files and
+  other suffixes are skipped. A file named on the command line must be importable, or the
+  command fails; a document found in a directory that does not say which unit or period it
+  reports on (and has no sidecar) is listed as skipped with that reason.
+* A document from which no figure is read is an error unless ``allow_empty``
+  (``--allow-empty``). The summary lists, per document, what was read and every sentence or
+  cell with a number that was not read; ``--dry-run`` also prints each figure with the
+  sentence or cell it was read from.
 * A missing or empty target directory is initialised with the six (empty) tables.
 """
 from __future__ import annotations
@@ -27,7 +33,8 @@ import pandas as pd
 from ..config import DATA_DIR, TABLES
 from ..dataset import Dataset, empty_table, file_sha256, load_dataset, write_tables
 from ..errors import DataError
-from .documents import DOCUMENT_SUFFIXES, import_document, sidecar_path
+from .documents import DOCUMENT_SUFFIXES, import_document
+from .provenance import ProvenanceError
 from .portal import ImportResult, import_portal
 
 __all__ = ["add_parser", "run_import", "collect_files", "ImportReport"]
@@ -54,6 +61,11 @@ class ImportReport:
             out.append(f"read  {r.path} ({r.kind}, source {r.source_id}): {counts or 'no rows'}")
             out += [f"      note: {n}" for n in r.notes]
             out += [f"      unmapped: {u}" for u in r.unmapped]
+            figures = getattr(r, "figures", None)
+            if figures is not None:
+                out.append(f"      read: {len(figures)} figures; not read: {len(r.uninterpreted)}")
+                if self.dry_run:
+                    out += [f"      READ {f}" for f in figures]
             out += [f"      NOT READ: {u}" for u in r.uninterpreted]
         total = sum(self.added.values())
         if self.dry_run:
@@ -128,7 +140,8 @@ def _validate(tables: dict[str, pd.DataFrame], data_dir: Path) -> None:
                             f"was written: {str(exc).replace(str(tmp), str(data_dir))}") from None
 
 
-def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False) -> ImportReport:
+def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False,
+               allow_empty: bool = False) -> ImportReport:
     """Import files and directories into a data directory, all or nothing.
 
     Parameters
@@ -139,6 +152,8 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False) ->
         Target data directory (created and initialised when missing or empty).
     dry_run : bool
         Read and validate everything, write nothing.
+    allow_empty : bool
+        Accept report documents from which no figure is read.
 
     Returns
     -------
@@ -171,9 +186,6 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False) ->
             known = tables["sources"].loc[tables["sources"]["sha256"] == digest, "source_id"]
             if len(known):
                 reason = f"already imported (source {known.iloc[0]} has the same SHA-256)"
-            elif (not explicit and path.suffix.lower() in DOCUMENT_SUFFIXES
-                  and sidecar_path(path) is None):
-                reason = f"document without a provenance sidecar ({path.name}.source.json)"
         if reason is not None:
             report.results.append(ImportResult(path=path, kind="skipped", source_id=None, skipped=reason))
             continue
@@ -181,7 +193,15 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False) ->
         if path.suffix.lower() == ".json":
             result = import_portal(path, existing=existing)
         else:
-            result = import_document(path, dataset=existing)
+            try:
+                result = import_document(path, dataset=existing, allow_empty=allow_empty)
+            except ProvenanceError as exc:
+                if explicit:
+                    raise
+                # found in a folder and not recognisably a report: listed, not imported
+                report.results.append(ImportResult(path=path, kind="skipped", source_id=None,
+                                                   skipped=f"not read as a report: {exc}"))
+                continue
         report.results.append(result)
         if result.skipped:
             continue
@@ -201,7 +221,7 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False) ->
 
 
 def _cmd_import(args) -> int:
-    report = run_import(args.paths, args.data, dry_run=args.dry_run)
+    report = run_import(args.paths, args.data, dry_run=args.dry_run, allow_empty=args.allow_empty)
     print("\n".join(report.lines()))
     return 0
 
@@ -221,7 +241,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "import", help="add portal JSON files and report documents to a data directory",
         description="Import portal API JSON (crawler files, raw responses) and report documents "
-                    "(.docx, .txt, .md with tab or pipe tables) into a data directory. All or "
+                    "(.docx, .txt, .md, .html: tables and running text; provenance drafted from the "
+                    "document, a .source.json sidecar overriding it) into a data directory. All or "
                     "nothing: the merged tables are validated before anything is written; files "
                     "already imported (same SHA-256) are skipped.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
@@ -229,6 +250,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=DATA_DIR,
                    help=f"data directory to add to (default: {DATA_DIR}); created when missing")
     p.add_argument("--dry-run", action="store_true",
-                   help="read and validate everything, write nothing")
+                   help="read and validate everything, write nothing; print each figure with the "
+                        "sentence or cell it was read from")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="accept a report document from which no figure is read")
     p.set_defaults(func=_cmd_import)
     return p

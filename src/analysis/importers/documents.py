@@ -56,13 +56,15 @@ from ..reference import indicator_catalog
 from ..schema import canonical_band
 from ..text import nfc
 from ..units import UnitIndex
-from .portal import ImportResult, origin_of, rows_frame
+from .portal import COUNTRY_ID, ImportResult, origin_of, rows_frame
+from .prose import ProseContext, read_prose
+from .webpage import html_items
 
 __all__ = ["Cell", "RawTable", "import_document", "interpret_document", "interpret_table",
            "text_items", "docx_items", "assemble_tables", "HEADER_RULES", "TITLE_RATE_RULES",
-           "DOCUMENT_SUFFIXES", "sidecar_path"]
+           "DOCUMENT_SUFFIXES", "sidecar_path", "read_items", "DocumentResult"]
 
-DOCUMENT_SUFFIXES = (".docx", ".txt", ".md", ".markdown")
+DOCUMENT_SUFFIXES = (".docx", ".txt", ".md", ".markdown", ".html", ".htm")
 
 # Header text (normalised: NFC, lower case, single spaces, ' / ' between header rows) -> what
 # the column holds. First match wins. Roles: stt, unit, code, ignore, score (group, period from
@@ -571,7 +573,8 @@ def interpret_table(table: RawTable, ctx: _Context) -> tuple[list[dict], list[di
                            "period_id": c["period"], "group": c["group"], "value": value,
                            "max_stated": limit if limit is not None else c.get("max"),
                            "decimals": decimals, "rank": None, "rank_of": None, "rank_block": None,
-                           "band": None, "change": change, "marked": cell.marked, "note": note}
+                           "band": None, "change": change, "marked": cell.marked, "note": note,
+                           "_line": line, "_text": f"{name_cell} | {c['label']}: {cell.text}"}
                     scores.append(rec)
                     if c["period"] not in periods:
                         periods.append(c["period"])
@@ -590,7 +593,8 @@ def interpret_table(table: RawTable, ctx: _Context) -> tuple[list[dict], list[di
                         "period_id": ctx.period.period_id, "indicator": c["indicator"],
                         "measure": c["measure"], "category": None, "block": block, "value": value,
                         "denominator": denominator, "decimals": decimals, "marked": cell.marked,
-                        "note": note})
+                        "note": note, "_line": line,
+                        "_text": f"{name_cell} | {c['label']}: {cell.text}"})
                 elif c["role"] == "band":
                     band = canonical_band(cell.text)
                     if band is None:
@@ -635,7 +639,8 @@ def _section(table: RawTable, value_labels, header_rows, columns, ctx: _Context)
     return section
 
 
-def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict) -> ImportResult:
+def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict,
+                       items: list[tuple] | None = None, extra_units: pd.DataFrame | None = None) -> ImportResult:
     """Tidy score and indicator rows of every table of a document (pure).
 
     Parameters
@@ -646,12 +651,17 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
         Units and aliases to resolve names; periods already known.
     source : dict
         The ``sources`` row of the document (``source_id``, ``period_id``, ``area_unit_id``).
+    items : list of tuple, optional
+        The document's items: when given, its running text is read too
+        (:func:`analysis.importers.prose.read_prose`).
+    extra_units : DataFrame, optional
+        Units the import adds (an old province or district named by the document).
 
     Returns
     -------
-    ImportResult
+    DocumentResult
         ``tables`` holds ``scores``, ``indicators`` and any new ``periods``;
-        ``uninterpreted`` lists everything not read.
+        ``uninterpreted`` lists everything not read; ``figures`` says where each figure was read.
     """
     periods_df = dataset.periods
     known = dict(zip(periods_df["period_id"], periods_df["cutoff_date"]))
@@ -660,14 +670,17 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
     if isinstance(source.get("cutoff_date"), date):
         cutoff = source["cutoff_date"]
     period = parse_period(source["period_id"], cutoff=cutoff)
-    units = dataset.units.set_index("unit_id", drop=False)
+    all_units = dataset.units if extra_units is None or not len(extra_units) else \
+        pd.concat([dataset.units, extra_units], ignore_index=True)
+    units = all_units.set_index("unit_id", drop=False)
     area = source["area_unit_id"]
     if area not in units.index:
         raise DataError(f"area_unit_id '{area}' of source {source['source_id']} is not in units.csv")
     ctx = _Context(source_id=source["source_id"], period=period,
-                   index=UnitIndex(dataset.units, dataset.unit_aliases), units=units,
+                   index=UnitIndex(all_units, dataset.unit_aliases), units=units,
                    province=units.at[area, "province_id"], parent=area)
     scores, indicators, problems, used, notes = [], [], [], [], []
+    new_units: list[dict] = []
     for table in tables:
         s, i, p, u, section = interpret_table(table, ctx)
         scores += s
@@ -676,6 +689,28 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
         used += [x for x in p if x not in used]
         if s or i:
             notes.append(f"{section}: {len(s)} scores, {len(i)} indicators")
+    if items is not None:
+        country = next((u for u in units.index if units.at[u, "level"] == "country"), COUNTRY_ID)
+        pctx = ProseContext(source_id=ctx.source_id, period=period, area=area, province=ctx.province,
+                            index=ctx.index, units=units, catalog=ctx.catalog, country=country)
+        prose = read_prose(items, pctx)
+        if pctx.country_used and country not in units.index:
+            new_units.append({"unit_id": country, "code": None, "name": "Việt Nam", "unit_type": None,
+                              "level": "country", "parent_id": None, "province_id": country,
+                              "valid_to": None, "note": "the country, for national averages printed in reports"})
+        n_s, n_i = len(prose["scores"]), len(prose["indicators"])
+        scores += prose["scores"]
+        indicators += prose["indicators"]
+        used += [x for x in prose["periods"] if x not in used]
+        problems += prose["not_read"]
+        if n_s or n_i:
+            notes.append(f"running text: {n_s} scores, {n_i} indicators")
+    scores, dropped = _dedupe(scores, ("unit_id", "period_id", "group"))
+    indicators, dropped_i = _dedupe(indicators, ("unit_id", "period_id", "indicator", "measure", "category"))
+    notes += dropped + dropped_i
+    figures = [_figure(r, "score") for r in scores] + [_figure(r, "indicator") for r in indicators]
+    scores = [{k: v for k, v in r.items() if not k.startswith("_")} for r in scores]
+    indicators = [{k: v for k, v in r.items() if not k.startswith("_")} for r in indicators]
     new_periods = []
     for pid in used:
         if pid in known:
@@ -685,11 +720,59 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
                             "cutoff_date": p.end if p.kind in ("week", "ytd") else None,
                             "label_vi": p.label_vi()})
     tables_out = {
-        "sources": empty_table("sources"), "units": empty_table("units"),
+        "sources": empty_table("sources"), "units": rows_frame("units", new_units),
         "unit_aliases": empty_table("unit_aliases"), "periods": rows_frame("periods", new_periods),
         "scores": rows_frame("scores", scores), "indicators": rows_frame("indicators", indicators)}
-    return ImportResult(path=None, kind="document", source_id=source["source_id"], tables=tables_out,
-                        notes=notes, uninterpreted=problems)
+    return DocumentResult(path=None, kind="document", source_id=source["source_id"], tables=tables_out,
+                          notes=notes, uninterpreted=problems, figures=figures)
+
+
+@dataclass
+class DocumentResult(ImportResult):
+    """An :class:`ImportResult` that also says where each figure was read (``figures``: one
+    line per figure, ``line N: what = value  <- sentence or cell``)."""
+
+    figures: list[str] = field(default_factory=list)
+
+
+def _figure(rec: dict, kind: str) -> str:
+    if kind == "score":
+        what = f"{rec['unit_id']} {rec['period_id']} {rec['group']}"
+        value = "" if rec["value"] is None else f"{rec['value']:g}"
+        extras = [f"rank {rec['rank']}/{rec['rank_of']}" if rec.get("rank") else "",
+                  f"band {rec['band']}" if rec.get("band") else "",
+                  f"change {rec['change']:+g}" if rec.get("change") is not None else ""]
+    else:
+        what = f"{rec['unit_id']} {rec['period_id']} {rec['indicator']}" + \
+            (f" [{rec['category']}]" if rec.get("category") else "")
+        value = f"{rec['value']:g}{'%' if rec['measure'] == 'percent' else ''}" + \
+            (f"/{rec['denominator']:g}" if rec.get("denominator") is not None else "")
+        extras = [f"block {rec['block']}" if rec.get("block") else ""]
+    extra = ", ".join(e for e in extras if e)
+    return (f"line {rec.get('_line', '?')}: {what} = {value}{' (' + extra + ')' if extra else ''}"
+            f"  <- {rec.get('_text', '')}")
+
+
+def _dedupe(rows: list[dict], key: tuple) -> tuple[list[dict], list[str]]:
+    """One row per key inside a section: the same figure printed twice in one section is kept
+    once; a different value for the same key gets its own section (``… (2)``)."""
+    seen: dict = {}
+    out, notes = [], []
+    for r in rows:
+        k = (r["section"],) + tuple(r.get(c) for c in key)
+        if k in seen:
+            if seen[k].get("value") == r.get("value"):
+                continue
+            n = 2
+            while (f"{r['section']} ({n})",) + k[1:] in seen:
+                n += 1
+            r = dict(r, section=f"{r['section']} ({n})")
+            notes.append(f"line {r.get('_line')}: a second, different figure for the same key; "
+                         f"kept in section '{r['section']}'")
+            k = (r["section"],) + k[1:]
+        seen[k] = r
+        out.append(r)
+    return out, notes
 
 
 def sidecar_path(path: Path) -> Path | None:
@@ -704,30 +787,43 @@ def sidecar_path(path: Path) -> Path | None:
 _SOURCE_REQUIRED = ("source_id", "issuer", "title", "area_unit_id", "period_id")
 
 
-def _source_row(dataset: Dataset, source, digest: str, path: Path) -> tuple[dict, bool]:
-    """(sources row, is new) for a document: given, found by hash, or read from a sidecar."""
+def _source_row(dataset: Dataset, source, digest: str, path: Path, draft=None) -> tuple[dict, bool, list[str]]:
+    """(sources row, is new, notes) for a document: given, found by hash, or drafted from the
+    document (``draft``: a callable returning the drafted row), a sidecar overriding the draft."""
     sources = dataset.sources
+    notes: list[str] = []
     if isinstance(source, str):
         match = sources.loc[sources["source_id"] == source]
         if match.empty:
             raise DataError(f"source '{source}' is not in sources.csv", file=path)
-        return match.iloc[0].to_dict(), False
+        return match.iloc[0].to_dict(), False, notes
     if source is None:
         match = sources.loc[sources["sha256"] == digest]
         if not match.empty:
-            return match.iloc[0].to_dict(), False
+            return match.iloc[0].to_dict(), False, notes
         side = sidecar_path(path)
-        if side is None:
+        given = {}
+        if side is not None:
+            try:
+                given = json.loads(side.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise DataError(f"malformed JSON: {exc}", file=side) from None
+            if not isinstance(given, dict):
+                raise DataError("expected a JSON object with the sources.csv fields", file=side)
+        if side is not None and all(given.get(k) for k in _SOURCE_REQUIRED):
+            source = given
+            notes.append(f"provenance from {side.name}")
+        elif draft is None:
             raise DataError(f"no provenance for this document: sources.csv has no row with its SHA-256 "
                             f"and there is no {path.name}.source.json beside it; write one with "
                             f"{', '.join(_SOURCE_REQUIRED)} (and doc_number, issued_date, data_as_of)",
                             file=path)
-        try:
-            source = json.loads(side.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise DataError(f"malformed JSON: {exc}", file=side) from None
-        if not isinstance(source, dict):
-            raise DataError("expected a JSON object with the sources.csv fields", file=side)
+        else:
+            drafted, notes = draft(given)
+            overridden = [k for k, v in given.items() if v not in (None, "")]
+            source = {**drafted, **{k: v for k, v in given.items() if v not in (None, "")}}
+            if overridden:
+                notes.append(f"{side.name} overrides the draft for: {', '.join(overridden)}")
     missing = [k for k in _SOURCE_REQUIRED if not source.get(k)]
     if missing:
         raise DataError(f"document provenance lacks {', '.join(missing)}", file=path)
@@ -738,11 +834,61 @@ def _source_row(dataset: Dataset, source, digest: str, path: Path) -> tuple[dict
     for key in ("issued_date", "data_as_of", "cutoff_date"):
         if isinstance(row.get(key), str) and row[key]:
             row[key] = date.fromisoformat(row[key])
-    return row, True
+    return row, True, notes
 
 
-def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | None = None) -> ImportResult:
-    """Read the per-unit tables of a report (.docx, .txt or .md with tab or pipe tables).
+def read_items(path: Path) -> tuple[list[tuple], object]:
+    """The items of a document file and, for a web page, its metadata (else None).
+
+    Raises
+    ------
+    DataError
+        Not a readable .docx, not UTF-8 text, binary content.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        try:
+            return docx_items(path), None
+        except Exception as exc:  # python-docx raises several kinds for a file that is not a .docx
+            raise DataError(f"not a readable .docx file ({type(exc).__name__}: {exc})", file=path) from None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if suffix in (".html", ".htm"):
+            m = re.search(rb"charset=[\"']?([\w-]+)", raw[:4096], re.I)
+            try:
+                text = raw.decode(m[1].decode("ascii")) if m else None
+            except (LookupError, UnicodeDecodeError):
+                text = None
+            if text is None:
+                raise DataError(f"not UTF-8 text and no usable charset declared (byte 0x{raw[exc.start]:02x} "
+                                f"at offset {exc.start})", file=path) from None
+        else:
+            raise DataError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                            f"save the report as UTF-8", file=path) from None
+    if "\x00" in text:
+        raise DataError("binary content: not a text, markdown or HTML report", file=path)
+    if suffix in (".html", ".htm"):
+        items, meta = html_items(text)
+        out = []
+        for it in items:
+            if it[0] == "row":
+                out.append(("row", [_html_cell(t, m) for t, m in it[1]], it[2], it[3]))
+            else:
+                out.append(it)
+        return out, meta
+    return text_items(text), None
+
+
+def _html_cell(text: str, marked: bool) -> Cell:
+    c = _clean(text)
+    return Cell(c.text, marked or c.marked)
+
+
+def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | None = None,
+                    allow_empty: bool = False) -> ImportResult:
+    """Read the figures of a report: its tables and its running text (.docx, .txt, .md, .html).
 
     Parameters
     ----------
@@ -751,19 +897,23 @@ def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | 
         Units, aliases, periods and sources of the target data directory.
     source : str, dict or None
         A ``source_id`` of ``dataset.sources``; or a dict of sources fields for a new source;
-        or None: the source whose ``sha256`` equals the file's, else the sidecar
-        ``<file>.source.json``.
+        or None: the source whose ``sha256`` equals the file's, else a provenance drafted from
+        the document itself (:func:`analysis.importers.provenance.draft_source`), each field of
+        a sidecar ``<file>.source.json`` overriding the draft.
+    allow_empty : bool
+        Accept a document from which no figure is read (otherwise an error).
 
     Returns
     -------
-    ImportResult
-        Score and indicator rows, new periods (and the new source row), plus
-        ``uninterpreted``: every header, unit name or cell that was not read.
+    DocumentResult
+        Score and indicator rows, new periods, units (an old province or district the document
+        names) and the new source row, plus ``uninterpreted``: every header, unit name, cell or
+        sentence with a number that was not read, and ``figures``: where each figure was read.
 
     Raises
     ------
     DataError
-        Wrong kind of file, text that is not UTF-8, no provenance.
+        Wrong kind of file, text that is not UTF-8, no provenance found or drafted, no figure.
 
     Examples
     --------
@@ -771,7 +921,7 @@ def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | 
     >>> from analysis.dataset import load_dataset
     >>> seed = SHARED_DIR / "seeds" / "000_9ad0f225468d8a80.txt"
     >>> r = import_document(seed, dataset=load_dataset(DATA_DIR)) if seed.exists() else None
-    >>> r is None or (len(r.tables["scores"]), r.uninterpreted) == (102, [])
+    >>> r is None or len(r.tables["scores"]) > 102
     True
     """
     path = Path(path)
@@ -782,32 +932,40 @@ def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | 
     if not path.is_file():
         raise DataError("file not found", file=path)
     digest = file_sha256(path)
-    row, is_new = _source_row(dataset, source, digest, path)
-    if suffix == ".docx":
-        try:
-            items = docx_items(path)
-        except Exception as exc:  # python-docx raises several kinds for a file that is not a .docx
-            raise DataError(f"not a readable .docx file ({type(exc).__name__}: {exc})", file=path) from None
-    else:
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-                            f"save the report as UTF-8", file=path) from None
-        if "\x00" in text:
-            raise DataError("binary content: not a text or markdown report", file=path)
-        items = text_items(text)
-    result = interpret_document(assemble_tables(items), dataset=dataset, source=row)
+    items, meta = read_items(path)
+    new_units: list[dict] = []
+
+    def draft(given: dict):
+        from .provenance import draft_source
+        row, units_rows, notes = draft_source(items, path=path, digest=digest, dataset=dataset, meta=meta,
+                                              given=given)
+        new_units.extend(units_rows)
+        return row, notes
+
+    row, is_new, prov_notes = _source_row(dataset, source, digest, path, draft=draft)
+    extra = rows_frame("units", new_units) if new_units else None
+    result = interpret_document(assemble_tables(items), dataset=dataset, source=row, items=items,
+                                extra_units=extra)
     result.path = path
+    result.notes = prov_notes + result.notes
+    if extra is not None:
+        result.tables["units"] = pd.concat([extra, result.tables["units"]], ignore_index=True) \
+            if len(result.tables["units"]) else extra
+        result.notes.append(f"units added: {', '.join(u['unit_id'] for u in new_units)}")
+    n_figures = len(result.tables["scores"]) + len(result.tables["indicators"])
+    if n_figures == 0 and not allow_empty:
+        shown = "; ".join(result.uninterpreted[:3])
+        raise DataError(f"no figure was read from this document ({len(result.uninterpreted)} passages with "
+                        f"numbers not read{': ' + shown if shown else ''}); pass --allow-empty to import "
+                        f"its provenance anyway", file=path)
     if is_new:
         clean = {k: v for k, v in row.items() if k != "cutoff_date"}
         result.tables["sources"] = rows_frame("sources", [clean])
         if row["period_id"] not in set(dataset.periods["period_id"]) and \
                 row["period_id"] not in set(result.tables["periods"]["period_id"]):
             p = parse_period(row["period_id"], cutoff=row.get("cutoff_date"))
-            extra = {"period_id": p.period_id, "kind": p.kind, "start_date": p.start, "end_date": p.end,
-                     "cutoff_date": p.end if p.kind in ("week", "ytd") else None, "label_vi": p.label_vi()}
-            result.tables["periods"] = pd.concat([result.tables["periods"], rows_frame("periods", [extra])],
+            extra_p = {"period_id": p.period_id, "kind": p.kind, "start_date": p.start, "end_date": p.end,
+                       "cutoff_date": p.end if p.kind in ("week", "ytd") else None, "label_vi": p.label_vi()}
+            result.tables["periods"] = pd.concat([result.tables["periods"], rows_frame("periods", [extra_p])],
                                                  ignore_index=True)
     return result
