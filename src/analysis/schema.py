@@ -170,8 +170,8 @@ def table_schema(table: str, refs: dict | None = None) -> pa.DataFrameSchema:
                 lambda df: df["rank"].isna() | df["rank_of"].isna() | (df["rank"] <= df["rank_of"]),
                 "rank must not exceed rank_of", "rank"))
             frame_checks.append(_frame_check(
-                lambda df: df["value"].notna() | df["rank"].notna(),
-                "a score row needs a value or a rank", "value"))
+                lambda df: df["value"].notna() | df["rank"].notna() | df["band"].notna(),
+                "a score row needs a value, a rank or a band", "value"))
             group_max = groups()["max_points"]
             clean = set(refs.get("clean_sources", ()))
 

@@ -55,7 +55,7 @@ from ..periods import Period, parse_period
 from ..reference import indicator_catalog
 from ..schema import canonical_band
 from ..text import nfc
-from ..units import UnitIndex
+from ..units import NOT_COMPARABLE, UnitIndex, crosses_reform
 from .portal import COUNTRY_ID, ImportResult, origin_of, rows_frame
 from .prose import ProseContext, read_prose
 from .webpage import html_items
@@ -705,6 +705,13 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
         problems += prose["not_read"]
         if n_s or n_i:
             notes.append(f"running text: {n_s} scores, {n_i} indicators")
+    for r in scores:  # a change measured across the July 2025 reform compares different units
+        if r.get("change") is not None:
+            prev = parse_period(r["period_id"]).previous()
+            if prev and crosses_reform(r["period_id"], prev):
+                r["note"] = "; ".join(filter(None, [r.get("note"), f"change {NOT_COMPARABLE}"]))
+                notes.append(f"line {r.get('_line')}: change of {r['unit_id']} {r['period_id']} against "
+                             f"{prev}: {NOT_COMPARABLE}")
     scores, dropped = _dedupe(scores, ("unit_id", "period_id", "group"))
     indicators, dropped_i = _dedupe(indicators, ("unit_id", "period_id", "indicator", "measure", "category"))
     notes += dropped + dropped_i

@@ -103,7 +103,7 @@ _REFERENCES = [
     r"https?://\S+|<[^>]+>",
     r"\b\d{1,2}\s*/\s*\d{1,2}\s*/\s*\d{4}\b",
     r"ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}",
-    r"tháng\s*0?\d{1,2}\s*(?:/|năm)\s*\d{4}",
+    r"(?i:tháng)\s*0?\d{1,2}\s*(?:/|năm)\s*\d{4}",
     r"\b(?:từ\s+)?(?:đầu\s+)?năm\s+\d{4}",
     r"ngày\s+\d{1,2}\s*/\s*\d{1,2}(?:\s*/\s*\d{4})?",
     r"\d{1,2}\s*/\s*\d{4}",
@@ -117,7 +117,8 @@ _REFERENCES = [
     r"\b(?i:tuần)\s*0?\d+\b",
     r"\b(?i:phường|quận)\s+\d{1,2}\b",
     r"\b(?i:tháng)\s*0?\d{1,2}\b",
-    r"\b(?i:quý)\s*(?:[IV]+|\d)\b",
+    r"\b(?i:quý)\s*(?:[IV]+|\d)(?:\s*(?:/|năm)\s*\d{4})?\b",
+    r"\b6\s*(?i:tháng)\s*(?:đầu|cuối)\s*năm\s*\d{4}",
     r"\b[Kk]hóa\s+[IVX]+\b",
     r"\b(?:Tổng|tổng)\s+điểm\s+\d+\b",
 ]
@@ -649,9 +650,11 @@ class _Reader:
         # 'Có 9/9 xã, phường xếp loại Yếu'; '15 đơn vị xếp loại xuất sắc'
         for m in re.finditer(rf"(\d+)(?:\s*/\s*(\d+))?\s+(đơn vị|xã, phường|xã, thị trấn|xã|phường|huyện|sở[^,;]*?"
                              rf"|cơ quan[^,;]*?)\s+(?:được\s+)?xếp loại\s+[“\"']?({_BAND_WORDS})", t, re.I):
-            blk = _block_of(m[3]) or block
-            if m[3].casefold().startswith("sở"):
-                blk = "department"
+            noun = m[3].casefold()
+            blk = _block_of(m[3]) or (
+                "department" if noun.startswith(("sở", "cơ quan")) else
+                "commune" if noun.split(",")[0] in ("xã", "phường", "thị trấn") else
+                "district" if noun == "huyện" else None) or block
             band = canonical_band(m[4]) or canonical_band(m[4].casefold()) or canonical_band(m[4].upper())
             if blk is None or band is None:
                 continue

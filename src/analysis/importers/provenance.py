@@ -215,6 +215,12 @@ def draft_source(items: list[tuple], *, path, digest: str, dataset, meta=None,
         letters = [c for c in plain if c.isalpha()]
         if letters and sum(c.isupper() for c in letters) / len(letters) > 0.8 and len(plain) < 80:
             issuer_lines.append(plain)
+    if issued is None and meta is not None and meta.published:
+        try:
+            issued = date.fromisoformat(meta.published[:10])
+            notes.append(f"issued_date from the page's published time {meta.published}")
+        except ValueError:
+            pass
     if meta is not None and title is None:
         title = meta.h1 or meta.title
     if title is None and texts:

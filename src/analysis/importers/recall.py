@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["figure_keys", "Comparison", "compare"]
+__all__ = ["figure_keys", "Comparison", "compare", "seed_comparisons", "TABLE_SECTION"]
+
+#: Sections of curated data that are tables (the rest is running text).
+TABLE_SECTION = r"bảng|^Phụ lục"
 
 
 def _missing(v) -> bool:
@@ -87,3 +90,34 @@ def compare(extracted: dict[str, pd.DataFrame], curated: dict[str, pd.DataFrame]
     """Compare the ``scores`` and ``indicators`` of an import with curated ones."""
     return Comparison(curated=figure_keys(curated["scores"], curated["indicators"]),
                       extracted=figure_keys(extracted["scores"], extracted["indicators"]))
+
+
+def seed_comparisons(data_dir=None, seeds_dir=None) -> list[tuple]:
+    """(source_id, Comparison of all figures, Comparison of running-text figures, result) for
+    every seed report whose file is found.
+
+    Each seed is read as a new document: its ``sources`` row is removed, so the provenance is
+    drafted from the text, against the units and aliases of ``data_dir``.
+    """
+    from ..config import DATA_DIR, SHARED_DIR
+    from ..dataset import Dataset, load_dataset
+    from .documents import import_document
+
+    ds = load_dataset(data_dir or DATA_DIR)
+    seeds_dir = seeds_dir or SHARED_DIR / "seeds"
+    out = []
+    for path in sorted(seeds_dir.glob("*.txt")):
+        match = ds.sources.loc[ds.sources["origin"].str.endswith("/" + path.name)]
+        if match.empty:
+            continue
+        sid = match.iloc[0]["source_id"]
+        fresh = Dataset(data_dir=ds.data_dir, units=ds.units, unit_aliases=ds.unit_aliases,
+                        periods=ds.periods, sources=ds.sources.loc[ds.sources["source_id"] != sid],
+                        scores=ds.scores.iloc[0:0], indicators=ds.indicators.iloc[0:0])
+        result = import_document(path, dataset=fresh)
+        curated = {t: ds.table(t).loc[ds.table(t)["source_id"] == sid] for t in ("scores", "indicators")}
+        text_only = {t: df.loc[~df["section"].str.contains(TABLE_SECTION)] for t, df in curated.items()}
+        mine = {t: result.tables[t] for t in ("scores", "indicators")}
+        mine_text = {t: df.loc[~df["section"].str.contains(TABLE_SECTION)] for t, df in mine.items()}
+        out.append((sid, compare(mine, curated), compare(mine_text, text_only), result))
+    return out
