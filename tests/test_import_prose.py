@@ -307,3 +307,38 @@ def test_old_provinces_and_crosswalk_are_complete():
 ])
 def test_find_period(text, expected):
     assert find_period(text)[0] == expected
+
+
+def test_report_of_an_old_district_imports_against_the_reference_units(tmp_path):
+    doc = tmp_path / "tien-phuoc-2024-05.txt"  # written for this test; invented figures
+    doc.write_text("UBND HUYỆN TIÊN PHƯỚC\n\nSố: 77/BC-UBND\n\nTiên Phước, ngày 04 tháng 6 năm 2024\n\nBÁO CÁO\n\n"
+                   "Kết quả Bộ chỉ số tháng 5/2024 của huyện Tiên Phước, tỉnh Quảng Nam\n\n"
+                   "(Văn bản mẫu cho kiểm thử; số liệu giả định.)\n\n"
+                   "Tổng số điểm huyện Tiên Phước đạt 84,02/100 điểm, xếp hạng 05/18 huyện, thị xã, thành phố.\n",
+                   encoding="utf-8")
+    target = tmp_path / "data"
+    run_import([doc], target)
+    ds = load_dataset(target)
+    units = ds.units.set_index("unit_id")
+    assert units.loc["quang-nam/huyen-tien-phuoc", ["level", "parent_id"]].tolist() == ["district", "quang-nam"]
+    assert str(units.loc["quang-nam/huyen-tien-phuoc", "valid_to"])[:10] == "2025-06-30"
+    assert "GSO code 514" in units.loc["quang-nam/huyen-tien-phuoc", "note"]
+    s = _scores(ds).loc[("quang-nam/huyen-tien-phuoc", "2024-05", "TOTAL")]
+    assert [s["value"], s["rank"], s["rank_of"], s["rank_block"]] == [84.02, 5, 18, "district"]
+
+
+def test_old_districts_and_district_crosswalk():
+    from analysis.units import district_crosswalk, old_districts, old_units
+
+    d = old_districts()
+    assert len(d) == 705 and d["gso_code"].is_unique and d["unit_id"].is_unique
+    assert set(d["province_unit_id"]) == set(old_provinces()["unit_id"])
+    # the seeds' districts carry the ids data/ already uses
+    assert {"bac-kan/huyen-na-ri", "dong-thap/thanh-pho-sa-dec", "an-giang/huyen-phu-tan",
+            "bac-kan/huyen-cho-don"} <= set(d["unit_id"])
+    cw = district_crosswalk().set_index("old_unit_id")
+    assert cw.at["an-giang/huyen-phu-tan", "new_name"] == "tỉnh An Giang"
+    assert cw.at["ca-mau/huyen-phu-tan", "new_name"] == "tỉnh Cà Mau"  # same name, other province
+    assert cw.at["binh-duong/thanh-pho-thu-dau-mot", "new_name"] == "thành phố Hồ Chí Minh"
+    u = old_units()
+    assert len(u) == 768 and set(str(v)[:10] for v in u["valid_to"]) == {"2025-06-30"}

@@ -13,8 +13,9 @@ from .config import REFERENCE_DIR
 from .errors import UnknownUnitError
 from .text import UNIT_TYPES, name_key
 
-__all__ = ["UnitIndex", "short_name", "display_name", "old_provinces", "new_provinces",
-           "province_crosswalk", "REFORM_DATE", "crosses_reform", "NOT_COMPARABLE", "LEGAL_SOURCE"]
+__all__ = ["UnitIndex", "short_name", "display_name", "old_provinces", "new_provinces", "old_districts",
+           "province_crosswalk", "district_crosswalk", "old_units", "REFORM_DATE", "crosses_reform",
+           "NOT_COMPARABLE", "LEGAL_SOURCE"]
 
 #: First day of the two-level local government (34 provinces, no districts).
 REFORM_DATE = date(2025, 7, 1)
@@ -57,6 +58,75 @@ def new_provinces() -> pd.DataFrame:
     (34, 'tỉnh An Giang|tỉnh Kiên Giang')
     """
     return pd.read_csv(REFERENCE_DIR / "provinces_2025.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def old_districts() -> pd.DataFrame:
+    """The 705 district-level units (huyện, quận, thị xã, thành phố thuộc tỉnh) of the GSO list
+    of 17 May 2022, with their GSO codes, province and unit id; all ended on 30 June 2025 with
+    the district level. Changes between May 2022 and June 2025 are not in this list (see
+    ``reference/PROVINCES.md``).
+
+    Examples
+    --------
+    >>> d = old_districts()
+    >>> len(d), d["province_gso_code"].nunique()
+    (705, 63)
+    >>> d.set_index("gso_code").at["066", "unit_id"]
+    'bac-kan/huyen-na-ri'
+    """
+    t = pd.read_csv(REFERENCE_DIR / "districts_2022.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    t["key"] = [name_key(n) for n in t["name"]]
+    return t
+
+
+def old_units() -> pd.DataFrame:
+    """The 63 provinces and 705 districts before the July 2025 reform as rows of ``units.csv``
+    (``valid_to`` 2025-06-30; codes of the national e-government catalogue are not known for
+    them, so ``code`` is empty and the GSO code is in ``note``).
+
+    Examples
+    --------
+    >>> u = old_units()
+    >>> len(u), sorted(u["level"].unique())
+    (768, ['district', 'province'])
+    """
+    p, d = old_provinces(), old_districts()
+    provinces = pd.DataFrame({
+        "unit_id": p["unit_id"], "code": None, "name": p["name"], "unit_type": p["unit_type"],
+        "level": "province", "parent_id": None, "province_id": p["unit_id"],
+        "valid_to": pd.to_datetime(p["valid_to"]).dt.date,
+        "note": [f"province before the July 2025 reform (GSO code {c}); from 1 July 2025 part of {n} "
+                 f"(Resolution 202/2025/QH15); reference/provinces_2024.csv"
+                 for c, n in zip(p["gso_code"], p["new_name"])]})
+    districts = pd.DataFrame({
+        "unit_id": d["unit_id"], "code": None, "name": d["name"], "unit_type": d["unit_type"],
+        "level": "district", "parent_id": d["province_unit_id"], "province_id": d["province_unit_id"],
+        "valid_to": pd.to_datetime(d["valid_to"]).dt.date,
+        "note": [f"district (GSO code {c}, GSO list of 17 May 2022); the district level ended on 30 June "
+                 f"2025; reference/districts_2022.csv" for c in d["gso_code"]]})
+    return pd.concat([provinces, districts], ignore_index=True)
+
+
+def district_crosswalk() -> pd.DataFrame:
+    """Old district -> the new (34) province it lies in. Provinces were merged whole, so a
+    district's new province is that of its old province; the district itself has no successor
+    (its communes were rearranged by resolutions of the Standing Committee of the National
+    Assembly, not held here).
+
+    Examples
+    --------
+    >>> cw = district_crosswalk().set_index("old_unit_id")
+    >>> cw.at["dong-thap/thanh-pho-sa-dec", "new_name"]
+    'tỉnh Đồng Tháp'
+    """
+    d, p = old_districts(), old_provinces().set_index("gso_code")
+    return pd.DataFrame({
+        "old_unit_id": d["unit_id"], "old_name": d["name"], "old_gso_code": d["gso_code"],
+        "old_province_unit_id": d["province_unit_id"], "valid_to": d["valid_to"],
+        "new_gso_code": [p.at[c, "new_gso_code"] for c in d["province_gso_code"]],
+        "new_name": [p.at[c, "new_name"] for c in d["province_gso_code"]],
+        "comparable": False, "legal_source": LEGAL_SOURCE})
 
 
 def province_crosswalk() -> pd.DataFrame:

@@ -31,8 +31,8 @@ from datetime import date
 import pandas as pd
 
 from ..errors import DataError, UnknownUnitError
-from ..text import nfc, slugify
-from ..units import old_provinces
+from ..text import name_key, nfc, slugify
+from ..units import old_districts, old_provinces, old_units
 
 __all__ = ["draft_source", "find_period", "find_area", "ProvenanceError"]
 
@@ -147,6 +147,16 @@ def find_area(candidates: list[str], dataset, provinces_named: list[str]) -> tup
             if len(match):
                 row = match.iloc[0]
                 return row["unit_id"], [_province_row(row)], phrase
+        if kind in ("huyện", "thị xã", "quận", "thành phố"):
+            listed = old_districts()
+            listed = listed.loc[(listed["key"] == name_key(phrase)) & (listed["unit_type"] == kind)]
+            if province_ids:
+                listed = listed.loc[listed["province_unit_id"].isin(province_ids)]
+            if len(listed) == 1:
+                ref = old_units().set_index("unit_id", drop=False)
+                uid, prov = listed["unit_id"].iloc[0], listed["province_unit_id"].iloc[0]
+                rows = [ref.loc[u].to_dict() for u in (prov, uid) if u not in units.index]
+                return uid, rows, phrase
         if kind in ("huyện", "thị xã", "quận", "thành phố") and len(province_ids) == 1:
             prov = province_ids[0]
             rows = []
@@ -159,14 +169,14 @@ def find_area(candidates: list[str], dataset, provinces_named: list[str]) -> tup
             uid = f"{prov}/{slugify(name)}"
             rows.append({"unit_id": uid, "code": None, "name": name, "unit_type": kind, "level": "district",
                          "parent_id": prov, "province_id": prov, "valid_to": date(2025, 6, 30),
-                         "note": "district named by the imported document (the district level ended on "
-                                 "30 June 2025); not from a reference list"})
+                         "note": "district named by the imported document and not in the GSO list of "
+                                 "17 May 2022 (reference/districts_2022.csv); the district level ended "
+                                 "on 30 June 2025"})
             return uid, rows, phrase
     return None, [], None
 
 
 def _key(name: str) -> str:
-    from ..text import name_key
     return name_key(re.sub(r"^(tỉnh|thành phố)\s+", "", nfc(name).strip(), flags=re.I))
 
 

@@ -197,8 +197,8 @@ def html_items(html: str) -> tuple[list[tuple], PageMeta]:
     >>> [r for r in items if r[0] == 'row'][1][1]
     [('Xã A', False), ('70', True)]
     """
-    head = _Parser()
-    head.feed(html[:html.lower().find("<body")] if "<body" in html.lower() else "")
+    head = _Parser()  # the whole page, for its title and meta elements
+    head.feed(html)
     parser = _Parser()
     parser.feed(_main_part(html))
     parser.close()
