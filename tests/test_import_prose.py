@@ -342,3 +342,25 @@ def test_old_districts_and_district_crosswalk():
     assert cw.at["binh-duong/thanh-pho-thu-dau-mot", "new_name"] == "thành phố Hồ Chí Minh"
     u = old_units()
     assert len(u) == 768 and set(str(v)[:10] for v in u["valid_to"]) == {"2025-06-30"}
+
+
+def test_units_named_with_their_band():
+    """The shape of the issue: a unit leading its block with a band, and a count of units with
+    that band followed by their names (text written for this test, figures invented)."""
+    ds = load_dataset(DATA_DIR)
+    doc_dir = Path(__import__("tempfile").mkdtemp())
+    doc = doc_dir / "khoi-so.txt"
+    doc.write_text("Kết quả khối sở, ngành tháng 7/2024 của tỉnh Bắc Kạn (văn bản mẫu cho kiểm thử).\n\n"
+                   "Khối sở, ngành: Sở Tư pháp dẫn đầu với 95,2 điểm, xếp loại xuất sắc; 02 sở được xếp loại "
+                   "tốt gồm: Sở Tài chính, Sở Công Thương.\n\nSở Ngoại vụ dẫn đầu khối, xếp loại xuất sắc.\n",
+                   encoding="utf-8")
+    source = {"source_id": "test-khoi-so", "issuer": "test", "title": "test", "area_unit_id": "bac-kan",
+              "period_id": "2024-07"}
+    r = import_document(doc, dataset=ds, source=source)
+    s = r.tables["scores"].set_index("unit_id")
+    assert s.loc["bac-kan/so-tu-phap", ["value", "band"]].tolist() == [95.2, "Xuất sắc"]
+    assert s.loc["bac-kan/so-tai-chinh", "band"] == "Tốt" and pd.isna(s.loc["bac-kan/so-tai-chinh", "value"])
+    assert s.loc["bac-kan/so-cong-thuong", "band"] == "Tốt"
+    i = r.tables["indicators"]
+    assert i[["indicator", "category", "block", "value"]].values.tolist() == [["units_by_band", "Tốt", "department", 2]]
+    assert any("unit 'Sở Ngoại vụ' is not in units.csv" in u for u in r.uninterpreted)  # listed, not dropped

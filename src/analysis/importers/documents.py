@@ -1,4 +1,5 @@
-"""Import the per-unit tables of report documents (.docx, or text/markdown with tab or pipe tables).
+"""Import report documents (.docx, .html, or text/markdown with tab or pipe tables): their tables
+and their running text.
 
 A report is read in three steps, each a pure function except the first:
 
@@ -35,8 +36,11 @@ cell are stated here:
   the total of the report's period. Underlined cells (``<u>…</u>``, or underlined runs in a
   .docx) are ``marked``.
 
-Free text (paragraph figures such as ``87,15/100 điểm``) is not read: those figures are
-transcribed by hand into ``data/``.
+The running text (headlines, lists, news prose: ``87,15/100 điểm (mức tốt), xếp hạng 2/8``) is
+read by :mod:`analysis.importers.prose`, .html pages are turned into items by
+:mod:`analysis.importers.webpage`, and a document without a ``sources`` row is given one drafted
+from its own lines by :mod:`analysis.importers.provenance` (a ``.source.json`` sidecar overrides
+the draft field by field).
 """
 from __future__ import annotations
 

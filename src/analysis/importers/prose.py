@@ -124,6 +124,9 @@ _REFERENCES = [
 ]
 _REFERENCE = re.compile("|".join(f"(?:{p})" for p in _REFERENCES))
 _LEADING = re.compile(r"^\s*(?:#+\s*)?(?:[IVX]+\.|\d+(?:\.\d+)*\.?(?=\s)|[a-zđ]\)|[-+•*–])\s*")
+_LIST_NUMBER = re.compile(r"^\s*(?:[IVX]+\.|\d+(?:\.\d+)*\.(?=\s)|\d+\)|[a-zđ]\)|[-+•*–])\s*")
+_DEPARTMENT = re.compile(r"^\s*((?:Sở|Ban|Thanh tra|Văn phòng|Công an|Bảo hiểm xã hội|Cục|Chi cục|Trung tâm)\b.*?)"
+                         r"\s+(?:dẫn đầu|đạt|xếp|với|có|được|đứng)\b")
 _APPROX = re.compile(rf"(?:trên|dưới|gần|hơn|khoảng|xấp xỉ|tối thiểu|ít nhất|tối đa)\s+{_NUM}\s*%?"
                      rf"|{_NUM}\s*%?\s*trở lên|{_NUM}\s*%?\s*trở xuống")
 _UNIT_NAME_RE = re.compile(
@@ -308,6 +311,16 @@ class _Reader:
         """(unit id named in the clause, problem)."""
         found, problems = [], []
         clause = re.split(r"\b(?:gồm|là)\s*:", clause)[0]  # a list of member units is not the subject
+        clause = re.sub(r"^[^:]{0,40}:\s*", "", clause) if re.match(r"^[^:\d]{0,40}:", clause) else clause
+        if m := _DEPARTMENT.match(clause):
+            name = m[1].strip(" ,")
+            try:
+                uid = self.ctx.index.resolve(name, province=self.ctx.province)
+            except UnknownUnitError as exc:
+                return None, str(exc)
+            if uid is None:
+                return None, f"unit '{name}' is not in units.csv or unit_aliases.csv"
+            return uid, None
         for _, kind, name in _UNIT_NAME.finditer(clause):
             if kind.casefold() in ("tỉnh", "thành phố") and name in ("Đoàn", "Ủy"):
                 continue
@@ -487,9 +500,10 @@ class _Reader:
         period = self.period_of(text)
         for m in _REFERENCE.finditer(text):
             c.take(m.start(), m.end())
-        lead = _LEADING.match(c.work)
+        lead = _LIST_NUMBER.match(c.work)
         if lead:
             c.take(0, lead.end())
+        self.named(text, n, period)
         if not c.left():
             return last_indicator
         self.blocks(c, block, n, period, text)
@@ -524,7 +538,7 @@ class _Reader:
         for m in re.finditer(rf"({_NUM})\s*/\s*(100|22|20|18|12|10)\s*(?:điểm)", c.work):
             found.append((m.start(), m.end(), m[1], float(m[2])))
         if not found:
-            for m in re.finditer(rf"(?:đạt|được|là)\s*:?\s*({_NUM})\s*điểm", c.work):
+            for m in re.finditer(rf"(?:đạt|được|là|với)\s*:?\s*({_NUM})\s*điểm", c.work):
                 found.append((m.start(1), m.end(), m[1], None))
             if found and not (country or re.search(r"tổng", text, re.I) or attach):
                 found = []
@@ -686,6 +700,9 @@ class _Reader:
             if self.indicator(area, period, "units_publishing_results", "count", float(m[1]), 0, n, text,
                               denominator=float(m[2]), block=blk):
                 c.take(m.start(), m.end())
+
+    def named(self, text, n, period) -> None:
+        """Units named with a band: '08 sở được xếp loại tốt gồm: A, B', 'X dẫn đầu …, xếp loại …'."""
         # '08 sở được xếp loại tốt gồm: A, B, C' -> each named unit's band
         m = re.search(rf"(?:xếp loại|đạt loại)\s+({_BAND_WORDS})\s*(?:gồm|là)\s*:?\s*(.+)$", text, re.I)
         if m:
@@ -705,15 +722,18 @@ class _Reader:
                                      f"{'; '.join(x for x, u in zip(names, uids) if u is None)}")
         # '… dẫn đầu …, xếp loại xuất sắc' names one unit with its band (handled with the scores
         # when a score is printed; a name with a band and no score is read here)
-        m = re.match(rf"^\s*(.+?)\s+dẫn đầu.*?xếp loại\s+({_BAND_WORDS})", text, re.I)
-        if m:
+        m = re.match(rf"^(?:[^:]{{0,40}}:\s*)?(.+?)\s+dẫn đầu.*?xếp loại\s+({_BAND_WORDS})", text, re.I)
+        if m and not re.search(r"\d\s*(?:/\s*100\s*)?điểm", text):
             try:
                 uid = self.ctx.index.resolve(m[1], province=self.ctx.province)
             except UnknownUnitError:
                 uid = None
             band = canonical_band(m[2]) or canonical_band(m[2].casefold())
-            if uid and band and not re.search(r"/\s*100", text):
+            if uid and band:
                 self.score(uid, period, "TOTAL", None, None, None, n, text, band=band)
+            else:
+                self.not_read.append(f"line {n}: '{text.strip()}': unit '{m[1]}' is not in units.csv or "
+                                     f"unit_aliases.csv; its band is not read")
 
 
 def read_prose(items: list[tuple], ctx: ProseContext) -> dict:
