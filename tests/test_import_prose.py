@@ -364,3 +364,27 @@ def test_units_named_with_their_band():
     i = r.tables["indicators"]
     assert i[["indicator", "category", "block", "value"]].values.tolist() == [["units_by_band", "Tốt", "department", 2]]
     assert any("unit 'Sở Ngoại vụ' is not in units.csv" in u for u in r.uninterpreted)  # listed, not dropped
+
+
+def test_a_report_after_the_reform_is_not_tied_to_a_unit_that_ended(tmp_path):
+    target = tmp_path / "data"
+    run_import([FIXTURES / "quang-nam-2024-06.txt"], target)  # adds quang-nam, valid to 2025-06-30
+    doc = tmp_path / "sau-sap-nhap.txt"
+    doc.write_text("Kết quả Bộ chỉ số tháng 8/2025 của tỉnh Quảng Nam (văn bản mẫu cho kiểm thử)\n\n"
+                   "Tỉnh Quảng Nam đạt 80,0/100 điểm.\n", encoding="utf-8")
+    with pytest.raises(DataError, match="cannot tell which unit"):
+        run_import([doc], target)
+    (tmp_path / "sau-sap-nhap.txt.source.json").write_text('{"area_unit_id": "quang-nam"}', encoding="utf-8")
+    with pytest.raises(DataError, match="existed until 2025-06-30 but source .* reports on 2025-08"):
+        run_import([doc], target)
+
+
+def test_averages_and_blocks_are_not_the_area_total(minimal_dir=None, tmp_path=None):
+    ds = load_dataset(MINIMAL)
+    doc = Path(__import__("tempfile").mkdtemp()) / "binh-quan.txt"
+    doc.write_text("Kết quả tháng 7/2024 huyện Thử (văn bản mẫu cho kiểm thử)\n\n"
+                   "Điểm bình quân của các xã đạt 82,5 điểm, xếp loại Tốt.\n\nHuyện Thử đạt 80,1 điểm, xếp loại Tốt.\n",
+                   encoding="utf-8")
+    r = import_document(doc, dataset=ds)
+    assert r.tables["scores"][["unit_id", "value"]].values.tolist() == [["tinh-mau/huyen-thu", 80.1]]
+    assert any("82,5 not read" in u for u in r.uninterpreted)

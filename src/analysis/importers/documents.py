@@ -680,6 +680,11 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
     area = source["area_unit_id"]
     if area not in units.index:
         raise DataError(f"area_unit_id '{area}' of source {source['source_id']} is not in units.csv")
+    ended = units.at[area, "valid_to"]
+    if ended is not None and not pd.isna(ended) and pd.Timestamp(ended).date() < period.start:
+        raise DataError(f"area '{area}' existed until {pd.Timestamp(ended).date()} but source "
+                        f"{source['source_id']} reports on {period.period_id}; after the July 2025 reform "
+                        f"its figures belong to the new unit (see analysis.units.province_crosswalk)")
     ctx = _Context(source_id=source["source_id"], period=period,
                    index=UnitIndex(all_units, dataset.unit_aliases), units=units,
                    province=units.at[area, "province_id"], parent=area)

@@ -516,6 +516,10 @@ class _Reader:
             period = f"{year}-{month:02d}" if (year, month) != (p.year, p.month) else p.period_id
         unit, problem = self.unit_in(text)
         country = re.search(r"(bình quân|trung bình) (của )?cả nước", text, re.I)
+        if unit is None and not country and block is None and \
+                re.search(r"\b(bình quân|trung bình chung|các xã|các phường|các đơn vị|các sở|các huyện)\b",
+                          text, re.I):
+            block = "several units"  # an average or a statement about a block: not the area's figure
         # changes, ranks, bands: positions to attach to the nearest score before them
         attach = []
         for m in re.finditer(rf"\(?\s*(tăng|giảm|Tăng|Giảm)\s+({_NUM})\s*điểm\s*\)?", c.work):

@@ -104,12 +104,15 @@ def _date(day: str, month: str, year: str) -> date | None:
         return None
 
 
-def find_area(candidates: list[str], dataset, provinces_named: list[str]) -> tuple[str | None, list[dict], str | None]:
+def find_area(candidates: list[str], dataset, provinces_named: list[str], *,
+              after_reform: bool = False) -> tuple[str | None, list[dict], str | None]:
     """(unit id, new unit rows, phrase) of the first candidate name that is a unit.
 
-    Names are looked up in the dataset's units, then among the 63 provinces that existed until
-    30 June 2025 (``reference/provinces_2024.csv``). A district not in the data is created under
-    the one province the document names.
+    Names are looked up in the dataset's units, then (for a report from before 1 July 2025)
+    among the 63 provinces and 705 districts that existed until 30 June 2025
+    (``reference/provinces_2024.csv``, ``districts_2022.csv``); a district in neither is created
+    under the one province the document names. A report from after the reform is never tied to
+    a unit that ended with it.
     """
     from ..units import UnitIndex
 
@@ -138,9 +141,11 @@ def find_area(candidates: list[str], dataset, provinces_named: list[str]) -> tup
                  and (kind != "tỉnh" or units.at[u, "level"] == "province")}
         if len(found) > 1 and province_ids:
             found = {u for u in found if units.at[u, "province_id"] in province_ids}
+        if after_reform:
+            found = {u for u in found if not _ended(units.at[u, "valid_to"])}
         if len(found) == 1:
             return next(iter(found)), [], phrase
-        if found:
+        if found or after_reform:
             continue
         if kind in ("tỉnh", "thành phố"):
             match = old.loc[old["key"] == _key(phrase)]
@@ -174,6 +179,13 @@ def find_area(candidates: list[str], dataset, provinces_named: list[str]) -> tup
                                  "on 30 June 2025"})
             return uid, rows, phrase
     return None, [], None
+
+
+def _ended(valid_to) -> bool:
+    """True for a unit whose validity ended before the July 2025 reform took effect."""
+    if valid_to is None or (isinstance(valid_to, float) and valid_to != valid_to) or pd.isna(valid_to):
+        return False
+    return pd.Timestamp(valid_to).date() < date(2025, 7, 1)
 
 
 def _key(name: str) -> str:
@@ -246,38 +258,7 @@ def draft_source(items: list[tuple], *, path, digest: str, dataset, meta=None,
         issuer = credit[1]
     else:
         issuer = None
-    # area
-    provinces_named = [f"tỉnh {m[2]}" for m in _UNIT.finditer(body) if m[1].casefold() == "tỉnh"][:20]
-    candidates = []
-    sources_text = [title or ""] + [line.title() for line in issuer_lines]
-    if re.search(r"TM\.\s*Ủ?Y BAN NHÂN DÂN|TM\. UBND", body.replace("Ỷ", "Y")) and place:
-        pass
-    for text in sources_text:
-        for m in _UNIT.finditer(text):
-            candidates.append(_title_case_unit(m[1], m[2]))
-    total_line = next((t for t in texts if re.search(r"/\s*100\s*điểm", t)), "")
-    for m in _UNIT.finditer(total_line):
-        candidates.append(_title_case_unit(m[1], m[2]))
-    if place:
-        for kind in ("huyện", "thành phố", "thị xã", "tỉnh"):
-            candidates.append(f"{kind} {place}")
     given = given or {}
-    if given.get("area_unit_id"):
-        area, new_units, phrase = given["area_unit_id"], [], "the sidecar"
-    else:
-        area, new_units, phrase = find_area(candidates, dataset, provinces_named)
-    if area is None:
-        raise ProvenanceError(f"cannot tell which unit this document reports on (names tried: "
-                        f"{', '.join(dict.fromkeys(candidates)) or 'none'}); write a sidecar "
-                        f"{path.name}.source.json with area_unit_id (and period_id)", file=path)
-    notes.append(f"area drafted from '{phrase}': {area}")
-    if issuer is None:
-        unit_name = next((r["name"] for r in new_units if r["unit_id"] == area), None)
-        if unit_name is None:
-            known = dataset.units.set_index("unit_id")["name"]
-            unit_name = known.get(area, area)
-        issuer = f"UBND {unit_name}" if re.search(r"ỦY BAN NHÂN DÂN|UBND", body) else unit_name
-        notes.append(f"issuer drafted from the area: '{issuer}'")
     # period
     year_hint = issued.year if issued else None
     if year_hint is None and (m := re.search(r"năm\s+(\d{4})", body)):
@@ -292,10 +273,50 @@ def draft_source(items: list[tuple], *, path, digest: str, dataset, meta=None,
             if period:
                 where = "text"
                 break
-    if period is None:
-        raise ProvenanceError(f"cannot tell which period this document reports on; write a sidecar "
-                        f"{path.name}.source.json with period_id (e.g. 2024-07)", file=path)
-    notes.append(f"period drafted from the {where}: '{phrase}' -> {period}")
+    if period is not None:
+        notes.append(f"period drafted from the {where}: '{phrase}' -> {period}")
+    # area
+    provinces_named = [f"tỉnh {m[2]}" for m in _UNIT.finditer(body) if m[1].casefold() == "tỉnh"][:20]
+    candidates = []
+    sources_text = [title or ""] + [line.title() for line in issuer_lines]
+    for text in sources_text:
+        for m in _UNIT.finditer(text):
+            candidates.append(_title_case_unit(m[1], m[2]))
+    total_line = next((t for t in texts if re.search(r"/\s*100\s*điểm", t)), "")
+    for m in _UNIT.finditer(total_line):
+        candidates.append(_title_case_unit(m[1], m[2]))
+    if place:
+        for kind in ("huyện", "thành phố", "thị xã", "tỉnh"):
+            candidates.append(f"{kind} {place}")
+    if given.get("area_unit_id"):
+        area, new_units, phrase = given["area_unit_id"], [], "the sidecar"
+    else:
+        from ..periods import parse_period
+        from ..units import REFORM_DATE
+        try:
+            after = period is not None and parse_period(period).start >= REFORM_DATE
+        except DataError:
+            after = False
+        area, new_units, phrase = find_area(candidates, dataset, provinces_named, after_reform=after)
+    if area is None or period is None:
+        what = []
+        if area is None:
+            what.append(f"which unit this document reports on (names tried: "
+                        f"{', '.join(dict.fromkeys(candidates)) or 'none'})")
+        if period is None:
+            what.append("which period it reports on")
+        fields = " and ".join(f for f, missing in (("area_unit_id", area is None), ("period_id", period is None))
+                              if missing)
+        raise ProvenanceError(f"cannot tell {' nor '.join(what)}; write a sidecar {path.name}.source.json "
+                              f"with {fields} (e.g. \"period_id\": \"2024-07\")", file=path)
+    notes.append(f"area drafted from '{phrase}': {area}")
+    if issuer is None:
+        unit_name = next((r["name"] for r in new_units if r["unit_id"] == area), None)
+        if unit_name is None:
+            known = dataset.units.set_index("unit_id")["name"]
+            unit_name = known.get(area, area)
+        issuer = f"UBND {unit_name}" if re.search(r"ỦY BAN NHÂN DÂN|UBND", body) else unit_name
+        notes.append(f"issuer drafted from the area: '{issuer}'")
     as_of = None
     m = re.search(r"(?:tra cứu số liệu|chốt số liệu|số liệu (?:tính )?đến)[^\d]{0,20}(\d{1,2})/(\d{1,2})/(\d{4})",
                   body, re.I)
