@@ -388,3 +388,17 @@ def test_averages_and_blocks_are_not_the_area_total(minimal_dir=None, tmp_path=N
     r = import_document(doc, dataset=ds)
     assert r.tables["scores"][["unit_id", "value"]].values.tolist() == [["tinh-mau/huyen-thu", 80.1]]
     assert any("82,5 not read" in u for u in r.uninterpreted)
+
+
+def test_national_average_in_the_same_sentence_as_the_total():
+    ds = load_dataset(MINIMAL)
+    doc = Path(__import__("tempfile").mkdtemp()) / "ca-nuoc.txt"
+    doc.write_text("Kết quả tháng 7/2024 huyện Thử (văn bản mẫu cho kiểm thử)\n\n"
+                   "Huyện Thử đạt 87,15/100 điểm (bình quân cả nước 75.5 điểm), xếp thứ 2/9.\n\n"
+                   "- Tỷ lệ xử lý hồ sơ trễ hạn: 5%.\n", encoding="utf-8")
+    r = import_document(doc, dataset=ds)
+    s = r.tables["scores"].set_index("unit_id")
+    assert s.loc["viet-nam", "value"] == 75.5 and pd.isna(s.loc["viet-nam", "rank"])
+    assert s.loc["tinh-mau/huyen-thu", ["value", "rank"]].tolist() == [87.15, 2]
+    assert r.tables["indicators"][["indicator", "value"]].values.tolist() == [["overdue_rate", 5.0]]
+    assert r.uninterpreted == []

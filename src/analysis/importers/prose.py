@@ -86,13 +86,14 @@ INDICATOR_RULES: list[tuple[str, str | None, str]] = [
     (r"(dvctt|dịch vụ công trực tuyến) toàn trình", None, "procedures_online_full"),
     (r"cung cấp thông tin trực tuyến", None, "procedures_online_info"),
     (r"^còn lại$", r"dịch vụ công trực tuyến|dvctt", "procedures_not_online"),
-    (r"quá hạn", None, "overdue_rate"),
+    (r"quá hạn|trễ hạn", None, "overdue_rate"),
     (r"đúng hạn|xử lý hồ sơ", None, "on_time_rate"),
     (r"cấp kết quả (giải quyết )?(tthc )?điện tử|kết quả điện tử", None, "e_results_rate"),
     (r"khai thác,? sử dụng lại", None, "reuse_rate"),
     (r"số hóa hồ sơ,? kết quả|thực hiện số hóa", None, "digitised_dossiers_rate"),
     (r"tài khoản.*xác thực", None, "verified_accounts"),
     (r"hồ sơ chứng thực", None, "e_certified_copies"),
+    (r"thanh toán trực tuyến", None, "online_payment_rate"),
 ]
 
 _NUM = r"\d+(?:[.,]\d+)*"
@@ -515,7 +516,14 @@ class _Reader:
             year = p.year if month <= (p.month or 12) else p.year - 1
             period = f"{year}-{month:02d}" if (year, month) != (p.year, p.month) else p.period_id
         unit, problem = self.unit_in(text)
-        country = re.search(r"(bình quân|trung bình) (của )?cả nước", text, re.I)
+        # 'bình quân cả nước 75.5 điểm': the country's total, whatever else the clause says
+        country = False
+        for m in re.finditer(rf"(?:bình quân|trung bình)\s+(?:của\s+)?cả nước[^\d;]{{0,25}}?({_NUM})\s*"
+                             rf"(?:/\s*100\s*)?điểm", c.work, re.I):
+            self.ctx.country_used = country = True
+            self.score(self.ctx.country, period, "TOTAL", _num(m[1]), _decimals(m[1]),
+                       100.0 if "/" in m[0] else None, n, text)
+            c.take(m.start(), m.end())
         if unit is None and not country and block is None and \
                 re.search(r"\b(bình quân|trung bình chung|các xã|các phường|các đơn vị|các sở|các huyện)\b",
                           text, re.I):
@@ -542,9 +550,9 @@ class _Reader:
         for m in re.finditer(rf"({_NUM})\s*/\s*(100|22|20|18|12|10)\s*(?:điểm)", c.work):
             found.append((m.start(), m.end(), m[1], float(m[2])))
         if not found:
-            for m in re.finditer(rf"(?:đạt|được|là|với)\s*:?\s*({_NUM})\s*điểm", c.work):
+            for m in re.finditer(rf"(?:đạt|được|là|với|cả nước)\s*:?\s*({_NUM})\s*điểm", c.work):
                 found.append((m.start(1), m.end(), m[1], None))
-            if found and not (country or re.search(r"tổng", text, re.I) or attach):
+            if found and not (re.search(r"tổng", text, re.I) or attach):
                 found = []
         recs = []
         last_end = 0
@@ -564,13 +572,6 @@ class _Reader:
                     self.not_read.append(f"line {n}: '{text.strip()}': {number}/{maximum:g} điểm: "
                                          f"the group is not named; not read")
                     continue
-            if country:
-                uid = self.ctx.country
-                self.ctx.country_used = True
-                c.take(start, end)
-                recs.append((start, self.score(uid, period, group, _num(number), _decimals(number), maximum,
-                                               n, text)))
-                continue
             if problem:
                 self.not_read.append(f"line {n}: '{text.strip()}': {problem}; not read")
                 continue
