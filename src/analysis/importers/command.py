@@ -28,7 +28,8 @@ from ..config import DATA_DIR, TABLES
 from ..dataset import Dataset, empty_table, file_sha256, load_dataset, write_tables
 from ..errors import DataError
 from .documents import DOCUMENT_SUFFIXES, import_document, sidecar_path
-from .portal import ImportResult, import_portal
+from .capture import import_json
+from .portal import ImportResult
 
 __all__ = ["add_parser", "run_import", "collect_files", "ImportReport"]
 
@@ -179,7 +180,7 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False) ->
             continue
         existing = Dataset(data_dir=data_dir, **tables)
         if path.suffix.lower() == ".json":
-            result = import_portal(path, existing=existing)
+            result = import_json(path, existing=existing)  # raw captures via their manifest
         else:
             result = import_document(path, dataset=existing)
         report.results.append(result)
