@@ -113,6 +113,7 @@ class Replay:
     recorded: list[Recorded]
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, dict, str]] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)
     any_period: bool = False  # benchmark: serve an endpoint's recording whatever the period
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -127,6 +128,7 @@ class Replay:
             if fault is not None:
                 fault.hits += 1
             self.log.append((endpoint, payload, fault.kind if fault else "ok"))
+            self.agents.append(request.headers.get("User-Agent", ""))
         rec = next((r for r in self.recorded if r.matches(endpoint, payload)), None)
         if rec is None and self.any_period:
             rec = next((r for r in self.recorded if r.endpoint == endpoint), None)

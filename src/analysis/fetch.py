@@ -216,11 +216,11 @@ def check_response(endpoint: str, payload: dict, resp: httpx.Response, *,
     >>> r = httpx.Response(201, content=body, headers={"content-type": "application/json"})
     >>> len(check_response("dvc-progress-tree", {}, r)["data"]["children"])
     1
-    >>> r = httpx.Response(200, content=b"<html><title>Bảo trì</title></html>",
+    >>> r = httpx.Response(200, content="<html><title>Bảo trì</title></html>".encode(),
     ...                    headers={"content-type": "text/html"})
     >>> check_response("transparency", {"year": 2026}, r)
     Traceback (most recent call last):
-    analysis.fetch.FetchError: transparency {"year":2026}: expected JSON, got HTTP 200 text/html, 35 bytes: HTML page titled 'Bảo trì'
+    analysis.fetch.FetchError: transparency {"year":2026}: expected JSON, got HTTP 200 text/html, 38 bytes: HTML page titled 'Bảo trì'
     """
     where = f"{endpoint} {_shown(payload)}"
     if resp.status_code not in (200, 201):
@@ -233,7 +233,7 @@ def check_response(endpoint: str, payload: dict, resp: httpx.Response, *,
     except UnicodeDecodeError:
         raise FetchError(f"{where}: the body is not UTF-8 ({_what_came_back(resp)})") from None
     except json.JSONDecodeError as exc:
-        what = ("a truncated body (JSON ends early)" if exc.pos >= len(resp.content.rstrip()) - 1
+        what = ("a truncated body (JSON ends early)" if _ends_early(resp.content)
                 else f"malformed JSON ({exc.msg} at byte {exc.pos})")
         raise FetchError(f"{where}: {what}; got {_what_came_back(resp)}") from None
     if not isinstance(obj, dict) or "code" not in obj:
@@ -262,6 +262,32 @@ def check_response(endpoint: str, payload: dict, resp: httpx.Response, *,
     return obj
 
 
+def _ends_early(body: bytes) -> bool:
+    """True when the body stops inside a string or with brackets still open (cut off).
+
+    Examples
+    --------
+    >>> _ends_early(b'{"a": [1, "x'), _ends_early(b'{"a": 1}}')
+    (True, False)
+    """
+    depth, in_string, escape = 0, False, False
+    for ch in body.decode("utf-8", "replace"):
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+    return in_string or depth > 0 or not body.strip()
+
+
 def _keys(data: Any) -> str:
     if isinstance(data, dict):
         return "data with keys " + ", ".join(sorted(data)[:8]) if data else "an empty data object"
@@ -286,8 +312,10 @@ class Response:
 class PortalClient:
     """POST JSON to the portal with timeouts, retries, a rate limit and bounded concurrency."""
 
-    def __init__(self, options: FetchOptions, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, options: FetchOptions, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] | None = None):
         self.options = options
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.base = options.base_url.rstrip("/") + API_PATH
         self.limiter = RateLimiter(options.rate, sleep=sleep)
         self._sleep = sleep
@@ -342,7 +370,7 @@ class PortalClient:
         last = ""
         for attempt in range(self.options.retries + 1):
             self.limiter.wait()
-            captured_at = datetime.now(timezone.utc).isoformat()
+            captured_at = self.clock().astimezone(timezone.utc).isoformat()
             try:
                 resp = self.http.post(url, json=payload)
             except httpx.TimeoutException as exc:
@@ -670,7 +698,8 @@ def fetch(province: str, period: str, raw_dir: Path | str, *, groups: str | list
         Fetch everything again into a new capture folder.
     options : FetchOptions
     now : datetime, optional
-        The clock (the capture date and time; for replays of recorded captures).
+        A fixed clock: the capture date and the ``capturedAt`` of every response (for replays
+        of recorded captures; default the real clock).
 
     Returns
     -------
@@ -702,7 +731,8 @@ def fetch(province: str, period: str, raw_dir: Path | str, *, groups: str | list
         root, code = _province_argument(province, data_dir)
     raw_dir = Path(raw_dir)
     result = FetchResult(capture_dir=raw_dir, period=pid)
-    client = PortalClient(options, sleep=sleep)
+    fixed = vietnam_now(now) if now is not None else None
+    client = PortalClient(options, sleep=sleep, clock=(lambda: fixed) if fixed else None)
     bar: Any = _NoBar()
     if options.progress:
         from tqdm import tqdm
