@@ -415,8 +415,37 @@ def test_make_fetch_passes_values_as_data_not_code(replay, tmp_path):
 def test_import_reads_the_recorded_capture_folder_through_its_manifest(tmp_path):
     report = run_import([pr.QD766], tmp_path)
     lines = "\n".join(report.lines())
-    assert "capture manifest: 37 captures listed, 3 present (hashes checked), 34 not in this folder" in lines
+    assert ("a capture manifest, not a data file: 37 captures listed, 3 present (hashes checked), "
+            "34 not in this folder") in lines
     read = [r for r in report.results if not r.skipped]
     assert sorted(r.kind for r in read) == ["raw:ONLINE", "raw:TDGQ", "raw:TTTT"]
     ds = load_dataset(tmp_path)
     assert set(ds.periods["period_id"]) == {"2026-08"}
+
+
+def test_payloads_are_those_recorded_in_the_manifest(replay, tmp_path):
+    # Three of the six month lists are in ../shared; the other three get a 404 from the replay,
+    # but every request is made (six lists in flight) and carries the recorded payload.
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch(pr.PHU_THO_ROOT, "2026-08", tmp_path, groups="CKMB,TDGQ,ONLINE,TTTT,MDHL,MDSH",
+              options=options(replay, concurrency=6))
+    sent = {e: {k: v for k, v in p.items() if k not in pr.PAGING} for e, p, _ in replay.log}
+    want = {c["url"].rsplit("/", 1)[1]: {k: v for k, v in c["payload"].items() if k not in pr.PAGING}
+            for c in MANIFEST_M0["captures"] if c["file"].endswith("/month-all.json")}
+    assert sent == want
+    assert sent["handling-satisfaction"] == {"rootDepartmentId": pr.PHU_THO_ROOT,
+                                             "fromDate": "2026-08-01", "toDate": "2026-08-31"}
+    # the three recorded lists were complete and are kept; the three others left nothing
+    kept = sorted(p.relative_to(tmp_path).parts[1] for p in json_files(tmp_path) if p.name != "manifest.json")
+    assert kept == ["dvc-progress-tree", "formality-online-payment-tree", "provide-online-tree"]
+
+
+def test_province_argument_forms(tmp_path):
+    from analysis.config import DATA_DIR
+    from analysis.fetch import _province_argument
+
+    assert _province_argument(pr.PHU_THO_ROOT.upper(), None) == (pr.PHU_THO_ROOT, None)
+    assert _province_argument("h44", None) == (None, "H44")
+    assert _province_argument("bac-kan", DATA_DIR) == (None, "H03")  # a province id of units.csv
+    with pytest.raises(ParameterError, match="has no portal code"):
+        _province_argument("an-giang", DATA_DIR)

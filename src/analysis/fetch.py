@@ -185,6 +185,19 @@ class RateLimiter:
             self._sleep(start - now)
 
 
+_LIMITERS: dict[tuple[str, float], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def _shared_limiter(base_url: str, rate: float | None) -> RateLimiter:
+    """One limiter per portal address and rate in a process, so that successive fetches (one per
+    period or province) stay within the limit together, not each on its own."""
+    if not rate:
+        return RateLimiter(None)
+    with _LIMITERS_LOCK:
+        return _LIMITERS.setdefault((base_url.rstrip("/"), float(rate)), RateLimiter(rate))
+
+
 # --- response checks ----------------------------------------------------------------------------
 
 def _shown(payload: dict) -> str:
@@ -317,7 +330,8 @@ class PortalClient:
         self.options = options
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.base = options.base_url.rstrip("/") + API_PATH
-        self.limiter = RateLimiter(options.rate, sleep=sleep)
+        self.limiter = (_shared_limiter(options.base_url, options.rate) if sleep is time.sleep
+                        else RateLimiter(options.rate, sleep=sleep))
         self._sleep = sleep
         self.http = httpx.Client(
             timeout=httpx.Timeout(options.read_timeout, connect=options.connect_timeout),

@@ -60,8 +60,8 @@ def manifest_summary(path: Path, doc: dict) -> str:
                             f"{c['file']} but its bytes hash to {file_sha256(f)[:12]}…: the file "
                             f"is not the capture it describes", file=path)
         present += 1
-    text = (f"capture manifest: {len(listed)} captures listed, {present} present (hashes "
-            f"checked)")
+    text = (f"a capture manifest, not a data file: {len(listed)} captures listed, {present} "
+            f"present (hashes checked)")
     if missing:
         shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
         text += f", {len(missing)} not in this folder ({shown})"
