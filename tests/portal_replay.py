@@ -26,7 +26,6 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from pytest_httpserver import HTTPServer

@@ -751,7 +751,8 @@ def fetch(province: str, period: str, raw_dir: Path | str, *, groups: str | list
     if options.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="req", desc=f"fetch {province} {pid}", file=sys.stderr, leave=False)
+        bar = tqdm(total=0, unit="req", desc=f"fetch {province} {pid}", file=sys.stderr, leave=False,
+                   disable=None)  # shown on a terminal only
     raw_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(raw_dir / ".fetch.lock"))
     national = Request(SERVICE_RESULTS, dict(time_fields), pid, None, paged=False)
