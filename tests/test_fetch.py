@@ -112,7 +112,10 @@ def test_fetch_import_build_end_to_end(replay, tmp_path):
     # national: 34 provinces with their total and six groups (CLGQ read as ONLINE)
     nat = json.loads(pr.NATIONAL_FILE.read_bytes())["data"]["evaluation"]
     ytd = s[s["period_id"] == "2026-ytd-09-27"]
-    assert len(ytd[ytd["group"] == "TOTAL"]) == 34
+    provinces = set(ds.units.loc[ds.units["level"] == "province", "unit_id"])
+    assert len(ytd[(ytd["group"] == "TOTAL") & ytd["unit_id"].isin(provinces)]) == 34
+    country = ytd[ytd["unit_id"] == "viet-nam"].set_index("group")["value"]
+    assert country["TOTAL"] == json.loads(pr.NATIONAL_FILE.read_bytes())["data"]["overview"]["totalScore"]
     for rec in nat:
         uid = units.loc[rec["departmentCode"], "unit_id"]
         mine = ytd[ytd["unit_id"] == uid].set_index("group")["value"]
@@ -141,6 +144,10 @@ def test_fetch_import_build_end_to_end(replay, tmp_path):
     results = run_batch(jobs, out_dir=out, workers=2, progress=False)
     assert [r.status for r in results] == ["built", "built"], [r.error for r in results]
     assert (out / "gia-lai" / "2026-03.html").stat().st_size > 10_000
+    from analysis.report import ComparisonReport
+
+    table = ComparisonReport(ds, "2026-ytd-09-27").province_table()
+    assert len(table) == 34 and "viet-nam" not in set(table.get("unit_id", []))
 
 
 def test_manifest_has_the_shape_of_the_recorded_one(replay, tmp_path):

@@ -43,8 +43,14 @@ def test_national_year_from_the_file_name():
         want = {("ONLINE" if k == "CLGQ" else k): v for k, v in rec["groupScores"].items()}
         assert got == {"TOTAL": rec["totalScore"], **want}
     assert any("CLGQ read as ONLINE" in n for n in r.notes)
-    # the national overview and radar (means of the provinces) are named, not stored
-    assert any("'Cả nước'" in n and "not imported" in n for n in r.notes)
+    # the national overview and radar (means of the provinces) are the country unit's record
+    data = load(pr.NATIONAL_FILE)["data"]
+    radar = {x["code"]: x["score"] for x in data["radar"]}
+    assert by_group(r, "viet-nam") == {"TOTAL": data["overview"]["totalScore"], "CKMB": radar["CKMB"],
+                                       "TDGQ": radar["TDGQ"], "DVTT": radar["ONLINE_SERVICE"],
+                                       "MDHL": radar["MDHL"], "MDSH": radar["MDSH"]}
+    aliases = r.tables["unit_aliases"]
+    assert "Cả nước" in set(aliases.loc[aliases["unit_id"] == "viet-nam", "alias"])
 
 
 @needs_extra

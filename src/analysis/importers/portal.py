@@ -1291,9 +1291,6 @@ def _parse_service_results(b: _Builder, data: dict, ctx: _Context, period: str) 
                  required=False, nullable=True)
     checks: list = []
     if code is None:  # the whole country: evaluation[] lists the provinces
-        b.notes.append(f"data.overview ('{overview.get('departmentName')}', totalScore "
-                       f"{overview.get('totalScore')}) and data.radar (national means) not imported: "
-                       f"country-level figures are not stored")
         uids = []
         for path, rec in records:
             pcode = b._code(rec, path)
@@ -1302,10 +1299,16 @@ def _parse_service_results(b: _Builder, data: dict, ctx: _Context, period: str) 
             _unit_scores(b, rec, path, section="data.evaluation[]", unit=uid, period=period, ctx=ctx,
                          checks=checks)
         _check_sum(b, checks, "provinces")
-        area = _smallest_code_unit(b, [b.units[u] for u in uids]) if uids else COUNTRY_ID
-        for key in ("radar", "donuts"):
-            if key in data:
-                b.unmap(f"data.{key}", "country-level figures are not stored")
+        # the national overview ("Cả nước"), radar (the five groups: plain means of the provinces)
+        # and donuts are the country unit's record
+        area = _smallest_code_unit(b, [b.units[u] for u in uids] + [{"unit_id": COUNTRY_ID}])
+        name = overview.get("departmentName")
+        if isinstance(name, str) and name.strip():
+            b.alias(name, COUNTRY_ID)
+        _unit_scores(b, overview, "data.overview", section="data.overview", unit=COUNTRY_ID,
+                     period=period, ctx=ctx, groups_required=False)
+        _radar(b, data, COUNTRY_ID, period)
+        _donuts(b, data, COUNTRY_ID, period)
         title = f"API service-results: {len(records)} tỉnh, thành phố, kỳ {period}"
     else:
         if not re.match(UNIT_CODE, code):
