@@ -223,6 +223,8 @@ def test_a_failed_run_resumes_with_only_the_missing_lists(replay, tmp_path):
 def test_a_capture_file_edited_after_the_fact_is_refused(replay, tmp_path):
     r = fetch(pr.PHU_THO_ROOT, "2026-08", tmp_path, groups="TDGQ", options=options(replay))
     f = r.capture_dir / r.fetched[0]
+    assert f.stat().st_mode & 0o222 == 0  # written read-only
+    f.chmod(0o644)
     f.write_bytes(f.read_bytes().replace(b'"H44.01"', b'"H44.99"'))
     with pytest.raises(FetchError, match="bytes changed.*never edited"):
         fetch(pr.PHU_THO_ROOT, "2026-08", tmp_path, groups="TDGQ", options=options(replay))

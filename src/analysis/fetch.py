@@ -23,7 +23,7 @@ Behaviour (see ``domain/766-index.md``, "The portal API"):
   what came back; nothing is written for that list.
 * **Immutable captures.** A list (all its pages) is written only once complete, each response
   atomically as ``DIR/<capture date>/<endpoint>/<period>-<scope>.json`` (page 2 on:
-  ``….p2.json``), and recorded in ``DIR/<capture date>/manifest.json`` in the shape of
+  ``….p2.json``, read-only), and recorded in ``DIR/<capture date>/manifest.json`` in the shape of
   ``manifest.m0.json`` (url, method, payload, status, content type, captured_at, sha256,
   bytes, period, scope). The capture date is the Vietnam (UTC+7) date. A rerun skips the lists
   already captured and fetches the rest; ``refresh=True`` starts a new capture folder
@@ -591,6 +591,7 @@ class CaptureStore:
             written = []
             for n, (name, r) in enumerate(zip(files, responses), start=1):
                 atomic_write_bytes(self.folder / name, r.body)
+                (self.folder / name).chmod(0o444)  # a capture is read-only once written
                 written.append({
                     "file": name, "method": "POST", "url": r.url, "payload": r.payload,
                     "httpStatus": r.status, "contentType": r.content_type,
