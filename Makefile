@@ -78,6 +78,20 @@ portal-reports: $(VENV)/.installed ## import ../shared/data/portal into $(SCRATC
 	$(PY) -m analysis import $(PORTAL) --data $(SCRATCH)
 	$(PY) -m analysis build --data $(SCRATCH) --out $(OUT)/portal
 
+# --- fetch from the national portal -------------------------------------------
+# User values reach the shell only as quoted shell variables ("$$PROVINCE"), never spliced into
+# the recipe text: each is frozen to its literal text ($(value ...)) and exported; the CLI
+# validates them (one-line error, exit 2). Empty GROUPS/LEVEL/RATE/BASE_URL mean the defaults.
+RAW ?= data/raw
+FETCH_VARS := PROVINCE PERIOD RAW GROUPS LEVEL RATE BASE_URL REFRESH DATA
+$(foreach v,$(FETCH_VARS),$(eval override $(v) := $$(value $(v))))
+export $(FETCH_VARS)
+
+.PHONY: fetch
+fetch: $(VENV)/.installed ## fetch from the portal into $(RAW)/<date>/ and import into $(DATA): make fetch PROVINCE=H44 PERIOD=2026-08 [GROUPS=TDGQ,ONLINE] [LEVEL=all] [RATE=2] [REFRESH=1]
+	$(PY) -m analysis fetch --province "$$PROVINCE" --period "$$PERIOD" --raw "$$RAW" --data "$$DATA" \
+	  --groups "$$GROUPS" --level "$$LEVEL" --rate "$$RATE" --base-url "$$BASE_URL" $(if $(REFRESH),--refresh)
+
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
 reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis validate | …``."""
+"""Command line: ``python -m analysis validate | import | fetch | build | …``."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .importers.command import add_parser as add_import_parser
 
     add_import_parser(sub)
+
+    from .fetch import add_parser as add_fetch_parser
+
+    add_fetch_parser(sub)
 
     p = sub.add_parser("build", help="build the HTML reports (only those whose inputs changed)")
     p.add_argument("--data", type=Path, default=DATA_DIR, help="data directory (default: data/)")

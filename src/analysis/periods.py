@@ -1,4 +1,6 @@
-"""Reporting periods: month, week-of-month snapshot, quarter, half-year, year, year to date."""
+"""Reporting periods: month, week-of-month snapshot, quarter, half-year, year, and snapshots of a
+running year, quarter or month "to date" (``ytd``, ``qtd``, ``mtd``), whose id records the as-of
+date."""
 from __future__ import annotations
 
 import calendar
@@ -8,9 +10,13 @@ from datetime import date
 
 from .errors import DataError, ParameterError
 
-__all__ = ["Period", "parse_period", "PERIOD_FORMS", "MERGER_DATE", "crosses_merger"]
+__all__ = ["Period", "parse_period", "PERIOD_FORMS", "SNAPSHOT_KINDS", "MERGER_DATE", "crosses_merger"]
 
-PERIOD_FORMS = "YYYY-MM (month), YYYY-MM-wN (week snapshot), YYYY-QN, YYYY-HN, YYYY, YYYY-ytd-MM-DD"
+PERIOD_FORMS = (
+    "YYYY-MM (month), YYYY-MM-wN (week snapshot), YYYY-QN, YYYY-HN, YYYY, "
+    "YYYY-ytd-MM-DD / YYYY-qtd-MM-DD / YYYY-mtd-MM-DD (year, quarter, month to date)")
+# Kinds whose end date is a cut-off (a snapshot of a running period), not the period's end.
+SNAPSHOT_KINDS = ("week", "ytd", "qtd", "mtd")
 # 1 July 2025: 63 provinces became 34 and the district level was abolished.
 MERGER_DATE = date(2025, 7, 1)
 
@@ -21,6 +27,8 @@ _PATTERNS = [
     ("half", re.compile(r"^(?P<y>\d{4})-H(?P<h>\d)$")),
     ("year", re.compile(r"^(?P<y>\d{4})$")),
     ("ytd", re.compile(r"^(?P<y>\d{4})-ytd-(?P<m>\d{2})-(?P<d>\d{2})$")),
+    ("qtd", re.compile(r"^(?P<y>\d{4})-qtd-(?P<m>\d{2})-(?P<d>\d{2})$")),
+    ("mtd", re.compile(r"^(?P<y>\d{4})-mtd-(?P<m>\d{2})-(?P<d>\d{2})$")),
 ]
 
 
@@ -40,7 +48,7 @@ class Period:
 
     @property
     def month(self) -> int | None:
-        return self.start.month if self.kind in ("month", "week") else None
+        return self.start.month if self.kind in ("month", "week", "mtd") else None
 
     def label_vi(self) -> str:
         """Vietnamese label: ``Tháng 7/2024``, ``Quý 3/2024``, ``Năm 2024``, ``Năm 2026 (đến 24/9)``."""
@@ -56,7 +64,12 @@ class Period:
             return f"6 tháng {'đầu' if self.start.month == 1 else 'cuối'} năm {y}"
         if self.kind == "year":
             return f"Năm {y}"
-        return f"Năm {y} (đến {self.end.day:02d}/{self.end.month:02d}/{y})"
+        to = f"đến {self.end.day:02d}/{self.end.month:02d}/{y}"
+        if self.kind == "qtd":
+            return f"Quý {(self.start.month - 1) // 3 + 1}/{y} ({to})"
+        if self.kind == "mtd":
+            return f"Tháng {self.start.month}/{y} ({to})"
+        return f"Năm {y} ({to})"
 
     def label_en(self) -> str:
         """English label: ``July 2024``, ``2024 Q3``, ``2026 to 24 Sep``."""
@@ -70,6 +83,10 @@ class Period:
             return f"{self.year} H{1 if self.start.month == 1 else 2}"
         if self.kind == "year":
             return str(self.year)
+        if self.kind == "qtd":
+            return f"{self.year} Q{(self.start.month - 1) // 3 + 1} to {self.end.isoformat()}"
+        if self.kind == "mtd":
+            return f"{self.start.strftime('%B %Y')} to {self.end.isoformat()}"
         return f"{self.year} to {self.end.isoformat()}"
 
     def previous(self) -> str | None:
@@ -79,7 +96,7 @@ class Period:
         if self.kind in ("month", "week"):
             y, m = (self.year, self.start.month - 1) if self.start.month > 1 else (self.year - 1, 12)
             return f"{y}-{m:02d}"
-        if self.kind == "quarter":
+        if self.kind in ("quarter", "qtd"):
             q = (self.start.month - 1) // 3 + 1
             return f"{self.year}-Q{q - 1}" if q > 1 else f"{self.year - 1}-Q4"
         if self.kind == "half":
@@ -96,7 +113,8 @@ def parse_period(text: str, *, cutoff: date | None = None, file=None, row=None, 
     Parameters
     ----------
     text : str
-        ``2024-07``, ``2024-05-w1``, ``2024-Q3``, ``2024-H1``, ``2024``, ``2026-ytd-09-24``.
+        ``2024-07``, ``2024-05-w1``, ``2024-Q3``, ``2024-H1``, ``2024``, ``2026-ytd-09-24``,
+        ``2026-qtd-09-26`` (the quarter holding 26 Sep, to that day), ``2026-mtd-11-30``.
     cutoff : date, optional
         Cut-off of a week snapshot (``chốt số liệu``); defaults to the 7th day of the week.
     file, row, column, parameter
@@ -114,6 +132,9 @@ def parse_period(text: str, *, cutoff: date | None = None, file=None, row=None, 
     ('week', '2024-05-01', '2024-05-06', 'Tháng 5/2024 – Tuần 01 (chốt 06/5/2024)')
     >>> parse_period("2024-07").previous()
     '2024-06'
+    >>> p = parse_period("2026-qtd-09-26")
+    >>> p.kind, p.start.isoformat(), p.end.isoformat(), p.label_vi(), p.previous()
+    ('qtd', '2026-07-01', '2026-09-26', 'Quý 3/2026 (đến 26/09/2026)', '2026-Q2')
     """
     def fail(why: str):
         msg = f"period '{text}' {why}; allowed forms: {PERIOD_FORMS}"
@@ -129,7 +150,7 @@ def parse_period(text: str, *, cutoff: date | None = None, file=None, row=None, 
         y = int(m["y"])
         if not 2000 <= y <= 2100:
             fail("has a year outside 2000–2100")
-        if kind in ("month", "week", "ytd"):
+        if kind in ("month", "week", "ytd", "qtd", "mtd"):
             month = int(m["m"])
             if not 1 <= month <= 12:
                 fail("has a month outside 01–12")
@@ -161,6 +182,10 @@ def parse_period(text: str, *, cutoff: date | None = None, file=None, row=None, 
             end = date(y, month, int(m["d"]))
         except ValueError:
             fail("names a day that does not exist")
+        if kind == "qtd":
+            return Period(date(y, 3 * ((month - 1) // 3) + 1, 1), end, kind, s)
+        if kind == "mtd":
+            return Period(date(y, month, 1), end, kind, s)
         return Period(date(y, 1, 1), end, kind, s)
     fail("is malformed")
 

@@ -14,7 +14,7 @@ __all__ = ["Column", "FRAME_CHECK_FOCUS", "TABLE_COLUMNS", "KEYS", "table_schema
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 UNIT_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*)*$"
 UNIT_CODE = r"^(?:H\d{2}(?:\.\d+)*|\d{3}\.\d{2}\.\d{2}\.H\d{2})$"
-PERIOD_ID = r"^\d{4}(?:-\d{2}|-\d{2}-w\d|-Q\d|-H\d|-ytd-\d{2}-\d{2})?$"
+PERIOD_ID = r"^\d{4}(?:-\d{2}|-\d{2}-w\d|-Q\d|-H\d|-[ymq]td-\d{2}-\d{2})?$"
 SHA256 = r"^[0-9a-f]{64}$"
 MEASURES = ("percent", "count", "points", "days")
 SOURCE_KINDS = ("report", "portal", "document", "synthetic")
@@ -150,7 +150,7 @@ def table_schema(table: str, refs: dict | None = None) -> pa.DataFrameSchema:
         checks["kind"].append(_in(("variant", "typo"), "unknown alias kind"))
     elif table == "periods":
         checks["period_id"].append(_regex(PERIOD_ID, "must be a period id"))
-        checks["kind"].append(_in(("month", "week", "quarter", "half", "year", "ytd"), "unknown period kind"))
+        checks["kind"].append(_in(("month", "week", "quarter", "half", "year", "ytd", "qtd", "mtd"), "unknown period kind"))
         frame_checks.append(_frame_check(lambda df: df["start_date"] <= df["end_date"],
                                      "start_date must not be after end_date", "start_date"))
     elif table in ("scores", "indicators"):

@@ -33,9 +33,10 @@ import pandas as pd
 from ..config import DATA_DIR, TABLES
 from ..dataset import Dataset, empty_table, file_sha256, load_dataset, write_tables
 from ..errors import DataError
+from .capture import import_json
 from .documents import DOCUMENT_SUFFIXES, import_document
 from .provenance import ProvenanceError
-from .portal import ImportResult, import_portal
+from .portal import ImportResult
 
 __all__ = ["add_parser", "run_import", "collect_files", "ImportReport"]
 
@@ -191,7 +192,7 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False,
             continue
         existing = Dataset(data_dir=data_dir, **tables)
         if path.suffix.lower() == ".json":
-            result = import_portal(path, existing=existing)
+            result = import_json(path, existing=existing)  # raw captures via their manifest
         else:
             try:
                 result = import_document(path, dataset=existing, allow_empty=allow_empty)

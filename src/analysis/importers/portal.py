@@ -8,9 +8,13 @@ Layouts recognised (``detect_layout``), each described in ``shared/data/portal/R
 ``detail``                ``metadata`` + ``agenciesDetail[]`` with ``componentIndicators``
 ``catalog-provinces``     crawler catalog: ``schemaVersion`` + ``provinces[]`` with ``overview``
 ``catalog-communes``      crawler catalog: ``schemaVersion`` + ``communes[]`` (no group scores)
-``raw``                   raw API envelope ``code/message/data{parent, children}`` of the
-                          ``dvc-progress-tree`` (TDGQ), ``provide-online-tree`` (ONLINE) and
-                          ``formality-online-payment-tree`` (TTTT) endpoints
+``raw``                   raw API envelope ``code/message/data``: ``{parent, children}`` of
+                          the six group endpoints (``dvc-progress-tree`` TDGQ,
+                          ``provide-online-tree`` ONLINE, ``formality-online-payment-tree``
+                          TTTT, ``transparency`` CKMB, ``dossier-digitized`` MDSH,
+                          ``handling-satisfaction`` MDHL) or ``{overview, radar, evaluation[]}``
+                          of ``service-results`` (the country's provinces, or one province's
+                          units; ``radar`` holds the five decision groups, online = 22)
 ``documentation``         ``metrics.m0.json`` and capture manifests: recognised and skipped
 ========================  ==============================================================
 
@@ -25,11 +29,15 @@ Decisions (the data is recorded *as published*; nothing is corrected silently):
   the source's note. A swapped file whose values all stay below 10 cannot be detected.
 * **Periods.** ``timeType`` ``year`` with a run date inside the year is a year-to-date
   snapshot ``YYYY-ytd-MM-DD`` (cut-off = run date, Vietnam local); after the year it is the
-  year. A month is ``YYYY-MM`` once the run date is past its end, else a week-of-month
-  snapshot ``YYYY-MM-wN``. The run date is ``metadata.runDateStr`` (DDMMYYYY, local), else the
+  year. A quarter or month is ``YYYY-QN`` / ``YYYY-MM`` once the run date is past its end, else
+  a snapshot ``YYYY-qtd-MM-DD`` / ``YYYY-mtd-MM-DD`` (quarter or month to the run date). The run date is ``metadata.runDateStr`` (DDMMYYYY, local), else the
   local (UTC+7) date of ``extractedAt`` / ``generatedAt`` / the capture time in the manifest.
   Raw API responses carry no period: it comes from the capture manifest beside them
-  (``manifest*.json`` listing the file with its SHA-256) or from ``period=`` and ``as_of=``.
+  (``manifest*.json`` listing the file with its SHA-256), from ``period=`` and ``as_of=``, or
+  from a crawler's file name (``raw_Provinces_year_2026_27092026``: year 2026 read on 27 Sep
+  2026; ``service_results_month_2026_2``: month 2/2026, capture date unknown — accepted as a
+  finished month only when the response's ``monthlyChart`` has a value for a later month;
+  ``data_as_of`` is then left empty).
 * **Units.** Codes decide (``H21``, ``H21.227``); a province without a known code is matched
   by name. New units get ids ``<province-slug>/<slug of the canonical name>`` (``-2`` … on a
   collision). Every spelling seen is added to ``unit_aliases`` (NFC; an NFD spelling is noted).
@@ -58,7 +66,7 @@ import pandas as pd
 from ..config import SHARED_DIR
 from ..dataset import Dataset, empty_table, file_sha256
 from ..errors import DataError
-from ..periods import parse_period
+from ..periods import SNAPSHOT_KINDS, parse_period
 from ..reference import indicator_catalog
 from ..schema import TABLE_COLUMNS, UNIT_CODE, UNIT_TYPES
 from ..text import is_nfc, name_key, nfc, slugify, strip_admin_prefix
@@ -68,6 +76,7 @@ __all__ = [
     "ImportResult", "import_portal", "parse_portal", "load_json", "detect_layout", "portal_period",
     "normalise_field_names", "rows_frame", "origin_of", "vietnam_date", "OLD_API_FIELDS",
     "OLD_API_VALUES", "PORTAL_GROUPS", "COUNTER_RULES", "METRIC_RULES", "RAW_ENDPOINTS",
+    "SERVICE_RESULTS", "RADAR_GROUPS", "raw_name_period",
     "VIETNAM_TZ", "DOCUMENTATION_LAYOUTS",
 ]
 
@@ -170,11 +179,18 @@ METRIC_RULES: dict[str, str] = {
 }
 
 # Raw API endpoints: group and a parent field that identifies the response when no manifest says.
+# The three endpoints without a marker (no real capture in ../shared yet) are recognised through
+# their capture manifest only; their `metrics[]` are read like the crawler's.
 RAW_ENDPOINTS: dict[str, dict[str, str]] = {
     "dvc-progress-tree": {"group": "TDGQ", "marker": "totalOnTime"},
     "provide-online-tree": {"group": "ONLINE", "marker": "channelOnlineSum"},
     "formality-online-payment-tree": {"group": "TTTT", "marker": "totalDossierFinancialObligation"},
+    "transparency": {"group": "CKMB"},
+    "dossier-digitized": {"group": "MDSH"},
+    "handling-satisfaction": {"group": "MDHL"},
 }
+# The endpoint with the total, the five decision groups and the unit list of an area.
+SERVICE_RESULTS = "service-results"
 
 DOCUMENTATION_LAYOUTS = {
     "metrics": "a transcription of the metrics sheet of 'Công thức 766.xlsx' (documentation of "
@@ -295,13 +311,13 @@ def portal_period(time_type: str, year: int, *, as_of: date, month: int | None =
     -------
     (str, date or None)
         ``YYYY`` / ``YYYY-MM`` / ``YYYY-QN`` for a finished period (cut-off None);
-        ``YYYY-ytd-MM-DD`` or ``YYYY-MM-wN`` for a running year or month (cut-off = as_of).
+        ``YYYY-ytd-MM-DD``, ``YYYY-qtd-MM-DD`` or ``YYYY-mtd-MM-DD`` for a running year,
+        quarter or month: a snapshot "to date" whose id records the as-of date (cut-off = as_of).
 
     Raises
     ------
     ValueError
-        Unknown time type, a period that starts after ``as_of``, or a running quarter (the
-        period vocabulary has no quarter-to-date).
+        Unknown time type, or a period that starts after ``as_of``.
 
     Examples
     --------
@@ -309,6 +325,8 @@ def portal_period(time_type: str, year: int, *, as_of: date, month: int | None =
     ('2026-ytd-09-24', datetime.date(2026, 9, 24))
     >>> portal_period("month", 2026, month=8, as_of=date(2026, 9, 26))
     ('2026-08', None)
+    >>> portal_period("quarter", 2026, quarter=3, as_of=date(2026, 9, 26))
+    ('2026-qtd-09-26', datetime.date(2026, 9, 26))
     """
     if time_type == "year":
         pid = f"{year}"
@@ -327,12 +345,8 @@ def portal_period(time_type: str, year: int, *, as_of: date, month: int | None =
         return pid, None
     if as_of < period.start:
         raise ValueError(f"run date {as_of.isoformat()} is before the period {pid} starts")
-    if time_type == "year":
-        return f"{year}-ytd-{as_of.month:02d}-{as_of.day:02d}", as_of
-    if time_type == "month":
-        return f"{pid}-w{(as_of.day - 1) // 7 + 1}", as_of
-    raise ValueError(f"quarter {pid} was still running on {as_of.isoformat()}; a quarter-to-date "
-                     f"snapshot has no period id (periods: month, week, quarter, half, year, ytd)")
+    kind = {"year": "ytd", "quarter": "qtd", "month": "mtd"}[time_type]
+    return f"{year}-{kind}-{as_of.month:02d}-{as_of.day:02d}", as_of
 
 
 def _join(path: str, key) -> str:
@@ -545,7 +559,7 @@ class _Builder:
         self.period_ids.add(period_id)
         self.rows["periods"].append({
             "period_id": period_id, "kind": p.kind, "start_date": p.start, "end_date": p.end,
-            "cutoff_date": p.end if p.kind in ("week", "ytd") else None, "label_vi": p.label_vi()})
+            "cutoff_date": p.end if p.kind in SNAPSHOT_KINDS else None, "label_vi": p.label_vi()})
 
     # units
     def _code(self, rec: dict, path: str) -> str:
@@ -1064,50 +1078,25 @@ def _parse_catalog(b: _Builder, obj: dict, ctx: _Context, key: str) -> tuple[str
                                   _smallest_code_unit(b, [b.units[p] for p in set(provinces)]))
 
 
-def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date, str, str]:
+def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date | None, str, str]:
     code = obj.get("code")
     if code != "OK":
         raise b.error("code", f"the API answered '{code}' ({obj.get('message')!r}); only OK responses hold data")
-    data = b.get(obj, "data", "", "object with parent and children")
+    data = b.get(obj, "data", "", "object (the API's answer)")
+    endpoint = _raw_endpoint(b, data, ctx)
+    period, cutoff, as_of = _raw_period(b, data, ctx)
+    b.period(period, cutoff)
+    if endpoint == SERVICE_RESULTS:
+        title, area = _parse_service_results(b, data, ctx, period)
+        return period, title, as_of, area, endpoint
     parent = b.get(data, "parent", "data", "object (province record)")
     children = b.records(data, "children", "data")
-    endpoint = None
-    if ctx.capture and ctx.capture.get("url"):
-        endpoint = next((e for e in RAW_ENDPOINTS if ctx.capture["url"].rstrip("/").endswith(e)), None)
-    if endpoint is None:
-        endpoint = next((e for e, spec in RAW_ENDPOINTS.items() if spec["marker"] in parent), None)
-    if endpoint is None:
-        raise b.error("data.parent", f"cannot tell which index group this raw response holds; "
-                                     f"expected a response of {', '.join(RAW_ENDPOINTS)}")
     group = RAW_ENDPOINTS[endpoint]["group"]
-    # period: explicit argument, else the capture manifest
-    if ctx.period is not None:
-        period, cutoff, as_of = ctx.period, ctx.cutoff, ctx.as_of
-        if as_of is None:
-            raise b.error("", "period given without as_of (the date the figures were read)")
-    elif ctx.capture is not None:
-        payload = ctx.capture.get("payload") or {}
-        captured = ctx.capture.get("capturedAt")
-        if not captured:
-            raise b.error("", "the capture manifest gives no capturedAt for this file")
-        as_of = vietnam_date(captured)
-        try:
-            if "timeType" in payload:
-                period, cutoff = portal_period(payload["timeType"], payload["year"], as_of=as_of,
-                                               month=payload.get("month"), quarter=payload.get("quarter"))
-            elif "fromDate" in payload and "toDate" in payload:
-                period, cutoff = _period_from_dates(payload["fromDate"], payload["toDate"], as_of)
-            else:
-                raise ValueError("the capture payload has neither timeType nor fromDate/toDate")
-        except (ValueError, KeyError) as exc:
-            raise b.error("", f"capture manifest: {exc}") from None
-        if ctx.capture.get("scope") not in (None, "all"):
-            b.notes.append(f"capture scope '{ctx.capture.get('scope')}' (payload "
-                           f"{ {k: v for k, v in payload.items() if k not in ('rootDepartmentId',)} })")
-    else:
-        raise b.error("", "a raw API response carries no period: keep its capture manifest "
-                          "(manifest*.json listing this file) beside it, or pass period= and as_of=")
-    b.period(period, cutoff)
+    payload = (ctx.capture or {}).get("payload") or {}
+    formality = payload.get("formalityId") or payload.get("formalityID")
+    if formality:
+        b.notes.append(f"capture restricted to one procedure (formalityId {formality}): the figures "
+                       f"are not the units' index values")
     pcode = b._code(parent, "data.parent")
     province = b.province(b.get(parent, "departmentName", "data.parent", "string (unit name)"), pcode,
                           "data.parent")
@@ -1115,9 +1104,12 @@ def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date, s
     b.score(section="data.parent", unit=province, period=period, group=group,
             value=float(b.get(parent, score_key, "data.parent", "number (points)")),
             max_stated=b.get(parent, "totalMaxScore", "data.parent", "number", required=False))
-    _counters(b, group, parent, "data.parent", section="data.parent", unit=province, period=period)
-    page = (ctx.capture or {}).get("payload", {}).get("pageSize")
-    if page is not None and len(children) > page:
+    _counters(b, group, parent, "data.parent", section="data.parent", unit=province, period=period,
+              skip={"metrics"})
+    _metrics(b, parent, "data.parent", section="data.parent", unit=province, period=period)
+    page = payload.get("pageSize")
+    merged = int((ctx.capture or {}).get("pages") or 1) > 1  # pages read together (capture import)
+    if page is not None and len(children) > page and not merged:
         b.notes.append(f"data.children has {len(children)} records although the request asked for "
                        f"pageSize {page}")
     for path, rec in children:
@@ -1136,12 +1128,266 @@ def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date, s
         b.score(section="data.children[]", unit=uid, period=period, group=group, value=float(value),
                 max_stated=rec.get("maxScore", rec.get("totalMaxScore")),
                 change=b.get(rec, "scoreDelta", path, "number or null", required=False, nullable=True))
-        _counters(b, group, rec, path, section="data.children[]", unit=uid, period=period)
-    if "monthlyChart" in data:
-        b.unmap("data.monthlyChart", "chart series (one value per month) not imported")
+        _counters(b, group, rec, path, section="data.children[]", unit=uid, period=period,
+                  skip={"metrics"})
+        _metrics(b, rec, path, section="data.children[]", unit=uid, period=period)
+    for key in data:
+        if key not in ("parent", "children"):
+            b.unmap(f"data.{key}", "chart series (one value per month) not imported"
+                    if key.endswith("Chart") else "not read from this endpoint")
     name = b.units[province]["name"]
     title = (f"API {endpoint} ({group}): {name} và {len(children)} đơn vị trực thuộc, kỳ {period}")
     return period, title, as_of, province, endpoint
+
+
+def _raw_endpoint(b: _Builder, data: dict, ctx: _Context) -> str:
+    """The endpoint a raw response came from: the capture's URL, else its shape."""
+    known = (SERVICE_RESULTS, *RAW_ENDPOINTS)
+    url = ((ctx.capture or {}).get("url") or "").rstrip("/")
+    if url:
+        endpoint = next((e for e in known if url.endswith("/" + e)), None)
+        if endpoint is None:
+            raise b.error("", f"the capture manifest names {url}, which is not an endpoint the "
+                              f"importer reads ({', '.join(known)})")
+        return endpoint
+    if "evaluation" in data and "overview" in data:
+        return SERVICE_RESULTS
+    parent = data.get("parent")
+    if isinstance(parent, dict):
+        endpoint = next((e for e, spec in RAW_ENDPOINTS.items()
+                         if spec.get("marker") and spec["marker"] in parent), None)
+        if endpoint is not None:
+            return endpoint
+    raise b.error("data", f"cannot tell which endpoint this raw response comes from: keep its "
+                          f"capture manifest (manifest*.json listing the file) beside it; the "
+                          f"importer recognises {', '.join(known)}")
+
+
+# Crawler names of raw captures: raw_Provinces_year_2026_27092026.json (time type, year, run date
+# DDMMYYYY, Vietnam local), service_results_month_2026_2.json (time type, year, month; no date).
+_RAW_NAME = re.compile(r"(?:^|_)(?P<type>year|quarter|month)_(?P<year>\d{4})(?:_(?P<n>\d{1,2}))?"
+                       r"(?:_(?P<run>\d{8}))?$")
+
+
+def raw_name_period(stem: str) -> dict | None:
+    """Period fields read from the file name of a crawler's raw capture, or None.
+
+    Examples
+    --------
+    >>> raw_name_period("raw_Provinces_year_2026_27092026")
+    {'timeType': 'year', 'year': 2026, 'number': None, 'run_date': datetime.date(2026, 9, 27)}
+    >>> raw_name_period("service_results_month_2026_2")["number"]
+    2
+    """
+    m = _RAW_NAME.search(stem)
+    if not m:
+        return None
+    run = None
+    if m["run"]:
+        try:
+            run = date(int(m["run"][4:]), int(m["run"][2:4]), int(m["run"][:2]))
+        except ValueError:
+            return None
+    return {"timeType": m["type"], "year": int(m["year"]),
+            "number": int(m["n"]) if m["n"] else None, "run_date": run}
+
+
+def _latest_chart_month(data: dict, year: int) -> date | None:
+    """First day of the last month with a value in ``monthlyChart`` (the data were read then or later)."""
+    chart = data.get("monthlyChart")
+    if not isinstance(chart, list):
+        return None
+    months = []
+    for item in chart:
+        if not isinstance(item, dict):
+            continue
+        label = item.get("month", item.get("label"))
+        values = [v for k, v in item.items() if k not in ("month", "label")]
+        if isinstance(label, str) and label.isdigit() and 1 <= int(label) <= 12 and any(
+                _is_number(v) for v in values):
+            months.append(int(label))
+    return date(year, max(months), 1) if months else None
+
+
+def _raw_period(b: _Builder, data: dict, ctx: _Context) -> tuple[str, date | None, date | None]:
+    """Period id, cut-off and read date of a raw response: given, from the capture manifest, or
+    from the crawler's file name."""
+    if ctx.period is not None:
+        if ctx.as_of is None:
+            raise b.error("", "period given without as_of (the date the figures were read)")
+        return ctx.period, ctx.cutoff, ctx.as_of
+    if ctx.capture is not None:
+        payload = ctx.capture.get("payload") or {}
+        captured = ctx.capture.get("capturedAt")
+        if not captured:
+            raise b.error("", "the capture manifest gives no capturedAt for this file")
+        try:
+            as_of = vietnam_date(captured)
+            if "timeType" in payload:
+                period, cutoff = portal_period(payload["timeType"], payload["year"], as_of=as_of,
+                                               month=payload.get("month"), quarter=payload.get("quarter"))
+            elif "fromDate" in payload and "toDate" in payload:
+                period, cutoff = _period_from_dates(payload["fromDate"], payload["toDate"], as_of)
+            else:
+                raise ValueError("the capture payload has neither timeType nor fromDate/toDate")
+        except (ValueError, KeyError) as exc:
+            raise b.error("", f"capture manifest: {exc}") from None
+        return period, cutoff, as_of
+    named = raw_name_period(Path(str(b.file)).stem) if b.file else None
+    if named is None:
+        raise b.error("", "a raw API response carries no period: keep its capture manifest "
+                          "(manifest*.json listing this file) beside it, name it like the crawler "
+                          "(…_month_2026_2.json, …_year_2026_27092026.json), or pass period= and as_of=")
+    kind, year, number, as_of = named["timeType"], named["year"], named["number"], named["run_date"]
+    if kind != "year" and number is None:
+        raise b.error("", f"the file name gives a {kind} of {year} without its number")
+    month = number if kind == "month" else None
+    quarter = number if kind == "quarter" else None
+    where = f"file name {Path(str(b.file)).name}"
+    if as_of is not None:
+        try:
+            period, cutoff = portal_period(kind, year, as_of=as_of, month=month, quarter=quarter)
+        except ValueError as exc:
+            raise b.error("", f"{where}: {exc}") from None
+        b.notes.append(f"period {period} and capture date {as_of.isoformat()} read from the {where} "
+                       f"(the response has no metadata)")
+        return period, cutoff, as_of
+    # No capture date: the period counts as finished only when the response itself shows a later
+    # month (a monthlyChart value), i.e. the figures were read after the period ended.
+    pid = {"year": f"{year}", "quarter": f"{year}-Q{quarter}", "month": f"{year}-{month:02d}"}[kind]
+    try:
+        end = parse_period(pid).end
+    except DataError as exc:
+        raise b.error("", f"{where}: {exc}") from None
+    seen = _latest_chart_month(data, year)
+    if seen is None or seen <= end:
+        raise b.error("", f"{where} gives the period {pid} but no capture date, and nothing in the "
+                          f"response shows that the period was over when it was read; pass "
+                          f"period= and as_of=")
+    b.notes.append(f"period {pid} read from the {where}; capture date unknown (no metadata, none "
+                   f"in the name): data_as_of left empty. The period was over when the figures "
+                   f"were read: monthlyChart already has a value for {seen:%Y-%m}")
+    return pid, None, None
+
+
+# service-results `radar` codes -> group codes (the five decision groups; the online group is 22).
+RADAR_GROUPS = {"CKMB": "CKMB", "TDGQ": "TDGQ", "ONLINE_SERVICE": "DVTT", "MDHL": "MDHL", "MDSH": "MDSH"}
+# service-results `donuts` items -> (indicator, measure); the share's denominator is the donut's sum.
+DONUT_RULES = {
+    ("onlineDossier", "ONLINE"): "online_submission_rate",
+    ("onlineDossier", "OTHER"): "offline_submission_rate",
+    ("onlineProvision", "FULL"): "procedures_online_full",
+    ("onlineProvision", "PARTIAL"): "procedures_online_partial",
+    ("onlineProvision", "NONE"): "procedures_not_online",
+}
+
+
+def _parse_service_results(b: _Builder, data: dict, ctx: _Context, period: str) -> tuple[str, str]:
+    """Rows of a raw ``service-results`` response: the national list of provinces (no
+    ``rootDepartmentId``) or one province's units. Returns (title, area unit id)."""
+    overview = b.get(data, "overview", "data", "object (overview of the area)")
+    records = b.records(data, "evaluation", "data")
+    code = b.get(overview, "departmentCode", "data.overview", "string or null (unit code)",
+                 required=False, nullable=True)
+    checks: list = []
+    if code is None:  # the whole country: evaluation[] lists the provinces
+        uids = []
+        for path, rec in records:
+            pcode = b._code(rec, path)
+            uid = b.province(b.get(rec, "departmentName", path, "string (unit name)"), pcode, path)
+            uids.append(uid)
+            _unit_scores(b, rec, path, section="data.evaluation[]", unit=uid, period=period, ctx=ctx,
+                         checks=checks)
+        _check_sum(b, checks, "provinces")
+        # the national overview ("Cả nước"), radar (the five groups: plain means of the provinces)
+        # and donuts are the country unit's record
+        area = _smallest_code_unit(b, [b.units[u] for u in uids] + [{"unit_id": COUNTRY_ID}])
+        name = overview.get("departmentName")
+        if isinstance(name, str) and name.strip():
+            b.alias(name, COUNTRY_ID)
+        _unit_scores(b, overview, "data.overview", section="data.overview", unit=COUNTRY_ID,
+                     period=period, ctx=ctx, groups_required=False)
+        _radar(b, data, COUNTRY_ID, period)
+        _donuts(b, data, COUNTRY_ID, period)
+        title = f"API service-results: {len(records)} tỉnh, thành phố, kỳ {period}"
+    else:
+        if not re.match(UNIT_CODE, code):
+            raise b.error("data.overview.departmentCode", f"'{code}' is not a unit code; expected H21")
+        b.codes_seen[code] = "data.overview"
+        area = b.province(b.get(overview, "departmentName", "data.overview", "string (unit name)"),
+                          code, "data.overview")
+        _unit_scores(b, overview, "data.overview", section="data.overview", unit=area, period=period,
+                     ctx=ctx, groups_required=False)
+        _radar(b, data, area, period)
+        _donuts(b, data, area, period)
+        levels: dict[str, int] = {}
+        for path, rec in records:
+            ucode = b._code(rec, path)
+            group = b.get(rec, "childGroup", path, "string (AGENCY or COMMUNE)")
+            level = PORTAL_LEVELS.get(group)
+            if level is None:
+                raise b.error(_join(path, "childGroup"), f"'{group}' is not AGENCY or COMMUNE")
+            uid = b.child(b.get(rec, "departmentName", path, "string (unit name)"), ucode, level, area, path)
+            levels[level] = levels.get(level, 0) + 1
+            _unit_scores(b, rec, path, section="data.evaluation[]", unit=uid, period=period, ctx=ctx,
+                         groups_required=False, checks=checks)
+        if records and not any("groupScores" in rec for _, rec in records):
+            b.notes.append("data.evaluation[]: the unit records carry totals only (no group scores)")
+        _check_sum(b, checks, "records")
+        name = b.units[area]["name"]
+        described = ", ".join(f"{n} {lv}" for lv, n in sorted(levels.items()))
+        title = f"API service-results: {name} ({described or 'no units'}), kỳ {period}"
+    if "growthPercent" in data:
+        b.unmap("data.growthPercent", "change in percent against an earlier period (derived; not stored)")
+    for key in ("monthlyChart", "dossierChart"):
+        if key in data:
+            b.unmap(f"data.{key}", "chart series (one value per month) not imported")
+    return title, area
+
+
+def _radar(b: _Builder, data: dict, unit: str, period: str) -> None:
+    radar = b.get(data, "radar", "data", "list of group scores", required=False, nullable=True)
+    for i, item in enumerate(radar or []):
+        where = f"data.radar[{i}]"
+        if not isinstance(item, dict):
+            raise b.error(where, "expected an object (group score)")
+        code = b.get(item, "code", where, "string (group code)")
+        group = RADAR_GROUPS.get(code)
+        if group is None:
+            raise b.error(_join(where, "code"), f"unknown radar group '{code}'; expected "
+                                                f"{', '.join(RADAR_GROUPS)}")
+        value = b.get(item, "score", where, "number or null (points)", nullable=True)
+        if value is None:
+            b.notes.append(f"{where} ({code}): score null, no score recorded")
+            continue
+        if not 0 <= value <= 100:
+            raise b.error(_join(where, "score"), f"{value} is not a score (0–100 points)")
+        b.score(section="data.radar[]", unit=unit, period=period, group=group, value=float(value),
+                max_stated=b.get(item, "maxScore", where, "number (maximum points)", required=False))
+
+
+def _donuts(b: _Builder, data: dict, unit: str, period: str) -> None:
+    donuts = b.get(data, "donuts", "data", "object of shares", required=False, nullable=True)
+    for name, items in (donuts or {}).items():
+        if items is None:
+            continue
+        where = f"data.donuts.{name}"
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise b.error(where, "expected a list of {code, value, percent} objects")
+        values = [i.get("value") for i in items]
+        total = sum(values) if all(_is_number(v) for v in values) else None
+        for item in items:
+            indicator = DONUT_RULES.get((name, item.get("code")))
+            label = f"{where}[{item.get('code')}]"
+            if indicator is None:
+                b.unmap(label, "no indicator code for this share")
+                continue
+            if _is_number(item.get("value")):
+                b.indicator(path=f"{label}.value", section="data.donuts", unit=unit, period=period,
+                            indicator=indicator, measure="count", value=item["value"], denominator=total)
+            if _is_number(item.get("percent")):
+                b.indicator(path=f"{label}.percent", section="data.donuts", unit=unit, period=period,
+                            indicator=indicator, measure="percent", value=item["percent"])
 
 
 def _period_from_dates(start: str, end: str, as_of: date) -> tuple[str, date | None]:
@@ -1222,7 +1468,7 @@ def parse_portal(obj: Any, *, file=None, name: str = "portal", sha256: str | Non
                    swap_online_payment=swap_online_payment)
     if period is not None:
         given = parse_period(period)
-        ctx.cutoff = given.end if given.kind in ("week", "ytd") else None
+        ctx.cutoff = given.end if given.kind in SNAPSHOT_KINDS else None
     kind = layout
     if layout == "provinces":
         pid, title, read_on, area = _parse_provinces(b, obj, ctx)
@@ -1232,7 +1478,7 @@ def parse_portal(obj: Any, *, file=None, name: str = "portal", sha256: str | Non
         pid, title, read_on, area = _parse_catalog(b, obj, ctx, layout.split("-")[1])
     else:
         pid, title, read_on, area, endpoint = _parse_raw(b, obj, ctx)
-        kind = f"raw:{RAW_ENDPOINTS[endpoint]['group']}"
+        kind = f"raw:{RAW_ENDPOINTS[endpoint]['group'] if endpoint in RAW_ENDPOINTS else endpoint}"
     if old_names:
         b.notes.append(f"old API field names read: {', '.join(sorted(old_names))}")
     if swap_online_payment:
