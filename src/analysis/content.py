@@ -173,6 +173,7 @@ class Content:
     figures: dict = field(default_factory=dict)
     facts: dict = field(default_factory=dict)
     number: int | None = None  # section number in the report (1., 2. …) or None
+    labels: dict = field(default_factory=dict)  # table name -> label (a sheet name in the workbook)
 
     def _repr_html_(self) -> str:
         from .render import section_html

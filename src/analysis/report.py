@@ -183,7 +183,9 @@ class _Base:
                  c.Heading(3, c.Msg("prov.sources")), c.TableRef("sources"),
                  c.Heading(3, c.Msg("prov.code_version")), c.Text(c.Code(commit), "code"),
                  c.Heading(3, c.Msg("prov.packages")), c.TableRef("packages")]
-        return self._content("provenance", c.Msg("section.provenance"), parts=parts,
+        labels = {k: c.Msg(m) for k, m in (("parameters", "prov.params"), ("data_files", "prov.data_files"),
+                                           ("sources", "prov.sources"), ("packages", "prov.packages"))}
+        return self._content("provenance", c.Msg("section.provenance"), parts=parts, labels=labels,
                              tables={"parameters": params, "data_files": files, "sources": sources,
                                      "packages": versions},
                              facts={"code_version": commit})
@@ -383,6 +385,7 @@ class ProvinceReport(_Base):
         out.parts += trend.parts
         out.tables.update(trend.tables)
         out.figures.update(trend.figures)
+        out.labels.update({"headline": c.Msg("section.headline"), **trend.labels})
         return out
 
     def trend_table(self) -> pd.DataFrame:
@@ -396,7 +399,8 @@ class ProvinceReport(_Base):
         from .figures import trend as trend_figure
 
         series = self.trend_table()
-        out = self._content("trend", parts=[c.Heading(3, c.Msg("section.trend"))])
+        out = self._content("trend", parts=[c.Heading(3, c.Msg("section.trend"))],
+                            labels={"trend": c.Msg("section.trend")})
         if series["value"].notna().sum() < 2:
             out.parts.append(c.Text(c.Msg("empty.trend")))
             out.tables["trend"] = series
@@ -436,10 +440,12 @@ class ProvinceReport(_Base):
             if table.empty:
                 continue
             out.tables[f"groups_{unit}"] = table
+            out.labels[f"groups_{unit}"] = c.Join([c.Msg("col.points"), c.Code(" – "), c.Code(self._name(unit))])
             out.parts += [c.Heading(3, c.Code(self._name(unit))), c.TableRef(f"groups_{unit}")]
             sub = self.sub_indicator_table(unit)
             if len(sub):
                 out.tables[f"sub_{unit}"] = sub
+                out.labels[f"sub_{unit}"] = c.Join([c.Msg("col.indicator"), c.Code(" – "), c.Code(self._name(unit))])
                 out.parts += [c.Heading(4, c.Msg("groups.sub_indicators", unit=c.Code(self._name(unit)))),
                               c.TableRef(f"sub_{unit}", ("indicator", "category", "value", "measure", "denominator"))]
         if not out.tables:
@@ -507,12 +513,14 @@ class ProvinceReport(_Base):
                                              title=resolve(c.Msg("units.figure", heading=heading), self.lang),
                                              xlabel=None, synthetic=self.synthetic, lang=self.lang)
             out.tables[name] = table
+            out.labels[name] = heading
             cols = ("rank", "unit") + tuple(g for g in group_order() if g in table) + \
                    tuple(x for x in ("total", "band", "band_calc", "change", "change_calc") if x in table)
             out.parts += [c.Heading(3, heading), c.FigureRef(name, heading), c.TableRef(name, cols)]
         deps = self.department_table()
         if len(deps):
             out.tables["departments"] = deps
+            out.labels["departments"] = c.Msg("units.departments")
             out.parts += [c.Heading(3, c.Msg("units.departments")), c.TableRef("departments")]
         return out
 
@@ -551,6 +559,7 @@ class ProvinceReport(_Base):
                 continue
             table = tables[code]
             out.tables[f"indicator_{code}"] = table
+            out.labels[f"indicator_{code}"] = c.Code(name)
             cols = ("unit", "value") + (("denominator",) if table["denominator"].notna().any() else ())
             out.parts += [c.Heading(3, c.Code(name)), c.TableRef(f"indicator_{code}", cols)]
         return out
@@ -613,6 +622,8 @@ class ProvinceReport(_Base):
         summary = lines.assign(named=[", ".join(self._table_name(u) if u in self._units.index else u for u in ids)
                                       for ids in lines["unit_ids"]]).drop(columns=["unit_ids"])
         out.tables.update({"audit_summary": summary, "audit": full})
+        out.labels.update({"audit_summary": c.Join([c.Msg("section.audit"), c.Code(" – "), c.Msg("col.line")]),
+                           "audit": c.Msg("section.audit")})
         out.facts = {"findings": len(f), "errors": int((f["severity"] == "error").sum()),
                      "warnings": int((f["severity"] == "warning").sum()), "checks": int(f["check"].nunique())}
         out.parts.append(c.Text(c.Msg("audit.summary", n=c.Num(len(f), 0), errors=c.Num(out.facts["errors"], 0),
@@ -654,6 +665,9 @@ class ProvinceReport(_Base):
         tests = res.tests.assign(ceiling=100 * res.tests["y_share_at_max"])
         out.tables["correlations"] = tests
         out.tables["correlation_units"] = res.table.reset_index()
+        out.labels.update({"correlations": c.Msg("section.correlations"),
+                           "correlation_units": c.Join([c.Msg("section.correlations"), c.Code(" – "),
+                                                        c.Msg("col.unit")])})
         out.parts += [c.FigureRef("correlation", c.Code(label[res.online] + " – " + label[res.satisfaction])),
                       c.TableRef("correlations", ("x", "y", "method", "n", "r", "ci_low", "ci_high", "p_val", "p_bh",
                                                   "ceiling"))]
