@@ -1096,7 +1096,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         middle = (max(lo, floor) + min(hi, top)) / 2
         if hi <= floor:  # only the padding strip shows: no label
             continue
-        ax.text(1.005, middle, row.band, transform=blended_transform_factory(ax.transAxes, ax.transData),
+        ax.text(1.005, middle, _band_name(row.band), transform=blended_transform_factory(ax.transAxes, ax.transData),
                 ha="left", va="center", fontsize=_SMALL, color=_GREY_TEXT, gid="zone-label")
     ok = np.isfinite(values)
     ax.plot(xs[ok], values[ok], color="#222222", linewidth=1.4, zorder=2, gid="total-line")

@@ -105,7 +105,10 @@ def resolve(value, lang: str) -> str:
         names = list(value.names)
         shown = ", ".join(names[:value.limit])
         rest = len(names) - value.limit
-        return shown + (f" {text(lang, 'list.others', n=number(rest, lang, 0))}" if rest > 0 else "")
+        if rest <= 0:
+            return shown
+        more = text(lang, "list.other_one") if rest == 1 else text(lang, "list.others", n=number(rest, lang, 0))
+        return f"{shown} {more}"
     if isinstance(value, (list, tuple)):
         return ", ".join(resolve(v, lang) for v in value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -179,12 +182,18 @@ def cell_text(value, kind: str, decimals: int | None, lang: str) -> str:
         return text(lang, f"severity.{value}")
     if kind == "quantity":
         return text(lang, f"quantity.{value}")
+    if kind == "measure":
+        return text(lang, f"measure.{value}")
+    if kind == "category":  # a printed category: a band is named in the report's language
+        from .reference import band_aliases
+
+        return _band(band_aliases().get(value, value), lang) if value in band_aliases() else str(value)
     return str(value)
 
 
 def _label_value(value, kind: str, lang: str):
     """A code column translated for a reader (values of other columns unchanged)."""
-    if kind in ("band", "group", "period", "indicator", "check", "severity", "quantity"):
+    if kind in ("band", "group", "period", "indicator", "check", "severity", "quantity", "measure", "category"):
         return cell_text(value, kind, None, lang)
     return value
 

@@ -617,8 +617,9 @@ class ProvinceReport(_Base):
         lines = self.audit_lines()
         names = [self._name(u) if u in self._units.index else u for u in f["unit_id"]]
         full = f.assign(unit=names, source=[f"{self._doc(s)} – {sec}" for s, sec in zip(f["source_id"], f["section"])])
-        full = full[["severity", "check", "unit", "period_id", "published", "expected", "difference", "source",
-                     "message"]]
+        # the technical message is written by the audit in English: it goes only to English reports
+        full = full[["severity", "check", "unit", "period_id", "published", "expected", "difference", "source"]
+                    + (["message"] if self.lang == "en" else [])]
         summary = lines.assign(named=[", ".join(self._table_name(u) if u in self._units.index else u for u in ids)
                                       for ids in lines["unit_ids"]]).drop(columns=["unit_ids"])
         out.tables.update({"audit_summary": summary, "audit": full})
