@@ -183,7 +183,7 @@ def write_csv(sections, directory, lang: str) -> Path:
         cols = list(df.columns)
         specs = [column_spec(df, col) for col in cols]
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a field with CR or LF is quoted
         w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
         for row in df.itertuples(index=False):
             out = []
