@@ -105,6 +105,7 @@ golden: $(VENV)/.installed ## regenerate the golden executed notebooks that nbva
 	  $(PY) -m papermill notebooks/province_report.ipynb $(GOLDEN)/$${prov}_$${per}.ipynb \
 	    -k $(KERNEL) -r province $$prov -r period $$per -r lang vi --no-progress-bar --cwd . >/dev/null; \
 	done
+	$(PY) tests/test_content_golden.py
 
 .PHONY: clean
 clean: ## remove generated reports and caches (keeps the environment)

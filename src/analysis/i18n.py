@@ -81,12 +81,15 @@ class Translator:
 
 
 def _missing(value) -> bool:
+    """None, NaN and pandas' NA (which refuses float())."""
     if value is None:
         return True
     try:
         return math.isnan(float(value))
-    except (TypeError, ValueError):
+    except ValueError:
         return False
+    except TypeError:
+        return True
 
 
 def decimals_needed(value, most: int = 2) -> int:

@@ -119,8 +119,10 @@ def resolve(value, lang: str) -> str:
 def _missing(value) -> bool:
     try:
         return value is None or math.isnan(float(value))
-    except (TypeError, ValueError):
+    except ValueError:
         return False
+    except TypeError:  # pandas' NA
+        return True
 
 
 # --- tables ---------------------------------------------------------------------------------
