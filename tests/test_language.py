@@ -71,7 +71,8 @@ def reader_text(report) -> str:
             elif block["kind"] == "figure":
                 out.append(block["caption"])
         for fig in section.figures.values():
-            out += [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+            # a wrapped label is one string (a unit name may run over two lines of a panel title)
+            out += [t.get_text().replace("\n", " ") for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
     return "\n".join(out)
 
 
