@@ -14,7 +14,10 @@ KERNEL := analysis-766
 DATA   ?= data
 OUT    ?= reports
 lang   ?= vi
-FORMAT ?= html,xlsx,csv
+FORMAT ?=
+# outputs besides the notebook: HTML, Excel and CSV always; FORMAT=docx adds the Word draft
+FORMATS = html,xlsx,csv$(if $(FORMAT),$(comma)$(FORMAT))
+comma := ,
 
 .PHONY: help
 help: ## list the targets
@@ -82,11 +85,11 @@ portal-reports: $(VENV)/.installed ## import ../shared/data/portal into $(SCRATC
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
 reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)
-	$(PY) -m analysis build --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH)) --lang $(lang) --format "$(FORMAT)"
+	$(PY) -m analysis build --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH)) --lang $(lang) --format "$(FORMATS)"
 
 .PHONY: report
 report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx]
-	$(PY) -m analysis build --data $(DATA) --out $(OUT) --province "$(PROVINCE)" --period "$(PERIOD)" --lang $(lang) --format "html,$(FORMAT)"
+	$(PY) -m analysis build --data $(DATA) --out $(OUT) --province "$(PROVINCE)" --period "$(PERIOD)" --lang $(lang) --format "$(FORMATS)"
 
 GOLDEN := tests/golden
 GOLDEN_CASES := bac-kan:2024-07 an-giang:2024-05-w1
