@@ -520,8 +520,7 @@ def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
         except (OSError, ValueError):
             continue
         if (out_dir / f"{info['key']}.html").exists():
-            files = {label: f"{info['key']}{ext}" for ext, label in
-                     ((".html", "HTML"), (".docx", "Word"), (".xlsx", "Excel"), (".ipynb", "notebook"))
+            files = {ext[1:]: f"{info['key']}{ext}" for ext in (".html", ".docx", ".xlsx", ".ipynb")
                      if (out_dir / f"{info['key']}{ext}").exists()}
             entries.append({**info, "files": files, "province_name": info.get("area")})
     entries.sort(key=lambda i: (i["kind"] != "compare", i["key"]))

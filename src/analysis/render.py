@@ -280,9 +280,11 @@ def index_html(entries: list[dict], lang: str = "vi") -> str:
     """The index page: one row per report with its title, province and period in ``lang``.
 
     ``entries`` are dicts with ``key``, ``kind``, ``lang`` and ``params`` (a build stamp), and
-    optionally ``province_name`` (the unit's name) and ``files`` (label -> relative link).
+    optionally ``province_name`` (the unit's name) and ``files`` (format -> relative link:
+    ``html``, ``docx``, ``xlsx``, ``ipynb``).
     """
     _ = Translator(lang)
+    names = {"html": "HTML", "docx": "Word", "xlsx": "Excel", "ipynb": _("index.notebook")}
     rows = []
     for e in entries:
         p = e["params"]
@@ -294,7 +296,8 @@ def index_html(entries: list[dict], lang: str = "vi") -> str:
             province = e.get("province_name") or p.get("province", DASH)
             title = text(p["lang"], "report.title", area=province, period=period)
         rows.append({"title": title, "province": province, "period": period_label(p["period"], lang),
-                     "lang": _(f"index.lang_{p['lang']}"), "files": e.get("files", {}),
+                     "lang": _(f"index.lang_{p['lang']}"),
+                     "files": {names.get(k, k): v for k, v in e.get("files", {}).items()},
                      "href": e["key"] + ".html"})
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
     return environment().get_template("index.html.j2").render(rows=rows, _=_, css=css, lang=lang) + "\n"
