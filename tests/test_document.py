@@ -30,6 +30,7 @@ def test_header_block_and_title(drafts):
     head = d.tables[0]
     left, right = cell_text(head.cell(0, 0)), cell_text(head.cell(0, 1))
     assert left.startswith("ỦY BAN NHÂN DÂN\nTỈNH BẮC KẠN")
+    assert head.cell(0, 0).paragraphs[0].text == "ỦY BAN NHÂN DÂN"  # no empty first line
     assert right.startswith("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc")
     assert cell_text(head.cell(1, 0)).startswith("Số: …/BC-")
     assert cell_text(head.cell(1, 1)) == "Bắc Kạn, ngày …  tháng 8 năm 2024"
@@ -37,7 +38,7 @@ def test_header_block_and_title(drafts):
     assert motto.bold
     texts = [p.text for p in d.paragraphs]
     assert "BÁO CÁO" in texts
-    assert any(t.startswith("Kết quả Bộ chỉ số") and "Tháng 7/2024" in t for t in texts)
+    assert any(t.startswith("Kết quả Bộ chỉ số") and t.endswith("(Chỉ số 766) tháng 7/2024") for t in texts)
 
 
 def test_numbered_sections_tables_and_figures(drafts):

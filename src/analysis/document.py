@@ -40,7 +40,11 @@ def _para(cell_or_doc, txt: str = "", *, bold=False, italic=False, size=13, alig
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
-    p = cell_or_doc.add_paragraph()
+    paras = cell_or_doc.paragraphs if hasattr(cell_or_doc, "_tc") else []
+    if len(paras) == 1 and not paras[0].runs and not paras[0].text:
+        p = paras[0]  # a new table cell holds one empty paragraph: write into it
+    else:
+        p = cell_or_doc.add_paragraph()
     p.alignment = {"center": WD_ALIGN_PARAGRAPH.CENTER, "left": WD_ALIGN_PARAGRAPH.LEFT,
                    "justify": WD_ALIGN_PARAGRAPH.JUSTIFY, "right": WD_ALIGN_PARAGRAPH.RIGHT}[align]
     p.paragraph_format.space_after = Pt(space_after)
@@ -105,7 +109,6 @@ def write_docx(report, sections, path) -> Path:
     _no_borders(head)
     left, right = head.cell(0, 0), head.cell(0, 1)
     left.width, right.width = Cm(6.5), Cm(10)
-    left.paragraphs[0].text = ""
     _para(left, parent, size=13)
     _para(left, body, bold=True, size=13)
     _para(left, "———", size=10)
@@ -117,7 +120,10 @@ def write_docx(report, sections, path) -> Path:
 
     _para(doc, "", space_after=6)
     _para(doc, text(lang, "doc.title"), bold=True, size=14)
-    subject = text(lang, "doc.subject", period=resolve(_period_msg(report), lang))
+    period = resolve(_period_msg(report), lang)
+    if lang == "vi":  # inside a sentence: "… (Chỉ số 766) tháng 7/2024"
+        period = period[:1].lower() + period[1:]
+    subject = text(lang, "doc.subject", period=period)
     _para(doc, subject, bold=True, size=14, space_after=12)
     _para(doc, text(lang, "doc.draft"), italic=True, size=11, align="left", space_after=6)
 
