@@ -14,6 +14,10 @@ KERNEL := analysis-766
 DATA   ?= data
 OUT    ?= reports
 lang   ?= vi
+FORMAT ?=
+# outputs besides the notebook: HTML, Excel and CSV always; FORMAT=docx adds the Word draft
+FORMATS = html,xlsx,csv$(if $(FORMAT),$(comma)$(FORMAT))
+comma := ,
 
 .PHONY: help
 help: ## list the targets
@@ -95,11 +99,11 @@ fetch: $(VENV)/.installed ## fetch from the portal into $(RAW)/<date>/ and impor
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
 reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)
-	$(PY) -m analysis build --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH)) --lang $(lang)
+	$(PY) -m analysis build --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH)) --lang $(lang) --format "$(FORMATS)"
 
 .PHONY: report
-report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en]
-	$(PY) -m analysis build --data $(DATA) --out $(OUT) --province "$(PROVINCE)" --period "$(PERIOD)" --lang $(lang)
+report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx]
+	$(PY) -m analysis build --data $(DATA) --out $(OUT) --province "$(PROVINCE)" --period "$(PERIOD)" --lang $(lang) --format "$(FORMATS)"
 
 GOLDEN := tests/golden
 GOLDEN_CASES := bac-kan:2024-07 an-giang:2024-05-w1
@@ -118,6 +122,7 @@ golden: $(VENV)/.installed ## regenerate the golden executed notebooks that nbva
 	  $(PY) -m papermill notebooks/province_report.ipynb $(GOLDEN)/$${prov}_$${per}.ipynb \
 	    -k $(KERNEL) -r province $$prov -r period $$per -r lang vi --no-progress-bar --cwd . >/dev/null; \
 	done
+	$(PY) tests/test_content_golden.py
 
 .PHONY: clean
 clean: ## remove generated reports and caches (keeps the environment)

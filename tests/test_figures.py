@@ -485,3 +485,50 @@ def test_gallery_renders_without_missing_glyphs(ds, tmp_path, capsys, monkeypatc
     assert all((tmp_path / n).read_bytes().startswith(b"\x89PNG") for n in names)
     out = capsys.readouterr().out.splitlines()
     assert sorted(out[:-1]) == names and out[-1] == f"{len(names)} figures in {tmp_path}"
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_small_multiple_titles_never_overlap_at_34_provinces(synthetic_ds, lang):
+    """34 provinces (synthetic national data) with their long names: every panel title stays
+    inside its column, so no two titles touch ("tỉnh Đồng Thápthành phố Đồng Nai" was the bug)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    g = F.unit_groups(synthetic_ds, synthetic_ds.periods["period_id"].iloc[0], level="province")
+    # names as long as the longest real ones ("thành phố Hồ Chí Minh", "tỉnh Bà Rịa - Vũng Tàu")
+    g["province"] = "thành phố " + g["name"].str.replace("tỉnh ", "", regex=False) + " – Đồng Tháp mới"
+    assert g["province"].nunique() == 34
+    fig = F.group_small_multiples(g, panel="province", lang=lang)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    titles = [a.title for a in fig.axes if a.title.get_text()]
+    assert len(titles) == 34
+    boxes = [t.get_window_extent(renderer) for t in titles]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not _boxes_overlap(a, b)
+    # and each title fits within its own panel's width (plus the gap to the next panel)
+    for ax, box in zip([a for a in fig.axes if a.title.get_text()], boxes):
+        panel = ax.get_window_extent(renderer)
+        assert box.width <= panel.width * 1.25
+
+
+def test_figures_take_a_language(ds):
+    g = F.unit_groups(ds, "2024-07", level="province")
+    vi = F.group_small_multiples(g)
+    en = F.group_small_multiples(g, lang="en")
+    assert tick_texts(en.axes[0].get_yticklabels())[0] == "Transparency"
+    assert "% of max" in [t.get_text() for t in texts(en)] and "% tối đa" in [t.get_text() for t in texts(vi)]
+    rates = pd.DataFrame({"x": [10.5, 20.25, 30, 45, 60, 70], "y": [80, 85.5, 90, 95, 97, 100]})
+    fig = F.correlation_scatter(rates, "x", "y", y_max=100, lang="en")
+    stats = next(t.get_text() for t in texts(fig, "stats"))
+    assert "95% CI" in stats and "KTC" not in stats and "," not in stats.split("CI")[1].split(")")[0].replace(" to ", "")
+    fig_vi = F.correlation_scatter(rates, "x", "y", y_max=100)
+    assert "KTC 95%" in next(t.get_text() for t in texts(fig_vi, "stats"))
+    trend = F.trend(pd.DataFrame({"period_id": ["2024-06", "2024-07"], "value": [76.94, 82.88]}), lang="en")
+    labels = [t.get_text() for t in texts(trend)]
+    assert "82.88" in labels and "Total" in labels and "Good" in labels

@@ -8,7 +8,6 @@ goes on; failures are listed at the end and make the exit status non-zero.
 """
 from __future__ import annotations
 
-import html
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ __all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_bat
            "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
 
 KERNEL_NAME = "analysis-766"
-TABLES_ENV = "ANALYSIS_TABLES_OUT"  # same name as analysis.report.TABLES_ENV (not imported: pandas)
+DEFAULT_FORMATS = ("html", "xlsx", "csv")  # what a build writes besides the executed notebook
 PROVINCE_NOTEBOOK = NOTEBOOKS_DIR / "province_report.ipynb"
 COMPARE_NOTEBOOK = NOTEBOOKS_DIR / "compare_provinces.ipynb"
 STATE_DIR = ".build"  # inside the output directory: stamps and failed notebooks
@@ -45,6 +44,7 @@ class Job:
     notebook: str
     params: tuple        # sorted (name, value) pairs, so the job is hashable
     data_hash: str = ""  # hash of the data slice this report reads
+    formats: tuple = DEFAULT_FORMATS  # outputs besides the notebook: html, xlsx, csv, docx
 
     @property
     def parameters(self) -> dict:
@@ -53,7 +53,8 @@ class Job:
     def outputs(self, out_dir: Path) -> dict[str, Path]:
         base = out_dir / self.key
         return {"html": base.with_name(base.name + ".html"), "ipynb": base.with_name(base.name + ".ipynb"),
-                "xlsx": base.with_name(base.name + ".xlsx"), "csv": base.with_name(base.name + "_tables")}
+                "xlsx": base.with_name(base.name + ".xlsx"), "csv": base.with_name(base.name + "_tables"),
+                "docx": base.with_name(base.name + ".docx")}
 
     def stamp(self, out_dir: Path) -> Path:
         return out_dir / STATE_DIR / (self.key.replace("/", "__") + ".json")
@@ -71,14 +72,16 @@ class JobResult:
 # --- hashing -----------------------------------------------------------------------------
 def package_hash() -> str:
     """Hash of every source and data file of the analysis package."""
-    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix in {".py", ".csv", ".toml"}
+    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file()
+                   and p.suffix in {".py", ".csv", ".toml", ".po", ".j2", ".css"}
                    and "__pycache__" not in p.parts)
     return _sha(*[str(p.relative_to(PACKAGE_DIR)).encode() + b"\0" + p.read_bytes() for p in files])
 
 
 def input_hash(job: Job, *, notebook_bytes: bytes, package: str, lock: bytes) -> str:
     """Hash over the notebook code, the parameters, the report's data slice, the package and the lock."""
-    return _sha(notebook_bytes, json.dumps(job.params).encode(), job.data_hash.encode(), package.encode(), lock)
+    return _sha(notebook_bytes, json.dumps([job.params, list(job.formats)]).encode(), job.data_hash.encode(),
+                package.encode(), lock)
 
 
 # --- planning ----------------------------------------------------------------------------
@@ -90,7 +93,7 @@ def _data_manifest(data_dir: Path) -> dict[str, str]:
 
 def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: str | None = None,
               province: str | None = None, period: str | None = None, langs=("vi",),
-              comparisons: bool = True) -> list[Job]:
+              comparisons: bool = True, formats=DEFAULT_FORMATS) -> list[Job]:
     """Every report the data allows (or the one asked for), with its data-slice hash.
 
     Loading and validating the data is skipped when its files are byte-identical to the last
@@ -115,13 +118,18 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         except (OSError, ValueError):
             cached = None
     request = {"data_dir": str(data_dir), "month": month, "province": province, "period": period,
-               "langs": list(langs), "comparisons": comparisons, "manifest": manifest}
+               "langs": list(langs), "comparisons": comparisons, "manifest": manifest, "formats": list(formats)}
     if cached and cached.get("request") == request:
-        return [Job(j["kind"], j["key"], j["notebook"], tuple(tuple(p) for p in j["params"]), j["data_hash"])
-                for j in cached["jobs"]]
+        return [Job(j["kind"], j["key"], j["notebook"], tuple(tuple(p) for p in j["params"]), j["data_hash"],
+                    tuple(j.get("formats", DEFAULT_FORMATS))) for j in cached["jobs"]]
 
     from .dataset import data_facts
-    from .report import validate_parameters
+    from .report import FORMATS, validate_parameters
+
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ParameterError(f"parameter 'FORMAT': {', '.join(unknown)} not allowed; choose from {', '.join(FORMATS)}")
 
     facts = data_facts(data_dir)
     pairs = [tuple(p) for p in facts["report_periods"]]
@@ -145,13 +153,13 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         for prov, per in pairs:
             params = (("data_dir", data_arg), ("lang", lang), ("period", per), ("province", prov))
             jobs.append(Job("province", f"{prov}/{per}{suffix}", PROVINCE_NOTEBOOK.name, params,
-                            facts["province_hashes"][prov]))
+                            facts["province_hashes"][prov], formats))
         if comparisons:
             periods = [p for p in facts["comparison_periods"] if month is None or p.startswith(month)]
             for per in periods:
                 params = (("data_dir", data_arg), ("lang", lang), ("period", per))
                 jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params,
-                                facts["compare_hash"]))
+                                facts["compare_hash"], formats))
     atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]}, indent=1))
     return jobs
 
@@ -187,41 +195,28 @@ def _remove_outputs(job: Job, out_dir: Path) -> None:
     job.stamp(out_dir).unlink(missing_ok=True)
 
 
-def _report_title(nb, job: Job) -> str:
-    """The report's title for the HTML <title>: the first heading the notebook displayed."""
-    import re
+def _publish_exports(job: Job, out_dir: Path, handed: Path) -> tuple[str, str]:
+    """Render the report's Word, Excel and CSV outputs (the formats the job asks for) from its
+    content, in this worker, and move them into place atomically; return the report's title and
+    the name of its area (empty for a comparison)."""
+    from .report import load_report
 
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            found = re.search(r"<h1>(.*?)</h1>", output.get("data", {}).get("text/html", ""), re.S)
-            if found:
-                return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
-    return job.key
-
-
-def _publish_tables(job: Job, out_dir: Path, handed: Path) -> None:
-    """Move the tables the kernel wrote (CSV folder, Excel workbook) into place atomically.
-
-    The notebook's last cell writes them (``report.export_tables``); if it wrote none (an
-    older notebook), they are computed here.
-    """
-    if not (handed / "tables.xlsx").exists():
-        from .report import ComparisonReport, ProvinceReport
-
-        p = job.parameters
-        if job.kind == "province":
-            rep = ProvinceReport.load(p["province"], p["period"], p["lang"], p["data_dir"])
-        else:
-            rep = ComparisonReport.load(p["period"], p["lang"], p["data_dir"])
-        rep.export_tables(handed)
+    rep = load_report(job.parameters, job.kind)
+    formats = [f for f in job.formats if f != "html"]
+    written = rep.export(handed, formats, stem="report") if formats else {}
     outs = job.outputs(out_dir)
-    staged = outs["csv"].with_name(f".{outs['csv'].name}.{os.getpid()}.tmp")
-    shutil.rmtree(staged, ignore_errors=True)
-    os.replace(handed / "tables", staged)
-    os.chmod(staged, 0o755)  # mkdtemp makes it private; published tables are world-readable
-    shutil.rmtree(outs["csv"], ignore_errors=True)
-    os.replace(staged, outs["csv"])
-    atomic_write_bytes(outs["xlsx"], (handed / "tables.xlsx").read_bytes())
+    if "csv" in written:
+        staged = outs["csv"].with_name(f".{outs['csv'].name}.{os.getpid()}.tmp")
+        shutil.rmtree(staged, ignore_errors=True)
+        os.replace(written["csv"], staged)
+        os.chmod(staged, 0o755)  # mkdtemp makes it private; published tables are world-readable
+        shutil.rmtree(outs["csv"], ignore_errors=True)
+        os.replace(staged, outs["csv"])
+    for fmt in ("xlsx", "docx"):
+        if fmt in written:
+            atomic_write_bytes(outs[fmt], written[fmt].read_bytes())
+    area = rep._name(rep.province) if job.kind == "province" else ""
+    return rep.title_text(), area
 
 
 _ZYGOTE = None
@@ -345,16 +340,17 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
     outs["html"].parent.mkdir(parents=True, exist_ok=True)
     handed = Path(tempfile.mkdtemp(prefix=".run-", dir=out_dir))
     try:
-        os.environ[TABLES_ENV] = str(handed)  # read by the kernel this worker starts next
         nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork))
-        title = _report_title(nb, job)
+        title, area = _publish_exports(job, out_dir, handed)
         nb.metadata["title"] = title
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-        _publish_tables(job, out_dir, handed)
         atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n")
         atomic_write_text(outs["html"], body)
         atomic_write_text(job.stamp(out_dir), json.dumps({"key": job.key, "input_hash": state,
-                                                           "params": job.parameters, "kind": job.kind}, indent=1))
+                                                           "params": job.parameters, "kind": job.kind,
+                                                           "title": title, "area": area,
+                                                           "formats": list(job.formats)},
+                                                          indent=1))
         return JobResult(job.key, "built", time.perf_counter() - start,
                          outputs={k: str(v) for k, v in outs.items()})
     except BaseException as exc:  # a failing report must not stop the batch
@@ -367,7 +363,6 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
     finally:
-        os.environ.pop(TABLES_ENV, None)
         shutil.rmtree(handed, ignore_errors=True)
 
 
@@ -510,9 +505,10 @@ def _execute_dask(args, out_dir: Path, workers: int, bar):
     return results
 
 
-def write_index(out_dir: Path = REPORTS_DIR) -> Path:
-    """Write ``index.html`` linking every report that has a current stamp."""
-    from .report import T
+def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
+    """Write ``index.html`` linking every report that has a current stamp (page rendered by
+    :func:`analysis.render.index_html`: names of provinces and periods, not ids)."""
+    from .render import index_html
 
     out_dir = Path(out_dir)
     entries = []
@@ -524,21 +520,11 @@ def write_index(out_dir: Path = REPORTS_DIR) -> Path:
         except (OSError, ValueError):
             continue
         if (out_dir / f"{info['key']}.html").exists():
-            entries.append(info)
-    rows = []
-    for info in sorted(entries, key=lambda i: (i["kind"] != "compare", i["key"])):
-        key, p = info["key"], info["params"]
-        title = T[p["lang"]]["compare_title" if info["kind"] == "compare" else "title"].format(
-            area=p.get("province", ""), period=p["period"])
-        links = " · ".join(f'<a href="{html.escape(key)}{ext}">{label}</a>'
-                           for ext, label in ((".html", "HTML"), (".ipynb", "notebook"), (".xlsx", "Excel")))
-        rows.append(f"<tr><td>{html.escape(title)}</td><td>{html.escape(p.get('province', '–'))}</td>"
-                    f"<td>{html.escape(p['period'])}</td><td>{links}</td></tr>")
-    page = ("<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Báo cáo Chỉ số 766</title>"
-            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;border-bottom:1px solid #ddd}"
-            "</style></head><body><h1>Báo cáo Chỉ số 766</h1>"
-            f"<p>{len(rows)} báo cáo.</p><table><thead><tr><th>Báo cáo</th><th>Tỉnh</th><th>Kỳ</th>"
-            "<th>Tệp</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></body></html>\n")
+            files = {ext[1:]: f"{info['key']}{ext}" for ext in (".html", ".docx", ".xlsx", ".ipynb")
+                     if (out_dir / f"{info['key']}{ext}").exists()}
+            entries.append({**info, "files": files, "province_name": info.get("area")})
+    entries.sort(key=lambda i: (i["kind"] != "compare", i["key"]))
+    page = index_html(entries, lang)
     path = out_dir / "index.html"
     atomic_write_text(path, page)
     return path

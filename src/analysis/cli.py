@@ -25,7 +25,8 @@ def _cmd_build(args) -> int:
     from .build import plan_jobs, run_batch
 
     jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
-                     period=args.period, langs=tuple(args.lang))
+                     period=args.period, langs=tuple(args.lang),
+                     formats=tuple(f.strip() for f in args.format.split(",") if f.strip()))
     if args.list:
         for job in jobs:
             print(job.key)
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--province", help="one province id (with --period)")
     p.add_argument("--period", help="one period id (with --province)")
     p.add_argument("--lang", nargs="+", default=["vi"], choices=["vi", "en"], help="report language(s)")
+    p.add_argument("--format", default="html,xlsx,csv",
+                   help="outputs besides the notebook, comma-separated: html, docx, xlsx, csv "
+                        "(default: html,xlsx,csv; docx is the Word draft in the administrative format)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: CPU count)")
     p.add_argument("--executor", default="process", choices=["process", "serial", "dask"],
                    help="where notebooks run: worker processes, this process, or a Dask LocalCluster")

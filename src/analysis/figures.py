@@ -7,7 +7,9 @@ same input gives the same PNG bytes.
 
 Conventions shared by every figure:
 
-- Labels are Vietnamese, Unicode NFC; numbers in text use the decimal comma (``87,15``).
+- Every figure takes ``lang`` (``"vi"`` by default, or ``"en"``): titles, axes, legends and notes
+  come from the message catalog of that language, numbers use its notation (``87,15`` or
+  ``87.15``), and "KTC 95%" becomes "95% CI". Text is Unicode NFC.
 - One colour-blind-safe palette for the five bands, :data:`BAND_COLOURS` (Okabe & Ito, 2008),
   green for the best band through vermilion for the weakest. Colours outside the bands:
   :data:`SERIES_COLOUR` (blue) for a unit or a series, :data:`OVER_MAX_COLOUR` (reddish purple)
@@ -22,6 +24,7 @@ tidy tables the figures take.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import io
 import math
@@ -41,9 +44,9 @@ from matplotlib.transforms import blended_transform_factory
 
 from .config import ALPHA
 from .errors import ParameterError
-from .numerals import format_vi
+from .i18n import check_lang, number as _format_number, period_label, text as _text
 from .periods import MERGER_DATE, Period, crosses_merger, parse_period
-from .reference import FIVE_GROUPS, SIX_GROUPS, groups as reference_groups
+from .reference import FIVE_GROUPS, SIX_GROUPS, bands as reference_bands, groups as reference_groups
 from .scheme import Scheme, load_scheme
 from .scoring import band_of
 from .stats import correlation_test
@@ -61,20 +64,14 @@ __all__ = [
 
 # Okabe & Ito (2008) colour-blind-safe palette; keys are the canonical band names of
 # reference/bands.csv. Best band green, then sky blue, yellow, orange, vermilion.
-BAND_COLOURS = {
-    "Xuất sắc": "#009e73",
-    "Tốt": "#56b4e9",
-    "Khá": "#f0e442",
-    "Trung bình": "#e69f00",
-    "Yếu": "#d55e00",
-}
+BAND_COLOURS = dict(zip(reference_bands()["band"], reference_bands()["colour"]))
 SERIES_COLOUR = "#0072b2"    # Okabe-Ito blue: a unit, a series, a regression line
 OVER_MAX_COLOUR = "#cc79a7"  # Okabe-Ito reddish purple: at or above the top of the scale
 NEUTRAL_COLOUR = "#7f7f7f"   # averages, boxes, reference lines
 FONT_FAMILY = "DejaVu Sans"  # ships with matplotlib and covers Vietnamese letters
 FIG_WIDTH = 7.0              # inches: report width
-SYNTHETIC_SUFFIX = "(dữ liệu giả lập)"
-CEILING_LABEL = "Đạt mức trần"
+SYNTHETIC_SUFFIX = _text("vi", "fig.synthetic")  # the Vietnamese suffix; English: "(synthetic data)"
+CEILING_LABEL = _text("vi", "fig.ceiling")
 # Applied with matplotlib.rc_context around building and rendering, never set globally.
 STYLE = {
     "font.family": FONT_FAMILY,
@@ -98,29 +95,38 @@ _GREY_TEXT = "#333333"
 _ZONE_ALPHA = 0.18
 _TITLE_CHARS = 72  # characters per title line at 12 pt
 _FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
-_GROUP_SHORT_VI = {  # one-line group labels for small panels; long names from reference.groups()
-    "CKMB": "Công khai, minh bạch",
-    "TDGQ": "Tiến độ giải quyết",
-    "ONLINE": "DVC trực tuyến",
-    "TTTT": "Thanh toán trực tuyến",
-    "DVTT": "Dịch vụ trực tuyến",
-    "MDHL": "Mức độ hài lòng",
-    "MDSH": "Số hóa hồ sơ",
-}
 
 
 # --------------------------------------------------------------------------- shared helpers
 
 
+_LANG = contextvars.ContextVar("figure_lang", default="vi")
+
+
 def _styled(func):
-    """Build the figure inside the module's rc context, so nothing global changes."""
+    """Build the figure inside the module's rc context, so nothing global changes, and in the
+    language given by the keyword ``lang`` (``"vi"`` or ``"en"``)."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with mpl.rc_context(STYLE):
-            return func(*args, **kwargs)
+    def wrapper(*args, lang: str = "vi", **kwargs):
+        token = _LANG.set(check_lang(lang))
+        try:
+            with mpl.rc_context(STYLE):
+                return func(*args, **kwargs)
+        finally:
+            _LANG.reset(token)
 
     return wrapper
+
+
+def _t(key: str, **values) -> str:
+    """A message of the figure's language."""
+    return _text(_LANG.get(), key, **values)
+
+
+def _group_short(code: str) -> str:
+    g = reference_groups()
+    return g.at[code, "short_" + _LANG.get()] if code in g.index else code
 
 
 def _nfc(text) -> str:
@@ -134,8 +140,8 @@ def _cap(text: str) -> str:
 
 
 def _num(value, decimals: int = 2) -> str:
-    """Vietnamese number with a typographic minus: ``-0,36`` -> ``−0,36``."""
-    return format_vi(value, decimals).replace("-", "\u2212")
+    """A number in the figure's language, with a typographic minus: ``-0,36`` -> ``−0,36``."""
+    return _format_number(value, _LANG.get(), decimals).replace("-", "\u2212")
 
 
 def _pct(value) -> str:
@@ -146,14 +152,15 @@ def _p_text(p: float) -> str:
     if not math.isfinite(p):
         return "p = –"
     if p < 0.001:
-        return "p < 0,001"
+        return f"p < {_num(0.001, 3)}"
     return f"p = {_num(p, 3)}"
 
 
 def _title(title: str, synthetic: bool) -> str:
     title = _nfc(title)
-    if synthetic and SYNTHETIC_SUFFIX not in title:
-        title = f"{title} {SYNTHETIC_SUFFIX}"
+    suffix = _t("fig.synthetic")
+    if synthetic and suffix not in title:
+        title = f"{title} {suffix}"
     return textwrap.fill(title, _TITLE_CHARS, break_long_words=False)
 
 
@@ -208,7 +215,7 @@ def cut_points(scheme: Scheme | None = None) -> pd.DataFrame:
             rng = f"< {row.upper:g}"
         else:
             rng = f"{row.lower:g}–<{row.upper:g}"
-        labels.append(f"{row.band} ({rng})")
+        labels.append(f"{_band_name(row.band)} ({rng})")
     table["colour"] = table["band"].map(BAND_COLOURS)
     table["label"] = labels
     return table
@@ -233,6 +240,14 @@ def bands_of(values, scheme: Scheme | None = None) -> list:
             for b in out.astype(object)]
 
 
+def _band_name(band: str) -> str:
+    """A band's name in the figure's language."""
+    if _LANG.get() == "vi":
+        return band
+    names = reference_bands().set_index("band")["name_en"]
+    return names.get(band, band)
+
+
 def _colour_of(band) -> str:
     return BAND_COLOURS.get(band, "#bbbbbb") if band is not None else "#bbbbbb"
 
@@ -247,7 +262,7 @@ def _group_max(code: str, scheme: Scheme | None) -> float:
 
 
 def _group_name(code: str) -> str:
-    return _nfc(reference_groups().at[code, "name_vi"])
+    return _nfc(reference_groups().at[code, "name_" + _LANG.get()])
 
 
 def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=()) -> None:
@@ -255,7 +270,7 @@ def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=()
     handles = [Patch(facecolor=c, edgecolor="#555555", linewidth=0.5, label=lab)
                for c, lab in zip(table["colour"], table["label"])]
     fig.legend(handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
-               title="Xếp loại", fontsize=_SMALL)
+               title=_t("fig.band_legend"), fontsize=_SMALL)
 
 
 def _draw_cuts(ax, scheme: Scheme | None) -> None:
@@ -591,7 +606,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
         text = _num(v, 2)
         if rank is not None and pd.notna(data.at[i, rank]):
             of = data.at[i, rank_of] if rank_of is not None and pd.notna(data.at[i, rank_of]) else None
-            text += f"  (hạng {int(data.at[i, rank])}" + (f"/{int(of)})" if of is not None else ")")
+            text += f"  ({_t('fig.rank', rank=int(data.at[i, rank]))}" + (f"/{int(of)})" if of is not None else ")")
         # a column of values right of the plot, clear of the bars and the cut lines
         ax.text(1.01, i, text, transform=value_column, va="center", ha="left", fontsize=_SMALL,
                 fontweight="bold" if strong else "normal", gid="value-label")
@@ -606,21 +621,21 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     ax.set_xlim(0, top)
     ax.set_xticks(np.arange(0, top + 0.01, 10))
     ax.set_ylim(n - 0.5, -0.6)
-    ax.set_xlabel(_nfc(xlabel))
+    ax.set_xlabel(_nfc(xlabel or _t("fig.total")))
     ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
     fig.suptitle(_title(title, synthetic))
     _band_legend(fig, scheme, extra=extra)
     if missing:
-        notes = notes + [f"Không có số liệu: {', '.join(missing)}."]
+        notes = notes + [_t("fig.no_data", names=", ".join(missing))]
     _footnote(fig, notes)
     return fig
 
 
 @_styled
 def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name", highlight=None,
-                 reference: tuple[str, float] | None = None, title: str = "Xếp hạng theo tổng điểm",
-                 xlabel: str = "Tổng điểm", scheme: Scheme | None = None,
+                 reference: tuple[str, float] | None = None, title: str | None = None,
+                 xlabel: str | None = None, scheme: Scheme | None = None,
                  synthetic: bool | None = None) -> Figure:
     """Units in order of their total, best on top, coloured by band, cut points marked.
 
@@ -657,7 +672,7 @@ def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name
     ['xã A', 'xã C', 'xã B']
     """
     return _bars(data, value=value, label=label, highlight=highlight, reference=reference,
-                 title=title, xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=None,
+                 title=title or _t("fig.ranking_title"), xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=None,
                  rank_of=None, func="ranking_bars", notes=[])
 
 
@@ -667,7 +682,7 @@ def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name
 @_styled
 def group_profile_heatmap(data: pd.DataFrame, *, label: str = "name", group: str = "group",
                           value: str = "value", view: str | None = None, highlight=None,
-                          title: str = "Điểm từng nhóm chỉ số (% điểm tối đa của nhóm)",
+                          title: str | None = None,
                           scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
     """Heatmap of units × groups, each cell the group's points as a percentage of its maximum.
 
@@ -731,7 +746,7 @@ def group_profile_heatmap(data: pd.DataFrame, *, label: str = "name", group: str
                     color="white" if _luminance(colour[:3]) < 0.35 else "black",
                     gid="over-max" if v > 100 + 1e-9 else "cell")
     names = ([textwrap.fill(_group_name(g), 14) for g in order] if k <= 5
-             else [textwrap.fill(_GROUP_SHORT_VI.get(g, g), 11) for g in order])
+             else [textwrap.fill(_group_short(g), 11) for g in order])
     ax.set_xticks(range(k), labels=[f"{name}\n(/{maxima[g]:g})" for name, g in zip(names, order)],
                   fontsize=_SMALL)
     ax.xaxis.tick_top()
@@ -747,15 +762,14 @@ def group_profile_heatmap(data: pd.DataFrame, *, label: str = "name", group: str
     ax.grid(which="minor", color="white", linewidth=1.5)
     ax.tick_params(which="minor", length=0)
     bar = fig.colorbar(image, ax=ax, extend="max", shrink=0.8, aspect=30, pad=0.02)
-    bar.set_label("% điểm tối đa của nhóm", fontsize=_SMALL)
+    bar.set_label(_t("fig.pct_of_max"), fontsize=_SMALL)
     bar.ax.tick_params(labelsize=_SMALL)
     bar.ax.text(0.5, 1.06, "> 100%", transform=bar.ax.transAxes, ha="center", va="bottom",
                 fontsize=_SMALL)
-    fig.suptitle(_title(title, synthetic))
+    fig.suptitle(_title(title or _t("fig.heatmap_title"), synthetic))
     notes = []
     if over:
-        notes.append("* Điểm in trong báo cáo vượt điểm tối đa của nhóm (ví dụ 20/18), giữ nguyên "
-                     "như công bố; ô tô màu tím.")
+        notes.append(_t("fig.over_max_note"))
     _footnote(fig, notes, gid="over-max-note")
     return fig
 
@@ -819,7 +833,7 @@ def unit_vs_average(data: pd.DataFrame, unit: str, *, label: str = "name", group
                     gid="gap")
     ax.plot(mean.to_numpy(), y, linestyle="none", marker="D", markersize=7, markerfacecolor="white",
             markeredgecolor=NEUTRAL_COLOUR, markeredgewidth=1.6, zorder=3, gid="average",
-            label=_nfc(average_label or f"Trung bình của khối ({n_units} đơn vị)"))
+            label=_nfc(average_label or _t("fig.block_average", n=n_units)))
     ax.plot(mine.to_numpy(), y, linestyle="none", marker="o", markersize=8, color=SERIES_COLOUR,
             zorder=4, gid="unit", label=unit_label)
     over = False
@@ -840,16 +854,16 @@ def unit_vs_average(data: pd.DataFrame, unit: str, *, label: str = "name", group
     hi = max(110.0, float(np.nanmax(np.r_[mine.to_numpy(), mean.to_numpy(), 100.0])) + 8)
     ax.set_xlim(0, hi)
     ax.set_ylim(k - 0.5, -0.7)
-    ax.set_xlabel("% điểm tối đa của nhóm")
+    ax.set_xlabel(_t("fig.pct_of_max"))
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     fig.legend(loc="outside lower center", ncols=2, frameon=False)
-    fig.suptitle(_title(title or f"{_cap(unit_label)} so với trung bình của khối", synthetic))
+    fig.suptitle(_title(title or _t("fig.vs_average_title", unit=_cap(unit_label)), synthetic))
     notes = []
     if over:
-        notes.append("* Vượt điểm tối đa của nhóm (số liệu như báo cáo công bố).")
+        notes.append(_t("fig.over_max_short"))
     if (counts < n_units).any():
-        notes.append("Trung bình tính trên các đơn vị có số liệu của từng nhóm.")
+        notes.append(_t("fig.average_note"))
     _footnote(fig, notes)
     return fig
 
@@ -934,16 +948,16 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         grid = np.linspace(lo_x, hi_x, 101)
         fit, low, high = _ols_band(xs, ys, grid, ci)
         ax.fill_between(grid, low, high, color=SERIES_COLOUR, alpha=0.15, linewidth=0, zorder=1,
-                        gid="ols-ci", label=f"Khoảng tin cậy {pct_level}% của đường hồi quy")
+                        gid="ols-ci", label=_t("fig.ci_line", level=pct_level))
         ax.plot(grid, fit, color=SERIES_COLOUR, linewidth=1.6, zorder=2, gid="ols",
-                label="Đường hồi quy OLS")
+                label=_t("fig.ols"))
     ax.scatter(xs[~ceiling], ys[~ceiling], s=42, marker="o", color=SERIES_COLOUR, edgecolor="white",
-               linewidth=0.6, zorder=4, gid="points", label="Đơn vị")
+               linewidth=0.6, zorder=4, gid="points", label=_t("fig.units"))
     ax.scatter(xs[ceiling], ys[ceiling], s=64, marker="^", color=OVER_MAX_COLOUR, edgecolor="black",
-               linewidth=0.6, zorder=5, gid="ceiling", label=CEILING_LABEL)
+               linewidth=0.6, zorder=5, gid="ceiling", label=_t("fig.ceiling"))
     if y_max is not None:
         ax.axhline(y_max, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), gid="y-max")
-        ax.text(1.0, y_max, f"tối đa {_num(y_max, 0)} ", transform=blended_transform_factory(
+        ax.text(1.0, y_max, _t("fig.max", value=_num(y_max, 0)) + " ", transform=blended_transform_factory(
             ax.transAxes, ax.transData), ha="right", va="bottom", fontsize=_SMALL, color=_GREY_TEXT)
     if x_max is not None:
         ax.axvline(x_max, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), gid="x-max")
@@ -951,14 +965,15 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     name = {"pearson": "Pearson", "spearman": "Spearman", "kendall": "Kendall"}[method]
     n = int(res["n"])
     if np.isfinite(res["r"]):
-        ci_text = (f"KTC {pct_level}%: {_num(res['ci_low'])} đến {_num(res['ci_high'])}"
-                   if np.isfinite(res["ci_low"]) else f"KTC {pct_level}%: –")
+        ci_name = _t("fig.ci", level=pct_level)
+        ci_text = (f"{ci_name}: " + _t("fig.to", low=_num(res['ci_low']), high=_num(res['ci_high']))
+                   if np.isfinite(res["ci_low"]) else f"{ci_name}: –")
         stats_text = (f"n = {n}   {symbol} ({name}) = {_num(res['r'])}   ({ci_text})   "
                       f"{_p_text(res['p_val'])}")
     else:
-        stats_text = f"n = {n}   không tính được hệ số tương quan (quá ít đơn vị hoặc không biến thiên)"
+        stats_text = f"n = {n}   " + _t("fig.no_r")
     if ceiling.any():
-        stats_text += f"\n{CEILING_LABEL}: {int(ceiling.sum())}/{len(xs)} đơn vị"
+        stats_text += f"\n{_t('fig.ceiling')}: " + _t("fig.of_units", k=int(ceiling.sum()), n=len(xs))
     ax.text(0.0, 1.02, stats_text, transform=ax.transAxes, ha="left", va="bottom", fontsize=_SMALL,
             gid="stats")
     ax.set_xlabel(_nfc(x_label or x))
@@ -973,10 +988,10 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     ax.set_axisbelow(True)
     handles, labels = ax.get_legend_handles_labels()
     if not ceiling.any():  # keep the legend entry only when a unit sits at the ceiling
-        keep = [i for i, lab in enumerate(labels) if lab != CEILING_LABEL]
+        keep = [i for i, lab in enumerate(labels) if lab != _t("fig.ceiling")]
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
-    fig.suptitle(_title(title or f"{_nfc(y_label or y)} theo {_nfc(x_label or x)}", synthetic))
+    fig.suptitle(_title(title or _t("fig.scatter_title", y=_nfc(y_label or y), x=_nfc(x_label or x)), synthetic))
     return fig
 
 
@@ -998,10 +1013,10 @@ def _period_tick(p: Period) -> str:
     if p.kind == "month":
         return f"{p.start.month}/{p.year}"
     if p.kind == "week":
-        return f"{p.start.month}/{p.year}\ntuần {p.week}"
+        return f"{p.start.month}/{p.year}\n" + _t("fig.week", week=p.week)
     if p.kind == "quarter":
-        return f"Quý {(p.start.month - 1) // 3 + 1}/{p.year}"
-    return textwrap.fill(p.label_vi(), 12)
+        return _t("fig.quarter", quarter=(p.start.month - 1) // 3 + 1, year=p.year)
+    return textwrap.fill(period_label(p.period_id, _LANG.get(), p.end), 12)
 
 
 def _period_x(p: Period) -> float:
@@ -1081,7 +1096,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         middle = (max(lo, floor) + min(hi, top)) / 2
         if hi <= floor:  # only the padding strip shows: no label
             continue
-        ax.text(1.005, middle, row.band, transform=blended_transform_factory(ax.transAxes, ax.transData),
+        ax.text(1.005, middle, _band_name(row.band), transform=blended_transform_factory(ax.transAxes, ax.transData),
                 ha="left", va="center", fontsize=_SMALL, color=_GREY_TEXT, gid="zone-label")
     ok = np.isfinite(values)
     ax.plot(xs[ok], values[ok], color="#222222", linewidth=1.4, zorder=2, gid="total-line")
@@ -1092,7 +1107,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         ax.annotate(_num(v, 2), (xv, v), xytext=(0, 6), textcoords="offset points", ha="center",
                     va="bottom", fontsize=_SMALL, gid="value-label")
     ax.set_ylim(floor - pad, top + pad)
-    ax.set_ylabel("Tổng điểm")
+    ax.set_ylabel(_t("fig.total"))
     ax.grid(axis="y", color="white", linewidth=0.6)
     notes = []
     if has_rank:
@@ -1111,24 +1126,23 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         ticks = [1] + [t for t in range(10, worst - 4, 10)] + [worst]
         ax_rank.set_yticks(sorted(set(ticks)))
         of = " → ".join(f"/{s}" for s in dict.fromkeys(sizes.tolist())) if sizes.size else ""
-        ax_rank.set_ylabel(f"Xếp hạng ({of})" if of else "Xếp hạng")
+        ax_rank.set_ylabel(_t("fig.rank_axis_of", of=of) if of else _t("fig.rank_axis"))
         ax_rank.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     bottom = ax_rank if ax_rank is not None else ax
     bottom.set_xticks(xs, labels=_period_ticks(parsed))
     span = (xs.max() - xs.min()) if len(xs) > 1 else 30.0
     bottom.set_xlim(xs.min() - 0.06 * span - 10, xs.max() + 0.06 * span + 10)
-    bottom.set_xlabel("Tháng" if all(p.kind == "month" for p in parsed) else "Kỳ báo cáo")
+    bottom.set_xlabel(_t("fig.month_axis") if all(p.kind == "month" for p in parsed) else _t("fig.period_axis"))
     if crosses_merger(parsed):
         xm = float(MERGER_DATE.toordinal()) - 0.5
         for a in filter(None, (ax, ax_rank)):
             a.axvline(xm, color="black", linewidth=1.2, linestyle=(0, (2, 2)), gid="merger")
         ax.text(xm, 1.01, " 1/7/2025", transform=blended_transform_factory(ax.transData, ax.transAxes),
                 ha="left", va="bottom", fontsize=_SMALL, gid="merger-label")
-        notes.append("Từ 1/7/2025 cả nước còn 34 tỉnh, thành phố và không còn cấp huyện: số liệu "
-                     "trước và sau mốc này không so sánh trực tiếp được.")
+        notes.append(_t("fig.merger_note"))
     if any(p.kind in ("week", "ytd") for p in parsed):
-        notes.append("Kỳ tuần/lũy kế là số liệu chốt tạm tại ngày chốt, không phải kết quả cả kỳ.")
-    default = f"{_cap(unit_label)}: tổng điểm và xếp hạng" if unit_label else "Tổng điểm và xếp hạng"
+        notes.append(_t("fig.snapshot_note"))
+    default = _t("fig.trend_title", unit=_cap(unit_label)) if unit_label else _t("fig.trend_title_plain")
     fig.suptitle(_title(title or default, synthetic))
     _footnote(fig, notes, gid="merger-note" if crosses_merger(parsed) else "footnote")
     return fig
@@ -1139,8 +1153,8 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
 
 @_styled
 def province_distributions(data: pd.DataFrame, *, by: str = "province", value: str = "value",
-                           label: str | None = "name", title: str = "Phân bố tổng điểm của các đơn vị theo tỉnh",
-                           xlabel: str = "Tổng điểm", scheme: Scheme | None = None,
+                           label: str | None = "name", title: str | None = None,
+                           xlabel: str | None = None, scheme: Scheme | None = None,
                            synthetic: bool | None = None, seed: int = 0) -> Figure:
     """Distribution of unit totals by province: a box per province with every unit as a point.
 
@@ -1203,10 +1217,10 @@ def province_distributions(data: pd.DataFrame, *, by: str = "province", value: s
     ax.invert_yaxis()
     _draw_cuts(ax, scheme)
     ax.set_xlim(0, max(100.0, float(xs.max())) + 2)
-    ax.set_xlabel(_nfc(xlabel))
+    ax.set_xlabel(_nfc(xlabel or _t("fig.total")))
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
-    fig.suptitle(_title(title, synthetic))
+    fig.suptitle(_title(title or _t("fig.distributions_title"), synthetic))
     _band_legend(fig, scheme)
     return fig
 
@@ -1214,7 +1228,7 @@ def province_distributions(data: pd.DataFrame, *, by: str = "province", value: s
 @_styled
 def province_totals(data: pd.DataFrame, *, value: str = "value", label: str = "name",
                     rank: str | None = "rank", rank_of: str | None = "rank_of", highlight=None,
-                    title: str = "Tổng điểm và xếp hạng các tỉnh, thành phố", xlabel: str = "Tổng điểm",
+                    title: str | None = None, xlabel: str | None = None,
                     scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
     """Province totals sorted best first, coloured by band, each labelled with its rank.
 
@@ -1254,19 +1268,31 @@ def province_totals(data: pd.DataFrame, *, value: str = "value", label: str = "n
         data["_rank"] = v.rank(method="min", ascending=False)
         data["_rank_of"] = float(v.notna().sum())
         rank, rank_of = "_rank", "_rank_of"
-        notes.append("Thứ hạng tính trên các tỉnh có trong hình (xếp hạng đồng hạng 1, 2, 2, 4).")
+        notes.append(_t("fig.ranks_computed"))
     elif rank_of is not None and rank_of not in data.columns:
         rank_of = None
-    return _bars(data, value=value, label=label, highlight=highlight, reference=None, title=title,
+    return _bars(data, value=value, label=label, highlight=highlight, reference=None,
+                 title=title or _t("fig.province_totals_title"),
                  xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=rank, rank_of=rank_of,
                  func="province_totals", notes=notes)
+
+
+def _panel_title(name: str, ncols: int) -> str:
+    """A panel title that fits its column: at most two lines of the characters a panel is wide
+    (the first-column panels lose width to the group labels), shortened with "…" beyond."""
+    width_in = FIG_WIDTH * 0.78 / ncols  # the axes' share of the figure, less the row labels
+    chars = max(8, int(width_in * 72 / (_SMALL * 0.62)))  # DejaVu Sans: ~0.62 em per character
+    lines = textwrap.wrap(_nfc(name), chars, break_long_words=True)
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), chars, placeholder="…")]
+    return "\n".join(lines)
 
 
 @_styled
 def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group: str = "group",
                           value: str = "value", view: str | None = None, ncols: int | None = None,
                           average_label: str | None = None,
-                          title: str = "Điểm từng nhóm chỉ số theo tỉnh (% điểm tối đa)",
+                          title: str | None = None,
                           scheme: Scheme | None = None, synthetic: bool | None = None) -> Figure:
     """Small multiples of group profiles: one panel per province (or any panel label).
 
@@ -1323,7 +1349,9 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
     ncols = ncols or min(n, 5)
     nrows = math.ceil(n / ncols)
     k = len(order)
-    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55))
+    panel_titles = [_panel_title(name, ncols) for name in panels]
+    lines = max(t.count("\n") + 1 for t in panel_titles)
+    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55 + 0.16 * (lines - 1)))
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
     y = np.arange(k)
     top = max(110.0, float(np.nanmax(pct.to_numpy())) + 5 if np.isfinite(pct.to_numpy()).any() else 110.0)
@@ -1333,7 +1361,7 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
             fig.delaxes(a)
             above = axes.flat[idx - ncols]  # the panel above an empty slot keeps its x labels
             above.xaxis.set_tick_params(labelbottom=True)
-            above.set_xlabel("% tối đa", fontsize=_SMALL)
+            above.set_xlabel(_t("fig.pct_max_short"), fontsize=_SMALL)
             continue
         name = panels[idx]
         vals = pct.loc[name].to_numpy(dtype=float)
@@ -1344,22 +1372,22 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
         a.barh(y, np.nan_to_num(vals), color=colours, height=0.75, zorder=2, gid="bars")
         a.plot(overall.to_numpy(), y, linestyle="none", marker="|", markersize=9, markeredgewidth=1.8,
                color="black", zorder=3, gid="average")
-        a.set_title(textwrap.shorten(name, 22, placeholder="…"), fontsize=_SMALL, pad=3)
+        a.set_title(panel_titles[idx], fontsize=_SMALL, pad=3, gid="panel-title")
         a.set_xlim(0, top)
         a.set_xticks([0, 50, 100])
         a.tick_params(labelsize=_SMALL, length=2)
         if idx % ncols == 0:
-            a.set_yticks(y, labels=[_GROUP_SHORT_VI.get(g, g) for g in order])
+            a.set_yticks(y, labels=[_group_short(g) for g in order])
     axes.flat[0].set_ylim(k - 0.5, -0.5)  # shared: first group on top in every panel
     for a in axes[-1]:
-        a.set_xlabel("% tối đa", fontsize=_SMALL)
-    handles = [Patch(color=SERIES_COLOUR, label="Điểm của tỉnh (% tối đa)"),
+        a.set_xlabel(_t("fig.pct_max_short"), fontsize=_SMALL)
+    handles = [Patch(color=SERIES_COLOUR, label=_t("fig.province_points")),
                Line2D([], [], linestyle="none", marker="|", markersize=9, markeredgewidth=1.8,
-                      color="black", label=_nfc(average_label or f"Trung bình của {n} ô"))]
+                      color="black", label=_nfc(average_label or _t("fig.panel_average", n=n)))]
     if over:
-        handles.insert(1, Patch(color=OVER_MAX_COLOUR, label="Vượt điểm tối đa (như công bố)"))
+        handles.insert(1, Patch(color=OVER_MAX_COLOUR, label=_t("fig.over_max_legend")))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    fig.suptitle(_title(title, synthetic))
+    fig.suptitle(_title(title or _t("fig.small_multiples_title"), synthetic))
     if several:
-        _footnote(fig, ["Ô có nhiều đơn vị: thanh là trung bình của các đơn vị."])
+        _footnote(fig, [_t("fig.several_note")])
     return fig

@@ -1,4 +1,5 @@
-"""Controlled vocabularies shipped with the package: groups, bands, levels, indicators."""
+"""Controlled vocabularies shipped with the package: groups, bands, levels, indicators, audit
+checks, recommendation rules and report columns. Code reads these facts; it does not restate them."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,12 +8,8 @@ import pandas as pd
 
 from .config import REFERENCE_DIR
 
-__all__ = ["groups", "bands", "levels", "indicator_catalog", "band_aliases", "GROUP_CODES",
-           "SIX_GROUPS", "FIVE_GROUPS"]
-
-SIX_GROUPS = ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDHL", "MDSH")
-FIVE_GROUPS = ("CKMB", "TDGQ", "DVTT", "MDHL", "MDSH")
-GROUP_CODES = SIX_GROUPS + ("DVTT", "TOTAL")
+__all__ = ["groups", "bands", "levels", "indicator_catalog", "band_aliases", "checks",
+           "recommendation_rules", "columns", "group_order", "GROUP_CODES", "SIX_GROUPS", "FIVE_GROUPS"]
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -21,15 +18,28 @@ def _read(name: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=None)
 def groups() -> pd.DataFrame:
-    """Group codes with Vietnamese/English names, maxima, and the view they belong to."""
+    """Group codes in report order, with Vietnamese/English long and short names, maxima, the
+    view they belong to (``six``, ``five``, ``both``) and the portal's codes for them."""
     df = _read("groups.csv")
     df["max_points"] = df["max_points"].astype(float)
     return df.set_index("group")
 
 
+def group_order(view: str | None = None) -> tuple[str, ...]:
+    """Group codes in report order (TOTAL excluded); ``view`` ``"six"`` or ``"five"`` keeps one view.
+
+    >>> group_order("five")
+    ('CKMB', 'TDGQ', 'DVTT', 'MDHL', 'MDSH')
+    """
+    g = groups().drop(index="TOTAL")
+    if view is not None:
+        g = g.loc[g["view"].isin(["both", view])]
+    return tuple(g.index)
+
+
 @lru_cache(maxsize=None)
 def bands() -> pd.DataFrame:
-    """Classification bands with their cut points (lower inclusive, upper exclusive)."""
+    """Classification bands with their cut points (lower inclusive, upper exclusive) and colours."""
     df = _read("bands.csv")
     df[["lower", "upper"]] = df[["lower", "upper"]].astype(float)
     return df
@@ -48,7 +58,8 @@ def band_aliases() -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def levels() -> pd.DataFrame:
-    """Unit levels (province, department, district, commune)."""
+    """Unit levels (province, department, district, commune) with their names, the noun a count
+    of them takes (``15 xã``) and the name of a ranking block."""
     return _read("levels.csv").set_index("level")
 
 
@@ -58,3 +69,33 @@ def indicator_catalog() -> pd.DataFrame:
     df = _read("indicators.csv")
     df["measures"] = df["measures"].str.split("|")
     return df.set_index("indicator")
+
+
+@lru_cache(maxsize=None)
+def checks() -> pd.DataFrame:
+    """Audit checks in report order, with a plain-language name in Vietnamese and English."""
+    df = _read("checks.csv")
+    df["order"] = df["order"].astype(int)
+    return df.sort_values("order").set_index("check")
+
+
+@lru_cache(maxsize=None)
+def recommendation_rules() -> pd.DataFrame:
+    """Recommendation rules in priority order: a group below a share of its maximum, or an
+    indicator against a threshold (``lt``, ``gt``, ``eq``)."""
+    df = _read("recommendation_rules.csv")
+    df["threshold"] = df["threshold"].astype(float)
+    df["priority"] = df["priority"].astype(int)
+    return df.sort_values("priority").set_index("rule")
+
+
+@lru_cache(maxsize=None)
+def columns() -> pd.DataFrame:
+    """Report-table columns: how each is shown (``kind``), its printed decimals (empty: as
+    many as the value needs, up to 2) and its unit (``points``, ``percent``)."""
+    return _read("columns.csv").set_index("column")
+
+
+SIX_GROUPS = group_order("six")
+FIVE_GROUPS = group_order("five")
+GROUP_CODES = SIX_GROUPS + tuple(g for g in groups().index if g not in SIX_GROUPS)

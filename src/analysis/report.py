@@ -1,220 +1,46 @@
-"""Province–period and comparison reports: every section as deterministic HTML built from data.
+"""Province–period and comparison reports: one content function per section.
 
-A notebook cell calls one method and displays what it returns; every number in the text is
-formatted from the tables here, never typed. Sections whose data is missing say so in one line.
+Each section method (``headline``, ``groups`` …) selects its data, computes its tables and returns
+a :class:`analysis.content.Content`: tidy tables, figures and facts, laid out by message keys so
+that :mod:`analysis.render` (HTML), :mod:`analysis.document` (Word) and :mod:`analysis.workbook`
+(Excel/CSV) render the same content in the report's language. The data selection of every section
+sits in one ``select_*``/``*_table`` method, so that it can be pointed at another derive-layer
+function without touching the wording or the rendering.
 """
 from __future__ import annotations
 
-import functools
-import html
+import hashlib
 import importlib.metadata as md
-import os
 import platform
 import subprocess
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from .config import DATA_DIR, PROJECT_DIR, RECOMMENDATION_SHARE
+from . import content as c
+from .config import DATA_DIR, PROJECT_DIR
 from .dataset import COMPARISON, Dataset, load_dataset
 from .errors import ParameterError
-from .numerals import format_vi
+from .i18n import LANGS, check_lang
 from .periods import parse_period
-from .reference import groups, indicator_catalog
+from .reference import group_order, groups, indicator_catalog, recommendation_rules
 from .units import display_name
 from .views import area_units, comparison_periods, descendants, report_periods, unit_values
 
-__all__ = ["Section", "ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS",
-           "comparison_periods", "package_versions"]
+__all__ = ["ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS", "comparison_periods",
+           "package_versions", "code_version", "load_report", "FORMATS", "NAMED_UNITS"]
 
-LANGS = ("vi", "en")
 # Packages whose versions every report states.
 REPORTED_PACKAGES = ("analysis", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn",
-                     "pandera", "papermill", "nbconvert", "nbclient", "ipykernel")
+                     "pandera", "papermill", "nbconvert", "nbclient", "ipykernel", "jinja2", "babel",
+                     "openpyxl", "python-docx")
 PER_UNIT_INDICATORS = ("overdue_dossiers", "on_time_rate", "online_submission_rate", "online_payment_rate",
                        "e_certified_copies", "e_cert_units_deployed")
-
-T = {
-    "vi": {
-        "title": "Báo cáo Chỉ số 766 – {area} – {period}",
-        "compare_title": "So sánh Chỉ số 766 giữa các tỉnh – {period}",
-        "subtitle": "Bộ chỉ số chỉ đạo, điều hành và đánh giá chất lượng phục vụ người dân, doanh nghiệp "
-                    "(Quyết định 766/QĐ-TTg). Số liệu theo các báo cáo đã công bố; các giá trị “tính lại” do bộ "
-                    "công cụ tính từ chính số liệu đó.",
-        "headline": "1. Kết quả chung", "groups": "2. Điểm các nhóm chỉ số", "units": "3. Kết quả các đơn vị",
-        "indicators": "4. Các chỉ tiêu theo đơn vị", "audit": "5. Kiểm tra số liệu đã công bố",
-        "correlations": "6. Tương quan", "recommendations": "7. Kiến nghị", "provenance": "Nguồn gốc số liệu",
-        "trend": "Diễn biến qua các kỳ",
-        "unit": "Đơn vị", "total": "Tổng điểm", "band": "Xếp loại", "band_calc": "Xếp loại (tính lại)",
-        "rank": "Xếp hạng", "change": "Tăng/giảm", "change_calc": "Tăng/giảm (tính lại)", "source": "Nguồn",
-        "group": "Nhóm chỉ số", "points": "Điểm", "max": "Tối đa", "max_stated": "Tối đa (ghi trong báo cáo)",
-        "share": "% tối đa", "indicator": "Chỉ tiêu", "value": "Giá trị", "period": "Kỳ",
-        "no_total": "Không có tổng điểm của tỉnh hoặc đơn vị cấp huyện cho kỳ này.",
-        "no_groups": "Không có điểm nhóm chỉ số cho kỳ này.",
-        "no_units": "Không có bảng kết quả theo đơn vị cho kỳ này.",
-        "no_indicator": "Không có số liệu “{name}” theo đơn vị cho kỳ này.",
-        "no_findings": "Không phát hiện mâu thuẫn trong số liệu đã công bố của tỉnh.",
-        "no_trend": "Chỉ có một kỳ số liệu của tỉnh: chưa vẽ được diễn biến.",
-        "no_recommendations": "Không có đơn vị nào dưới ngưỡng kiến nghị.",
-        "sub_indicators": "Chỉ tiêu thành phần của {unit}",
-        "units_block": "{area}: {n} đơn vị cấp xã",
-        "departments_block": "{area}: {n} sở, ban, ngành",
-        "departments": "Các sở, ban, ngành có số liệu",
-        "headline_sentence": "{unit}, {period}: đạt {total}/100 điểm, xếp loại {band}{rank}{change}.",
-        "rank_part": ", xếp hạng {rank}/{of} {block}",
-        "change_part": "; {direction} {delta} điểm so với {prev}",
-        "up": "tăng", "down": "giảm", "same": "bằng",
-        "computed": " (tính từ số liệu)",
-        "band_mismatch": " Xếp loại in trong báo cáo là “{printed}”, khác với xếp loại theo thang điểm (“{calc}”).",
-        "block": {"province": "tỉnh, thành phố", "district": "huyện, thị xã, thành phố",
-                  "commune": "xã, phường, thị trấn", "department": "sở, ban, ngành"},
-        "check": "Kiểm tra", "published": "Công bố", "expected": "Kỳ vọng", "difference": "Chênh lệch",
-        "severity": "Mức độ", "message": "Mô tả", "findings_summary": "{n} phát hiện ({errors} lỗi, {warnings} cảnh báo).",
-        "x": "Biến x", "y": "Biến y", "method": "Phương pháp", "ci": "KTC 95%", "p": "p", "p_bh": "p (BH)",
-        "ceiling": "% đạt trần (y)", "n": "n",
-        "rec_group": "{units}: điểm nhóm “{group}” dưới {share}% mức tối đa ({detail}).",
-        "rec_indicator": "{units}: {rule} ({detail}).",
-        "params": "Tham số", "data_files": "Tệp dữ liệu (SHA-256)", "code_version": "Phiên bản mã",
-        "packages": "Phiên bản gói", "generated": "Báo cáo tạo tự động từ dữ liệu; không có số nào được gõ tay.",
-        "province_totals": "Tổng điểm các tỉnh", "no_provinces": "Không có tổng điểm cấp tỉnh cho kỳ này.",
-        "group_profiles": "Điểm các nhóm chỉ số theo tỉnh", "distributions": "Phân bố tổng điểm của đơn vị theo tỉnh",
-        "no_distributions": "Không có bảng điểm theo đơn vị cho kỳ này.",
-        "synthetic": "DỮ LIỆU GIẢ LẬP – không phải số liệu thật",
-    },
-    "en": {
-        "title": "766 Index report – {area} – {period}",
-        "compare_title": "766 Index: provinces compared – {period}",
-        "subtitle": "Index of service quality to citizens and businesses (Decision 766/QĐ-TTg). Figures as "
-                    "published; values marked “computed” are derived by the toolkit from those figures.",
-        "headline": "1. Headline", "groups": "2. Group scores", "units": "3. Units of the area",
-        "indicators": "4. Indicators by unit", "audit": "5. Audit of the published figures",
-        "correlations": "6. Correlations", "recommendations": "7. Recommendations", "provenance": "Provenance",
-        "trend": "Trend over periods",
-        "unit": "Unit", "total": "Total", "band": "Band", "band_calc": "Band (computed)",
-        "rank": "Rank", "change": "Change", "change_calc": "Change (computed)", "source": "Source",
-        "group": "Group", "points": "Points", "max": "Maximum", "max_stated": "Maximum stated",
-        "share": "% of maximum", "indicator": "Indicator", "value": "Value", "period": "Period",
-        "no_total": "No province or district total for this period.",
-        "no_groups": "No group scores for this period.",
-        "no_units": "No per-unit table for this period.",
-        "no_indicator": "No per-unit figures for “{name}” in this period.",
-        "no_findings": "No contradictions found in the province's published figures.",
-        "no_trend": "Only one period of province data: no trend to draw.",
-        "no_recommendations": "No unit falls below a recommendation threshold.",
-        "sub_indicators": "Sub-indicators of {unit}",
-        "units_block": "{area}: {n} commune-level units",
-        "departments_block": "{area}: {n} departments",
-        "departments": "Departments with figures",
-        "headline_sentence": "{unit}, {period}: {total}/100 points, band {band}{rank}{change}.",
-        "rank_part": ", rank {rank}/{of} {block}",
-        "change_part": "; {direction} {delta} points against {prev}",
-        "up": "up", "down": "down", "same": "unchanged",
-        "computed": " (computed)",
-        "band_mismatch": " The report prints the band “{printed}”, unlike the band implied by the score (“{calc}”).",
-        "block": {"province": "provinces", "district": "districts", "commune": "communes",
-                  "department": "departments"},
-        "check": "Check", "published": "Published", "expected": "Expected", "difference": "Difference",
-        "severity": "Severity", "message": "Message", "findings_summary": "{n} findings ({errors} errors, {warnings} warnings).",
-        "x": "x", "y": "y", "method": "Method", "ci": "95% CI", "p": "p", "p_bh": "p (BH)",
-        "ceiling": "% at ceiling (y)", "n": "n",
-        "rec_group": "{units}: group “{group}” below {share}% of its maximum ({detail}).",
-        "rec_indicator": "{units}: {rule} ({detail}).",
-        "params": "Parameters", "data_files": "Data files (SHA-256)", "code_version": "Code version",
-        "packages": "Package versions", "generated": "Generated from data; no number is typed by hand.",
-        "province_totals": "Province totals", "no_provinces": "No province totals for this period.",
-        "group_profiles": "Group profiles by province", "distributions": "Unit totals by province",
-        "no_distributions": "No per-unit scores for this period.",
-        "synthetic": "SYNTHETIC DATA – not real figures",
-    },
-}
-
-STYLE = ("<style>table.r766{border-collapse:collapse;margin:0.5em 0 1em;font-size:0.92em}"
-         "table.r766 th,table.r766 td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
-         "table.r766 th{background:#f2f2f2}p.headline{font-size:1.1em}p.synthetic{color:#a00}"
-         "figure{margin:0.5em 0}figure img{max-width:100%}</style>")
-
-# Indicator rules for recommendations: (indicator, comparison, threshold, Vietnamese rule, English rule).
-# Thresholds follow the method's full-mark targets (online submission 50%, transparency and
-# timeliness close to 100%) and the seed reports' own wording.
-INDICATOR_RULES = (
-    ("online_payment_rate", "eq", 0.0, "chưa phát sinh thanh toán trực tuyến", "no online payment yet"),
-    ("online_submission_rate", "lt", 50.0, "tỷ lệ hồ sơ nộp trực tuyến dưới 50%", "online submission below 50%"),
-    ("online_service_rate", "lt", 50.0, "tỷ lệ dịch vụ công trực tuyến dưới 50%", "online-service rate below 50%"),
-    ("transparency_rate", "lt", 80.0, "tỷ lệ công khai, minh bạch dưới 80%", "transparency rate below 80%"),
-    ("on_time_rate", "lt", 90.0, "tỷ lệ hồ sơ giải quyết đúng hạn dưới 90%", "on-time rate below 90%"),
-    ("overdue_dossiers", "gt", 0.0, "còn hồ sơ giải quyết quá hạn", "overdue dossiers remain"),
-)
-
-
-@dataclass
-class Section:
-    """A block of report HTML; Jupyter displays it through ``_repr_html_``."""
-
-    html: str
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    def _repr_html_(self) -> str:
-        return self.html
-
-    def __repr__(self) -> str:  # the text/plain form of a notebook output: short and stable
-        return f"<Section: {len(self.tables)} tables>"  # no length: the commit line varies
-
-    def __add__(self, other: "Section") -> "Section":
-        return Section(self.html + other.html, {**self.tables, **other.tables})
-
-
-def _e(text) -> str:
-    return html.escape(str(text), quote=False)
-
-
-def _num(value, lang: str, decimals: int = 2) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    if lang == "vi":
-        return format_vi(float(value), decimals)
-    return f"{float(value):,.{decimals}f}"
-
-
-def _auto(value, lang: str) -> str:
-    """A figure with the decimals it needs (up to 2), in the report's notation."""
-    if value is None or pd.isna(value):
-        return "–"
-    v = float(value)
-    decimals = 0 if v == round(v) else (1 if abs(v * 10 - round(v * 10)) < 1e-9 else 2)
-    return _num(v, lang, decimals)
-
-
-def _table(df: pd.DataFrame, lang: str, *, numeric: dict | None = None) -> str:
-    """HTML table with numbers in the report's notation; deterministic."""
-    numeric = numeric or {}
-    shown = df.copy()
-    for col in shown.columns:
-        if col in numeric:
-            d = numeric[col]
-            shown[col] = [(_auto(v, lang) if d is None else _num(v, lang, d)) for v in shown[col]]
-        else:
-            shown[col] = ["–" if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v)
-                          for v in shown[col]]
-    head = "".join(f"<th>{_e(c)}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
-                   for row in shown.itertuples(index=False))
-    return f'<table class="r766"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _largest_section(rows: pd.DataFrame) -> str:
-    """The section (table) with the most rows; ties go to the first in file order."""
-    counts = rows["section"].value_counts(sort=False)
-    return counts.index[counts.to_numpy().argmax()]
-
-
-def _h(level: int, text: str) -> str:
-    return f"<h{level}>{_e(text)}</h{level}>"
-
-
-def _p(text: str) -> str:
-    return f"<p>{_e(text)}</p>"
+# Formats a build can write beside the executed notebook (the HTML comes from the notebook).
+FORMATS = ("html", "docx", "xlsx", "csv")
+# A recommendation or an audit line names at most this many units, then "and n other units".
+NAMED_UNITS = 8
 
 
 def package_versions() -> dict[str, str]:
@@ -250,8 +76,7 @@ def validate_parameters(ds, province: str, period: str, lang: str = "vi") -> Non
     ParameterError
         One line naming the parameter, the bad value and what is allowed.
     """
-    if lang not in LANGS:
-        raise ParameterError(f"parameter 'lang': '{lang}' is not allowed; choose one of: {', '.join(LANGS)}")
+    check_lang(lang)
     available = (report_periods(ds) if isinstance(ds, Dataset) else
                  pd.DataFrame(list(ds), columns=["province_id", "period_id"]))
     provinces = sorted(set(available["province_id"]))
@@ -265,121 +90,132 @@ def validate_parameters(ds, province: str, period: str, lang: str = "vi") -> Non
                              f"periods with data: {', '.join(periods)}")
 
 
-TABLES_ENV = "ANALYSIS_TABLES_OUT"
+def _largest_section(rows: pd.DataFrame) -> str:
+    """The section (table) with the most rows; ties go to the first in file order."""
+    counts = rows["section"].value_counts(sort=False)
+    return counts.index[counts.to_numpy().argmax()]
 
 
-def write_tables_export(tables: dict[str, pd.DataFrame], directory: Path) -> None:
-    """``directory/tables/<name>.csv`` (UTF-8) and ``directory/tables.xlsx`` (one sheet a table,
-    fixed document dates so the same tables give the same bytes)."""
-    csv_dir = directory / "tables"
-    csv_dir.mkdir(parents=True, exist_ok=True)
-    for name, df in tables.items():
-        df.to_csv(csv_dir / f"{name.replace('/', '__')}.csv", index=False, encoding="utf-8", lineterminator="\n")
-    with pd.ExcelWriter(directory / "tables.xlsx", engine="openpyxl") as writer:
-        used = set()
-        for name, df in tables.items():
-            sheet = name.replace("/", "_")[-31:]
-            while sheet in used:
-                sheet = ("_" + sheet)[-31:]
-            used.add(sheet)
-            df.to_excel(writer, sheet_name=sheet, index=False)
-        props = writer.book.properties
-        props.creator = "analysis-766"
-        props.created = props.modified = pd.Timestamp("2000-01-01").to_pydatetime()
+def _scheme(scheme: str, period: str):
+    """The scheme a report scores and audits with: the version valid for the period, with the
+    user's override file when ``scheme`` names one."""
+    from .scheme import load_scheme
+
+    return load_scheme(period=period, override_path=scheme or None)
 
 
-def _collect(method):
-    """Remember the tables of every section shown, so they can be exported without recomputing."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        section = method(self, *args, **kwargs)
-        self.__dict__.setdefault("_collected", {}).update(section.tables)
-        return section
-    return wrapper
+def _file_sha(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
 
 
 class _Base:
-    """Shared helpers of the two report kinds."""
-
-    def export_tables(self, directory: str | Path | None = None) -> None:
-        """Write the report's tables as CSV files and one Excel workbook, for offices that work
-        in Excel.
-
-        Writes ``tables/<name>.csv`` and ``tables.xlsx`` into ``directory``, by default the
-        directory the build runner names in ``ANALYSIS_TABLES_OUT``; does nothing when neither
-        is given (interactive use, nbval). Displays nothing. The tables are those the sections
-        already computed, so nothing is computed twice.
-        """
-        directory = directory or os.environ.get(TABLES_ENV)
-        if not directory:
-            return
-        tables = self.__dict__.get("_collected") or self.tables()
-        write_tables_export({k: v for k, v in tables.items() if isinstance(v, pd.DataFrame)}, Path(directory))
+    """Shared parts of the two report kinds."""
 
     ds: Dataset
     lang: str
-
-    @property
-    def t(self) -> dict:
-        return T[self.lang]
-
-    def _name(self, unit_id: str) -> str:
-        return self._units.at[unit_id, "name"]
+    period: str
+    scheme_path: str = ""
 
     @cached_property
     def _units(self) -> pd.DataFrame:
         return self.ds.units.set_index("unit_id")
 
+    def _name(self, unit_id: str) -> str:
+        return self._units.at[unit_id, "name"]
+
+    def _table_name(self, unit_id: str) -> str:
+        """A unit's name as report tables print it (``UBND xã …`` in Vietnamese)."""
+        return display_name(self._name(unit_id), ubnd=self.lang == "vi")
+
     @cached_property
     def synthetic(self) -> bool:
         return bool((self.ds.sources["kind"] == "synthetic").any())
 
-    def _period_label(self, period: str) -> str:
-        row = self.ds.periods.loc[self.ds.periods["period_id"] == period]
-        if self.lang == "vi" and len(row):
-            return row["label_vi"].iloc[0]
-        cutoff = None if not len(row) or pd.isna(row["cutoff_date"].iloc[0]) else row["cutoff_date"].iloc[0].date()
-        p = parse_period(period, cutoff=cutoff)
-        return p.label_vi() if self.lang == "vi" else p.label_en()
-
-    def _group_name(self, code: str) -> str:
-        g = groups()
-        return g.at[code, "name_vi"] if self.lang == "vi" else g.at[code, "name_en"]
+    @cached_property
+    def scheme(self):
+        return _scheme(self.scheme_path, self.period)
 
     def _doc(self, source_id: str) -> str:
         row = self.ds.sources.set_index("source_id").loc[source_id]
         number = row["doc_number"] if isinstance(row["doc_number"], str) else ""
         return f"{number} {row['issuer']}".strip()
 
-    def _figure(self, fig, alt: str) -> str:
-        """Embed a matplotlib figure as a PNG data URI with alt text (deterministic bytes)."""
-        import base64
+    def _content(self, key: str, title=None, number=None, **kw) -> c.Content:
+        return c.Content(key=key, lang=self.lang, title=title, number=number, **kw)
 
-        from .figures import to_png
-
-        data = base64.b64encode(to_png(fig)).decode("ascii")
-        return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/></figure>'
+    def _title_content(self, heading) -> c.Content:
+        parts = []
+        if self.synthetic:
+            parts.append(c.Text(c.Msg("report.synthetic"), "synthetic"))
+        parts += [c.Heading(1, heading), c.Text(c.Msg("report.subtitle"), "lead")]
+        s = self.scheme
+        name = s.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
+        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(name), version=c.Code(s.version),
+                                  sha=c.Code((s.sha256 or "")[:12] or "–")), "note"))
+        return self._content("title", parts=parts, facts={"scheme": s.version, "scheme_sha256": s.sha256,
+                                                         "scheme_file": self.scheme_path,
+                                                         "scheme_file_sha256": _file_sha(self.scheme_path)})
 
     def _used_sources(self) -> set[str]:
-        """Sources whose figures the report shows (all of them, unless a subclass narrows it)."""
         return set(self.ds.sources["source_id"])
 
-    def provenance(self, params: dict) -> Section:
-        t = self.t
-        rows = [(k, v) for k, v in params.items()]
-        files = [(name, digest) for name, digest in sorted(self.ds.file_hashes.items())]
-        used = self._used_sources()
-        sources = self.ds.sources.loc[self.ds.sources["source_id"].isin(used),
-                                      ["source_id", "doc_number", "issuer", "origin", "sha256"]]
-        versions = package_versions()
-        out = _h(2, t["provenance"]) + _p(t["generated"])
-        out += _h(3, t["params"]) + _table(pd.DataFrame(rows, columns=["parameter", "value"]), self.lang)
-        out += _h(3, t["data_files"]) + _table(pd.DataFrame(files, columns=["file", "sha256"]), self.lang)
-        out += _table(sources, self.lang)
-        out += _h(3, t["code_version"]) + f"<p><code>{_e(code_version())}</code></p>"
-        out += _h(3, t["packages"]) + _table(pd.DataFrame(sorted(versions.items()), columns=["package", "version"]),
-                                             self.lang)
-        return Section(out)
+    def _parameters(self) -> dict:
+        raise NotImplementedError
+
+    def provenance(self) -> c.Content:
+        """Parameters, scheme, data files and their hashes, sources, code and package versions."""
+        params = pd.DataFrame(list(self._parameters().items()), columns=["parameter", "value"])
+        params["value"] = params["value"].astype(str)
+        params.attrs["kinds"] = {"value": "code"}
+        files = pd.DataFrame(sorted(self.ds.file_hashes.items()), columns=["file", "sha256"])
+        if self.scheme_path:
+            files.loc[len(files)] = [self.scheme_path, _file_sha(self.scheme_path)]
+        sources = self.ds.sources.loc[self.ds.sources["source_id"].isin(self._used_sources()),
+                                      ["source_id", "doc_number", "issuer", "origin", "sha256"]].reset_index(drop=True)
+        versions = pd.DataFrame(sorted(package_versions().items()), columns=["package", "version"])
+        commit = code_version()
+        parts = [c.Text(c.Msg("prov.generated")),
+                 c.Heading(3, c.Msg("prov.params")), c.TableRef("parameters"),
+                 c.Heading(3, c.Msg("prov.scheme")),
+                 c.Text(c.Msg("report.scheme", name=c.Code(self.scheme.version), version=c.Code(self.scheme.version),
+                              sha=c.Code(self.scheme.sha256 or "–"))),
+                 c.Heading(3, c.Msg("prov.data_files")), c.TableRef("data_files"),
+                 c.Heading(3, c.Msg("prov.sources")), c.TableRef("sources"),
+                 c.Heading(3, c.Msg("prov.code_version")), c.Text(c.Code(commit), "code"),
+                 c.Heading(3, c.Msg("prov.packages")), c.TableRef("packages")]
+        labels = {k: c.Msg(m) for k, m in (("parameters", "prov.params"), ("data_files", "prov.data_files"),
+                                           ("sources", "prov.sources"), ("packages", "prov.packages"))}
+        return self._content("provenance", c.Msg("section.provenance"), parts=parts, labels=labels,
+                             tables={"parameters": params, "data_files": files, "sources": sources,
+                                     "packages": versions},
+                             facts={"code_version": commit})
+
+    # --- the whole report ----------------------------------------------------------------
+    def sections(self) -> list[c.Content]:
+        """Every section of the report, in order (what the notebook shows)."""
+        raise NotImplementedError
+
+    def export(self, directory, formats=("xlsx", "csv"), *, stem: str = "report") -> dict[str, Path]:
+        """Write the report in ``formats`` (``docx``, ``xlsx``, ``csv``) into ``directory``:
+        ``<stem>.docx``, ``<stem>.xlsx`` and ``<stem>_tables/*.csv``. Returns the paths written."""
+        from .document import write_docx
+        from .workbook import write_csv, write_xlsx
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        unknown = sorted(set(formats) - set(FORMATS))
+        if unknown:
+            raise ParameterError(f"parameter 'formats': {', '.join(unknown)} not allowed; choose from "
+                                 f"{', '.join(FORMATS)}")
+        sections = self.sections()
+        out = {}
+        if "xlsx" in formats:
+            out["xlsx"] = write_xlsx(sections, directory / f"{stem}.xlsx", self.lang)
+        if "csv" in formats:
+            out["csv"] = write_csv(sections, directory / f"{stem}_tables", self.lang)
+        if "docx" in formats:
+            out["docx"] = write_docx(self, sections, directory / f"{stem}.docx")
+        return out
 
 
 class ProvinceReport(_Base):
@@ -393,23 +229,31 @@ class ProvinceReport(_Base):
     period : str
         Period id with data for the province.
     lang : {"vi", "en"}
+    scheme : str
+        Path of a user scheme TOML file; empty for the version valid for the period.
 
     Examples
     --------
     >>> r = ProvinceReport.load("bac-kan", "2024-07")
-    >>> "82,88" in r.headline().html
-    True
+    >>> float(r.headline().tables["headline"].loc[0, "total"])
+    82.88
     """
 
-    def __init__(self, ds: Dataset, province: str, period: str, lang: str = "vi"):
+    def __init__(self, ds: Dataset, province: str, period: str, lang: str = "vi", scheme: str = ""):
         validate_parameters(ds, province, period, lang)
         self.ds, self.province, self.period, self.lang = ds, province, period, lang
+        self.scheme_path = str(scheme or "")
 
     @classmethod
-    def load(cls, province: str, period: str, lang: str = "vi", data_dir: str | Path = "") -> "ProvinceReport":
+    def load(cls, province: str, period: str, lang: str = "vi", data_dir: str | Path = "",
+             scheme: str = "") -> "ProvinceReport":
         """Load the data directory (default ``data/``) and check the parameters."""
         return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR, province=province), province, period,
-                   lang)
+                   lang, scheme)
+
+    def _parameters(self) -> dict:
+        return {"province": self.province, "period": self.period, "lang": self.lang,
+                "scheme": self.scheme_path}
 
     # --- data selections ---------------------------------------------------------------
     @cached_property
@@ -441,13 +285,17 @@ class ProvinceReport(_Base):
         keep = units["unit_id"].isin(set(tot["unit_id"])) & units["level"].isin(["province", "district"])
         return list(units.loc[keep, "unit_id"])
 
-    def title(self) -> Section:
-        t = self.t
-        text = t["title"].format(area=self._name(self.province), period=self._period_label(self.period))
-        out = STYLE + f"<h1>{_e(text)}</h1>" + _p(t["subtitle"])
-        if self.synthetic:
-            out = f'<p class="synthetic"><strong>{_e(t["synthetic"])}</strong></p>' + out
-        return Section(out)
+    def title_text(self) -> str:
+        """The report's title in its language (the HTML page's <title>)."""
+        from .render import resolve
+
+        return resolve(self._title_msg(), self.lang)
+
+    def _title_msg(self):
+        return c.Msg("report.title", area=c.Code(self._name(self.province)), period=c.Period(self.period))
+
+    def title(self) -> c.Content:
+        return self._title_content(self._title_msg())
 
     # --- 1. headline ---------------------------------------------------------------------
     def _previous_total(self, unit: str) -> tuple[float, str] | None:
@@ -482,113 +330,131 @@ class ProvinceReport(_Base):
                 "change": r["change"], "change_calc": (r["value"] - prev[0]) if prev else None,
                 "previous": prev[1] if prev else None, "source": self._doc(r["source_id"]),
             })
-        return pd.DataFrame(rows)
+        cols = ["unit_id", "unit", "total", "band", "band_calc", "rank", "rank_of", "rank_block", "change",
+                "change_calc", "previous", "source"]
+        out = pd.DataFrame(rows, columns=cols)
+        out["rank"] = out["rank"].astype("Int64")
+        out["rank_of"] = out["rank_of"].astype("Int64")
+        return out
 
-    @_collect
-    def headline(self) -> Section:
-        t, lang = self.t, self.lang
-        out = _h(2, t["headline"])
+    def _headline_sentence(self, r) -> c.Msg:
+        band = r.band if isinstance(r.band, str) else r.band_calc
+        rank = ""
+        if not pd.isna(r.rank):
+            rank = c.Msg("headline.rank", rank=c.Num(r.rank, 0),
+                         of=c.Num(r.rank_of, 0) if not pd.isna(r.rank_of) else c.Code("?"),
+                         block=c.Level(r.rank_block))
+        printed = not pd.isna(r.change)
+        delta = r.change if printed else r.change_calc
+        change = ""
+        if delta is not None and not pd.isna(delta) and isinstance(r.previous, str):
+            direction = c.Msg("headline.up" if delta > 0 else "headline.down" if delta < 0 else "headline.same")
+            change = [c.Msg("headline.change", direction=direction, delta=c.Num(abs(delta)),
+                            previous=c.Period(r.previous))]
+            if not printed:
+                change.append(c.Msg("headline.computed"))
+            change = c.Join(change)
+        sentence = c.Msg("headline.sentence", unit=c.Code(r.unit), period=c.Period(self.period),
+                         total=c.Num(r.total), band=c.Band(band), rank=rank, change=change)
+        if isinstance(r.band, str) and r.band != r.band_calc:
+            return c.Join([sentence, c.Msg("headline.band_mismatch", printed=c.Band(r.band),
+                                          calc=c.Band(r.band_calc))])
+        return sentence
+
+    def headline(self) -> c.Content:
+        """1. The total, band, rank and change of the province and its districts, and the trend."""
         table = self.headline_table()
+        out = self._content("headline", c.Msg("section.headline"), number=1, tables={"headline": table})
         if table.empty:
-            return Section(out + _p(t["no_total"]))
-        for r in table.itertuples():
-            printed_band = r.band if isinstance(r.band, str) else None
-            band = printed_band or r.band_calc
-            rank = "" if r.rank is None or pd.isna(r.rank) else t["rank_part"].format(
-                rank=int(r.rank), of=int(r.rank_of) if r.rank_of and not pd.isna(r.rank_of) else "?",
-                block=t["block"].get(r.rank_block, ""))
-            delta, computed = (r.change, "") if not pd.isna(r.change) else (r.change_calc, t["computed"])
-            change = ""
-            if delta is not None and not pd.isna(delta) and r.previous:
-                direction = t["up"] if delta > 0 else (t["down"] if delta < 0 else t["same"])
-                change = t["change_part"].format(direction=direction, delta=_auto(abs(delta), lang),
-                                                 prev=self._period_label(r.previous)) + computed
-            sentence = t["headline_sentence"].format(unit=r.unit, period=self._period_label(self.period),
-                                                     total=_auto(r.total, lang), band=band, rank=rank, change=change)
-            if printed_band and printed_band != r.band_calc:
-                sentence += t["band_mismatch"].format(printed=r.band, calc=r.band_calc)
-            out += f'<p class="headline">{_e(sentence[:1].upper() + sentence[1:])}</p>'
-        shown = table.assign(rank=[("–" if pd.isna(a) else f"{int(a)}/{int(b) if not pd.isna(b) else '?'}")
-                                   for a, b in zip(table["rank"], table["rank_of"])])
-        shown = shown[["unit", "total", "band", "band_calc", "rank", "change", "change_calc", "source"]]
-        shown.columns = [t[c] for c in ["unit", "total", "band", "band_calc", "rank", "change", "change_calc", "source"]]
-        out += _table(shown, lang, numeric={t["total"]: None, t["change"]: None, t["change_calc"]: 2})
-        return Section(out + self.trend().html, {"headline": table})
+            out.parts.append(c.Text(c.Msg("empty.headline")))
+        else:
+            for r in table.itertuples():
+                out.parts.append(c.Text(c.Cap(self._headline_sentence(r)), "headline"))
+            shown = table.assign(rank_text=[("–" if pd.isna(a) else f"{int(a)}/{int(b) if not pd.isna(b) else '?'}")
+                                            for a, b in zip(table["rank"], table["rank_of"])])
+            out.tables["headline"] = table
+            out.tables["headline_shown"] = shown
+            out.parts.append(c.TableRef("headline_shown", ("unit", "total", "band", "band_calc", "rank_text",
+                                                          "change", "change_calc", "source")))
+            first = table.iloc[0]
+            out.facts = {"unit": first["unit"], "total": float(first["total"]),
+                         "band": first["band"] if isinstance(first["band"], str) else first["band_calc"],
+                         "rank": None if pd.isna(first["rank"]) else int(first["rank"]),
+                         "rank_of": None if pd.isna(first["rank_of"]) else int(first["rank_of"])}
+        trend = self.trend()
+        out.parts += trend.parts
+        out.tables.update(trend.tables)
+        out.figures.update(trend.figures)
+        out.labels.update({"headline": c.Msg("section.headline"), **trend.labels})
+        return out
 
-    @_collect
-    def trend(self) -> Section:
+    def trend_table(self) -> pd.DataFrame:
+        tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
+        return (tot.sort_values("period_id").groupby("period_id", sort=True)
+                .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
+                .reset_index())
+
+    def trend(self) -> c.Content:
         """The province's totals and ranks over every period in its sources."""
         from .figures import trend as trend_figure
 
-        t = self.t
-        tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
-        series = (tot.sort_values("period_id").groupby("period_id", sort=True)
-                  .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
-                  .reset_index())
-        out = _h(3, t["trend"])
+        series = self.trend_table()
+        out = self._content("trend", parts=[c.Heading(3, c.Msg("section.trend"))],
+                            labels={"trend": c.Msg("section.trend")})
         if series["value"].notna().sum() < 2:
-            return Section(out + _p(t["no_trend"]))
-        shown = series.assign(period=[self._period_label(p) for p in series["period_id"]])
-        table = shown[["period", "value", "rank", "rank_of"]]
-        table.columns = [t["period"], t["total"], t["rank"], "/"]
-        fig = trend_figure(series, unit_label=self._name(self.province), synthetic=self.synthetic)
-        out += self._figure(fig, t["trend"]) + _table(table, self.lang, numeric={t["total"]: None})
-        return Section(out, {"trend": series})
+            out.parts.append(c.Text(c.Msg("empty.trend")))
+            out.tables["trend"] = series
+            return out
+        out.figures["trend"] = trend_figure(series, unit_label=self._name(self.province), synthetic=self.synthetic,
+                                            lang=self.lang)
+        table = series.rename(columns={"period_id": "period", "value": "total"})
+        out.tables["trend"] = table
+        out.parts += [c.FigureRef("trend", c.Msg("section.trend")), c.TableRef("trend")]
+        return out
 
     # --- 2. groups -----------------------------------------------------------------------
-    @_collect
-    def groups(self) -> Section:
-        t, lang = self.t, self.lang
-        out = _h(2, t["groups"])
+    def group_table(self, unit: str) -> pd.DataFrame:
+        """One row per group of a unit: points, maximum, share of the maximum, change, source."""
         g = groups()
-        sc = self._scores.loc[(self._scores["period_id"] == self.period) & (self._scores["group"] != "TOTAL")]
-        tables = {}
-        found = False
-        for unit in self.area_units:
-            rows = sc.loc[sc["unit_id"] == unit]
-            if rows.empty:
-                continue
-            found = True
-            table = pd.DataFrame({
-                t["group"]: [self._group_name(c) for c in rows["group"]],
-                t["points"]: rows["value"].to_numpy(),
-                t["max"]: [g.at[c, "max_points"] for c in rows["group"]],
-                t["share"]: (100 * rows["value"] / rows["group"].map(g["max_points"])).to_numpy(),
-                t["change"]: rows["change"].to_numpy(),
-                t["source"]: [f"{self._doc(s)} – {sec}" for s, sec in zip(rows["source_id"], rows["section"])],
-            })
-            out += _h(3, self._name(unit)) + _table(table, lang, numeric={t["points"]: None, t["max"]: 0,
-                                                                          t["share"]: 1, t["change"]: None})
-            tables[f"groups_{unit}"] = rows
-            out += self._sub_indicators(unit)
-        if not found:
-            out += _p(t["no_groups"])
-        return Section(out, tables)
+        sc = self._scores.loc[(self._scores["period_id"] == self.period) & (self._scores["group"] != "TOTAL")
+                              & (self._scores["unit_id"] == unit)]
+        sc = sc.drop_duplicates("group")
+        maxima = sc["group"].map(g["max_points"])
+        return pd.DataFrame({"group": sc["group"].to_numpy(), "points": sc["value"].to_numpy(),
+                             "max": maxima.to_numpy(), "share": (100 * sc["value"] / maxima).to_numpy(),
+                             "change": sc["change"].to_numpy(),
+                             "source": [f"{self._doc(s)} – {sec}" for s, sec in zip(sc["source_id"], sc["section"])]})
 
-    def _sub_indicators(self, unit: str) -> str:
-        t = self.t
+    def sub_indicator_table(self, unit: str) -> pd.DataFrame:
+        """The unit's sub-indicators for the period: value, measure and denominator."""
         ind = self._indicators.loc[(self._indicators["unit_id"] == unit) & (self._indicators["period_id"] == self.period)]
-        if ind.empty:
-            return ""
-        cat = indicator_catalog()
-        name_col = "name_vi" if self.lang == "vi" else "name_en"
-        unit_words = {"percent": "%", "count": "", "points": "", "days": " ngày" if self.lang == "vi" else " days"}
-        values = []
-        for r in ind.itertuples():
-            text = _auto(r.value, self.lang) + unit_words[r.measure]
-            if not pd.isna(r.denominator):
-                text += f" / {_auto(r.denominator, self.lang)}"
-            values.append(text)
-        table = pd.DataFrame({
-            t["indicator"]: [cat.at[c, name_col] + (f" – {k}" if isinstance(k, str) else "")
-                             for c, k in zip(ind["indicator"], ind["category"])],
-            t["value"]: values,
-        })
-        return _h(4, t["sub_indicators"].format(unit=self._name(unit))) + _table(table, self.lang)
+        return pd.DataFrame({"indicator": ind["indicator"].to_numpy(),
+                             "category": ind["category"].to_numpy(), "value": ind["value"].to_numpy(),
+                             "measure": ind["measure"].to_numpy(), "denominator": ind["denominator"].to_numpy()})
+
+    def groups(self) -> c.Content:
+        """2. Group points of the province and its districts against their maxima."""
+        out = self._content("groups", c.Msg("section.groups"), number=2)
+        for unit in self.area_units:
+            table = self.group_table(unit)
+            if table.empty:
+                continue
+            out.tables[f"groups_{unit}"] = table
+            out.labels[f"groups_{unit}"] = c.Join([c.Msg("col.points"), c.Code(" – "), c.Code(self._name(unit))])
+            out.parts += [c.Heading(3, c.Code(self._name(unit))), c.TableRef(f"groups_{unit}")]
+            sub = self.sub_indicator_table(unit)
+            if len(sub):
+                out.tables[f"sub_{unit}"] = sub
+                out.labels[f"sub_{unit}"] = c.Join([c.Msg("col.indicator"), c.Code(" – "), c.Code(self._name(unit))])
+                out.parts += [c.Heading(4, c.Msg("groups.sub_indicators", unit=c.Code(self._name(unit)))),
+                              c.TableRef(f"sub_{unit}", ("indicator", "category", "value", "measure", "denominator"))]
+        if not out.tables:
+            out.parts.append(c.Text(c.Msg("empty.groups")))
+        return out
 
     # --- 3. units --------------------------------------------------------------------------
     def unit_tables(self) -> dict[str, pd.DataFrame]:
-        """For each district with commune-level totals in the period: a ranked table."""
+        """For each block of commune-level units (and of departments) with totals: a ranked table."""
         from .scoring import band_of
 
         sc = self._scores.loc[self._scores["period_id"] == self.period]
@@ -597,10 +463,9 @@ class ProvinceReport(_Base):
         level = units.set_index("unit_id")["level"]
         tot_all = sc.loc[(sc["group"] == "TOTAL") & sc["value"].notna()
                          & sc["unit_id"].map(level).isin(["commune", "department"])]
-        # one block per parent and level: the communes of a district (or, since 2025, of the
-        # province) and the province's departments
         parents = units.set_index("unit_id")["parent_id"]
         blocks = tot_all.assign(parent=tot_all["unit_id"].map(parents), level=tot_all["unit_id"].map(level))
+        order = list(group_order())
         for (parent, lvl), tot in blocks.groupby(["parent", "level"], sort=False):
             tot = tot.loc[tot["section"] == _largest_section(tot)]
             key = parent if lvl == "commune" else f"{parent}#department"
@@ -611,57 +476,53 @@ class ProvinceReport(_Base):
             grp = sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")]
             if len(grp):
                 wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
-                order = [c for c in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH") if c in wide]
-                table = table.merge(wide[order], left_on="unit_id", right_index=True, how="left")
+                table = table.merge(wide[[g for g in order if g in wide]], left_on="unit_id", right_index=True,
+                                    how="left")
             prev = parse_period(self.period).previous()
             prev_tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == prev)]
             if len(prev_tot):
                 p = prev_tot.groupby("unit_id")["value"].first()
                 table["change_calc"] = table["total"] - table["unit_id"].map(p)
-            table.insert(1, "unit", [display_name(self._name(u), ubnd=True) for u in table["unit_id"]])
-            out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable")
+            table.insert(1, "unit", [self._table_name(u) for u in table["unit_id"]])
+            out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)
         return out
 
-    @_collect
-    def units(self) -> Section:
-        from .figures import ranking_bars
-
-        t, lang = self.t, self.lang
-        out = _h(2, t["units"])
-        tables = self.unit_tables()
-        if not tables:
-            out += _p(t["no_units"])
-        for key, table in tables.items():
-            area, _, dep = key.partition("#")
-            heading = (t["departments_block"] if dep else t["units_block"]).format(area=self._name(area), n=len(table))
-            out += _h(3, heading)
-            fig = ranking_bars(table.rename(columns={"total": "value"}), label="unit", highlight=None,
-                               title=f"{t['total']} – {heading}", xlabel=t["total"], synthetic=self.synthetic)
-            out += self._figure(fig, heading)
-            cols = ["rank", "unit"] + [c for c in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH")
-                                       if c in table] + ["total", "band", "band_calc", "change", "change_calc"]
-            shown = table[[c for c in cols if c in table]].copy()
-            names = {c: (self._group_name(c) if c in groups().index else t.get(c, c)) for c in shown.columns}
-            names["rank"] = t["rank"]
-            shown.columns = [names[c] for c in shown.columns]
-            numeric = {names[c]: None for c in cols if c in table and c not in ("unit", "band", "band_calc", "rank")}
-            numeric[names["rank"]] = 0
-            out += _table(shown, lang, numeric=numeric)
-        out += self._departments()
-        return Section(out, {f"units_{d.replace('#', '_')}": tb for d, tb in tables.items()})
-
-    def _departments(self) -> str:
+    def department_table(self) -> pd.DataFrame:
         deps = area_units(self.ds, self.province, level="department")["unit_id"]
         ind = self._indicators.loc[self._indicators["unit_id"].isin(set(deps))
                                    & (self._indicators["period_id"] == self.period)]
-        if ind.empty:
-            return ""
-        cat = indicator_catalog()
-        name_col = "name_vi" if self.lang == "vi" else "name_en"
-        table = pd.DataFrame({self.t["unit"]: [self._name(u) for u in ind["unit_id"]],
-                              self.t["indicator"]: [cat.at[c, name_col] for c in ind["indicator"]],
-                              self.t["value"]: ind["value"].to_numpy()})
-        return _h(3, self.t["departments"]) + _table(table, self.lang, numeric={self.t["value"]: None})
+        return pd.DataFrame({"unit": [self._name(u) for u in ind["unit_id"]], "indicator": ind["indicator"].to_numpy(),
+                             "value": ind["value"].to_numpy()})
+
+    def units(self) -> c.Content:
+        """3. Every block of units ranked, with a figure per block."""
+        from .figures import ranking_bars
+
+        out = self._content("units", c.Msg("section.units"), number=3)
+        tables = self.unit_tables()
+        if not tables:
+            out.parts.append(c.Text(c.Msg("empty.units")))
+        for key, table in tables.items():
+            area, _, dep = key.partition("#")
+            heading = c.Msg("units.departments_block" if dep else "units.block", area=c.Code(self._name(area)),
+                            n=c.Num(len(table), 0))
+            name = f"units_{key.replace('#', '_')}"
+            from .render import resolve
+
+            out.figures[name] = ranking_bars(table.rename(columns={"total": "value"}), label="unit", highlight=None,
+                                             title=resolve(c.Msg("units.figure", heading=heading), self.lang),
+                                             xlabel=None, synthetic=self.synthetic, lang=self.lang)
+            out.tables[name] = table
+            out.labels[name] = heading
+            cols = ("rank", "unit") + tuple(g for g in group_order() if g in table) + \
+                   tuple(x for x in ("total", "band", "band_calc", "change", "change_calc") if x in table)
+            out.parts += [c.Heading(3, heading), c.FigureRef(name, heading), c.TableRef(name, cols)]
+        deps = self.department_table()
+        if len(deps):
+            out.tables["departments"] = deps
+            out.labels["departments"] = c.Msg("units.departments")
+            out.parts += [c.Heading(3, c.Msg("units.departments")), c.TableRef("departments")]
+        return out
 
     # --- 4. indicators -------------------------------------------------------------------
     def indicator_tables(self) -> dict[str, pd.DataFrame]:
@@ -677,136 +538,260 @@ class ProvinceReport(_Base):
                 continue
             rows = rows.loc[rows["section"] == _largest_section(rows)]
             table = pd.DataFrame({"unit_id": rows["unit_id"].to_numpy(),
-                                  "unit": [display_name(self._name(u), ubnd=True) for u in rows["unit_id"]],
+                                  "unit": [self._table_name(u) for u in rows["unit_id"]],
                                   "value": rows["value"].to_numpy(), "denominator": rows["denominator"].to_numpy(),
                                   "measure": rows["measure"].to_numpy(), "marked": rows["marked"].to_numpy()})
-            out[code] = table.sort_values(["value", "unit"], ascending=[False, True], kind="stable")
+            table = table.sort_values(["value", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)
+            if (table["measure"] == "percent").all():
+                table.attrs["units"] = {"value": "percent"}
+            out[code] = table
         return out
 
-    @_collect
-    def indicators(self) -> Section:
-        t, lang = self.t, self.lang
-        out = _h(2, t["indicators"])
+    def indicators(self) -> c.Content:
+        """4. Per-unit indicators (overdue dossiers, on time, online, e-certification)."""
+        out = self._content("indicators", c.Msg("section.indicators"), number=4)
         tables = self.indicator_tables()
         cat = indicator_catalog()
-        name_col = "name_vi" if lang == "vi" else "name_en"
         for code in PER_UNIT_INDICATORS:
-            name = cat.at[code, name_col]
+            name = cat.at[code, "name_" + self.lang]
             if code not in tables:
-                out += _p(t["no_indicator"].format(name=name))
+                out.parts.append(c.Text(c.Msg("empty.indicator", name=c.Code(name))))
                 continue
             table = tables[code]
-            measure = table["measure"].iloc[0]
-            header = f"{name} ({'%' if measure == 'percent' else t['value'].lower()})"
-            shown = pd.DataFrame({t["unit"]: table["unit"], header: table["value"]})
-            if table["denominator"].notna().any():
-                shown["/"] = table["denominator"]
-            out += _h(3, name) + _table(shown, lang, numeric={header: None, "/": 0})
-        return Section(out, {f"indicator_{k}": v for k, v in tables.items()})
+            out.tables[f"indicator_{code}"] = table
+            out.labels[f"indicator_{code}"] = c.Code(name)
+            cols = ("unit", "value") + (("denominator",) if table["denominator"].notna().any() else ())
+            out.parts += [c.Heading(3, c.Code(name)), c.TableRef(f"indicator_{code}", cols)]
+        return out
 
     # --- 5. audit ------------------------------------------------------------------------
     @cached_property
     def findings(self) -> pd.DataFrame:
+        """Audit findings about the province's units, with the report's scheme."""
         from .audit import audit
 
-        f = audit(self.ds)
+        f = audit(self.ds, scheme=self.scheme if self.scheme_path else None)
         return f.loc[f["unit_id"].isin(self._inside)].reset_index(drop=True)
 
-    @_collect
-    def audit(self) -> Section:
-        t, lang = self.t, self.lang
-        out = _h(2, t["audit"])
+    def _count_noun(self, unit_ids) -> c.Msg | c.Code:
+        """``15 xã`` when every unit has one level, else ``15 đơn vị``."""
+        lv = self._units.reindex(list(unit_ids))["level"].dropna().unique()
+        n = len(set(unit_ids))
+        if len(lv) == 1:
+            return c.Count(n, lv[0])
+        return c.Msg("list.units", n=c.Num(n, 0))
+
+    def audit_lines(self) -> pd.DataFrame:
+        """Findings grouped by check and by the (published, expected) pair: one line each,
+        naming its units. Columns ``check, severity, published, expected, units, names``."""
+        from .reference import checks
+
         f = self.findings
         if f.empty:
-            return Section(out + _p(t["no_findings"]))
-        out += _p(t["findings_summary"].format(n=len(f), errors=int((f["severity"] == "error").sum()),
-                                              warnings=int((f["severity"] == "warning").sum())))
+            return pd.DataFrame(columns=["check", "severity", "published", "expected", "units", "unit_ids"])
+        order = checks()["order"]
+        g = f.assign(_p=f["published"].round(6), _e=f["expected"].round(6),
+                     _o=f["check"].map(order).fillna(999))
+        rows = []
+        for (o, check, sev, p, e), part in g.groupby(["_o", "check", "severity", "_p", "_e"], sort=True,
+                                                     dropna=False):
+            ids = list(dict.fromkeys(part["unit_id"]))
+            rows.append({"check": check, "severity": sev, "published": p, "expected": e,
+                         "units": len(ids), "unit_ids": tuple(ids)})
+        lines = pd.DataFrame(rows)
+        sev_rank = {"error": 0, "warning": 1, "info": 2}
+        lines["_s"] = lines["severity"].map(sev_rank)
+        lines["_o"] = lines["check"].map(order).fillna(999)
+        return lines.sort_values(["_s", "_o", "units"], ascending=[True, True, False], kind="stable") \
+            .drop(columns=["_s", "_o"]).reset_index(drop=True)
+
+    def audit(self) -> c.Content:
+        """5. Audit of the published figures: one line per check and value pair, naming its
+        units; the full list of findings goes to the tables."""
+        f = self.findings
+        out = self._content("audit", c.Msg("section.audit"), number=5)
+        if f.empty:
+            out.parts.append(c.Text(c.Msg("empty.audit")))
+            out.tables["audit"] = f
+            return out
+        lines = self.audit_lines()
         names = [self._name(u) if u in self._units.index else u for u in f["unit_id"]]
-        shown = pd.DataFrame({
-            t["severity"]: f["severity"], t["check"]: f["check"], t["unit"]: names,
-            t["period"]: f["period_id"], t["published"]: f["published"], t["expected"]: f["expected"],
-            t["difference"]: f["difference"], t["source"]: [f"{self._doc(s)} – {sec}" for s, sec in
-                                                           zip(f["source_id"], f["section"])],
-            t["message"]: f["message"],
-        })
-        out += _table(shown, lang, numeric={t["published"]: None, t["expected"]: 2, t["difference"]: 2})
-        return Section(out, {"audit": f})
+        full = f.assign(unit=names, source=[f"{self._doc(s)} – {sec}" for s, sec in zip(f["source_id"], f["section"])])
+        # the technical message is written by the audit in English: it goes only to English reports
+        full = full[["severity", "check", "unit", "period_id", "published", "expected", "difference", "source"]
+                    + (["message"] if self.lang == "en" else [])]
+        summary = lines.assign(named=[", ".join(self._table_name(u) if u in self._units.index else u for u in ids)
+                                      for ids in lines["unit_ids"]]).drop(columns=["unit_ids"])
+        out.tables.update({"audit_summary": summary, "audit": full})
+        out.labels.update({"audit_summary": c.Join([c.Msg("section.audit"), c.Code(" – "), c.Msg("col.line")]),
+                           "audit": c.Msg("section.audit")})
+        out.facts = {"findings": len(f), "errors": int((f["severity"] == "error").sum()),
+                     "warnings": int((f["severity"] == "warning").sum()), "checks": int(f["check"].nunique())}
+        out.parts.append(c.Text(c.Msg("audit.summary", n=c.Num(len(f), 0), errors=c.Num(out.facts["errors"], 0),
+                                      warnings=c.Num(out.facts["warnings"], 0), checks=c.Num(out.facts["checks"], 0))))
+        items = []
+        for r in lines.itertuples():
+            names = tuple(self._table_name(u) if u in self._units.index else u for u in r.unit_ids)
+            detail = c.Msg("audit.value_pair", published=c.Num(r.published), expected=c.Num(r.expected))
+            items.append(c.Join([c.Msg("audit.line", count=self._count_noun(r.unit_ids), check=c.Check(r.check),
+                                      detail=detail), c.Code(" ("), c.Severity(r.severity), c.Code("): "),
+                                c.Units(names, NAMED_UNITS)]))
+        out.parts += [c.Items(tuple(items)), c.Text(c.Msg("audit.full_list"), "note")]
+        return out
 
     # --- 6. correlations -----------------------------------------------------------------
-    @_collect
-    def correlations(self) -> Section:
-        from .figures import correlation_scatter
-        from .questions import QUANTITIES, online_vs_satisfaction
+    @cached_property
+    def _question(self):
+        from .questions import online_vs_satisfaction
 
-        t, lang = self.t, self.lang
-        res = online_vs_satisfaction(self.ds, self.period, province=self.province)
-        out = _h(2, t["correlations"]) + _p(res.verdict_vi if lang == "vi" else res.verdict_en)
+        return online_vs_satisfaction(self.ds, self.period, province=self.province)
+
+    def correlations(self) -> c.Content:
+        """6. Online submission against satisfaction, with intervals and adjusted p-values."""
+        from .figures import correlation_scatter
+        from .questions import QUANTITIES
+        from .render import resolve
+
+        res = self._question
+        out = self._content("correlations", c.Msg("section.correlations"), number=6,
+                            tables={"correlations": res.tests})
+        out.parts.append(c.Text(c.Code(res.verdict_vi if self.lang == "vi" else res.verdict_en)))
         if not res.answerable:
-            return Section(out, {"correlations": res.tests})
-        label = {k: v[4] for k, v in QUANTITIES.items()}
-        fig = correlation_scatter(res.table, res.online, res.satisfaction,
-                                  x_label=label[res.online], y_label=label[res.satisfaction],
-                                  y_max=QUANTITIES[res.satisfaction][3], x_max=QUANTITIES[res.online][3],
-                                  method=res.tests["method"].iloc[0], synthetic=self.synthetic)
-        out += self._figure(fig, label[res.online] + " – " + label[res.satisfaction])
-        tests = res.tests
-        shown = pd.DataFrame({
-            t["x"]: [label.get(x, x) for x in tests["x"]], t["y"]: [label.get(y, y) for y in tests["y"]],
-            t["method"]: tests["method"], t["n"]: tests["n"], "r": tests["r"],
-            t["ci"]: [f"{_num(a, lang)} … {_num(b, lang)}" for a, b in zip(tests["ci_low"], tests["ci_high"])],
-            t["p"]: tests["p_val"], t["p_bh"]: tests["p_bh"], t["ceiling"]: 100 * tests["y_share_at_max"],
-        })
-        out += _table(shown, lang, numeric={t["n"]: 0, "r": 2, t["p"]: 3, t["p_bh"]: 3, t["ceiling"]: 0})
-        return Section(out, {"correlations": tests, "correlation_units": res.table})
+            return out
+        label = {k: resolve(c.Msg(f"quantity.{k}"), self.lang) for k in QUANTITIES}
+        out.figures["correlation"] = correlation_scatter(
+            res.table, res.online, res.satisfaction, x_label=label[res.online], y_label=label[res.satisfaction],
+            y_max=QUANTITIES[res.satisfaction][3], x_max=QUANTITIES[res.online][3],
+            method=res.tests["method"].iloc[0], synthetic=self.synthetic, lang=self.lang)
+        tests = res.tests.assign(ceiling=100 * res.tests["y_share_at_max"])
+        out.tables["correlations"] = tests
+        out.tables["correlation_units"] = res.table.reset_index()
+        out.labels.update({"correlations": c.Msg("section.correlations"),
+                           "correlation_units": c.Join([c.Msg("section.correlations"), c.Code(" – "),
+                                                        c.Msg("col.unit")])})
+        out.parts += [c.FigureRef("correlation", c.Code(label[res.online] + " – " + label[res.satisfaction])),
+                      c.TableRef("correlations", ("x", "y", "method", "n", "r", "ci_low", "ci_high", "p_val", "p_bh",
+                                                  "ceiling"))]
+        return out
 
     # --- 7. recommendations --------------------------------------------------------------
-    def recommendation_list(self) -> list[str]:
-        """Units below a threshold, per group and per indicator rule, named like the seed reports."""
-        t, lang = self.t, self.lang
+    def _province_value(self, group: str) -> float | None:
+        s = self._scores
+        own = s.loc[(s["unit_id"] == self.province) & (s["group"] == group) & (s["period_id"] == self.period)
+                    & s["value"].notna(), "value"]
+        return float(own.iloc[0]) if len(own) else None
+
+    def _inherited(self, unit_ids, group: str) -> set[str]:
+        """Units whose value of ``group`` is the province's own, inherited through the portal
+        (``groups.csv`` column ``inherited_from``): such a value says nothing about the unit."""
+        if groups().at[group, "inherited_from"] != "province":
+            return set()
+        own = self._province_value(group)
+        if own is None:
+            return set()
+        s = self._scores
+        rows = s.loc[s["unit_id"].isin(set(unit_ids)) & (s["group"] == group) & (s["period_id"] == self.period)]
+        kinds = self.ds.sources.set_index("source_id")["kind"]
+        portal = rows["source_id"].map(kinds).eq("portal")
+        same = (rows["value"] - own).abs() < 5e-3
+        return set(rows.loc[portal & same, "unit_id"])
+
+    def recommendation_table(self) -> pd.DataFrame:
+        """Ranked recommendations: one row per rule and block, the units below its threshold
+        (lowest first), with the values; none built on a value the unit inherits."""
+        rules = recommendation_rules()
         g = groups()
-        items = []
-        for table in self.unit_tables().values():
-            for code in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH"):
-                if code not in table:
-                    continue
-                limit = RECOMMENDATION_SHARE * g.at[code, "max_points"]
-                low = table.loc[table[code] < limit].sort_values([code, "unit"], kind="stable")
-                if len(low):
-                    detail = ", ".join(f"{_auto(v, lang)}/{_auto(g.at[code, 'max_points'], lang)}" for v in low[code])
-                    items.append(t["rec_group"].format(units=", ".join(low["unit"]), group=self._group_name(code),
-                                                       share=_auto(100 * RECOMMENDATION_SHARE, lang), detail=detail))
-        ind = self._indicators.loc[(self._indicators["period_id"] == self.period) & self._indicators["category"].isna()
-                                   & (self._indicators["unit_id"] != self.province)]
-        for code, op, threshold, rule_vi, rule_en in INDICATOR_RULES:
-            rows = ind.loc[(ind["indicator"] == code)]
-            rows = rows.loc[self._units.loc[rows["unit_id"], "level"].to_numpy() == "commune"] if len(rows) else rows
-            if rows.empty:
+        rows = []
+        inherited_rows = []
+        for rule, r in rules.iterrows():
+            if r["kind"] == "group":
+                for key, table in self.unit_tables().items():
+                    for code in group_order():
+                        if code not in table:
+                            continue
+                        maximum = g.at[code, "max_points"]
+                        low = table.loc[table[code] < r["threshold"] * maximum]
+                        skip = self._inherited(low["unit_id"], code)
+                        if skip:
+                            inherited_rows.append({"group": code, "units": len(skip),
+                                                   "value": self._province_value(code)})
+                        low = low.loc[~low["unit_id"].isin(skip)].sort_values([code, "unit"], kind="stable")
+                        if len(low):
+                            rows.append({"priority": r["priority"], "rule": rule, "target": code,
+                                         "threshold": r["threshold"], "units": len(low),
+                                         "unit_names": tuple(low["unit"]), "values": tuple(low[code]),
+                                         "maximum": maximum, "unit_ids": tuple(low["unit_id"])})
                 continue
-            rows = rows.loc[rows["section"] == _largest_section(rows)]
-            hit = {"eq": rows["value"] == threshold, "lt": rows["value"] < threshold,
-                   "gt": rows["value"] > threshold}[op]
-            low = rows.loc[hit].sort_values(["value", "unit_id"], kind="stable")
+            ind = self._indicators.loc[(self._indicators["period_id"] == self.period)
+                                       & self._indicators["category"].isna()
+                                       & (self._indicators["unit_id"] != self.province)
+                                       & (self._indicators["indicator"] == r["target"])]
+            if len(ind):
+                ind = ind.loc[self._units.loc[ind["unit_id"], "level"].to_numpy() == "commune"]
+            if ind.empty:
+                continue
+            ind = ind.loc[ind["section"] == _largest_section(ind)]
+            op, th = r["comparison"], r["threshold"]
+            hit = {"eq": ind["value"] == th, "lt": ind["value"] < th, "gt": ind["value"] > th}[op]
+            low = ind.loc[hit].sort_values(["value", "unit_id"], ascending=[op != "gt", True], kind="stable")
             if len(low):
-                names = [display_name(self._name(u), ubnd=True) for u in low["unit_id"]]
-                unit = "%" if low["measure"].iloc[0] == "percent" else ""
-                detail = ", ".join(f"{_auto(v, lang)}{unit}" for v in low["value"])
-                items.append(t["rec_indicator"].format(units=", ".join(names), rule=rule_vi if lang == "vi" else rule_en,
-                                                       detail=detail))
-        return items
+                rows.append({"priority": r["priority"], "rule": rule, "target": r["target"], "threshold": th,
+                             "units": len(low), "unit_names": tuple(self._table_name(u) for u in low["unit_id"]),
+                             "values": tuple(low["value"]), "maximum": None,
+                             "measure": low["measure"].iloc[0], "unit_ids": tuple(low["unit_id"])})
+        cols = ["priority", "rule", "target", "threshold", "units", "unit_names", "values", "maximum", "measure",
+                "unit_ids"]
+        out = pd.DataFrame(rows).reindex(columns=cols)
+        out = out.sort_values(["priority", "units"], ascending=[True, False], kind="stable").reset_index(drop=True)
+        out.attrs["inherited"] = (pd.DataFrame(inherited_rows).groupby("group", as_index=False)
+                                  .agg(units=("units", "sum"), value=("value", "first"))
+                                  if inherited_rows else pd.DataFrame(columns=["group", "units", "value"]))
+        return out
 
-    @_collect
-    def recommendations(self) -> Section:
-        t = self.t
-        items = self.recommendation_list()
-        out = _h(2, t["recommendations"])
-        if not items:
-            return Section(out + _p(t["no_recommendations"]))
-        return Section(out + "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>",
-                       {"recommendations": pd.DataFrame({"recommendation": items})})
+    def _rule_msg(self, r) -> c.Msg:
+        rule = recommendation_rules().loc[r.rule]
+        text_ = rule["name_" + self.lang]
+        if rule["kind"] == "group":
+            from .render import resolve
 
-    def provenance(self, params: dict | None = None) -> Section:  # noqa: D401 - same as base
-        params = params or {"province": self.province, "period": self.period, "lang": self.lang}
-        return super().provenance(params)
+            text_ = text_.format(group=resolve(c.Group(r.target), self.lang),
+                                 share=resolve(c.Num(100 * r.threshold), self.lang))
+        return c.Code(text_)
+
+    def recommendations(self) -> c.Content:
+        """7. Ranked recommendations: per rule, at most :data:`NAMED_UNITS` units named (lowest
+        first) with their values, then the number of others."""
+        table = self.recommendation_table()
+        out = self._content("recommendations", c.Msg("section.recommendations"), number=7)
+        if table.empty:
+            out.parts.append(c.Text(c.Msg("empty.recommendations")))
+        items = []
+        export = []
+        for r in table.itertuples():
+            shown_vals = r.values[:NAMED_UNITS]
+            if isinstance(r.maximum, float) and not pd.isna(r.maximum):
+                detail = [c.Join([c.Num(v), c.Code("/"), c.Num(r.maximum)]) for v in shown_vals]
+            else:
+                unit = "%" if r.measure == "percent" else ""
+                detail = [c.Num(v, None, unit) for v in shown_vals]
+            items.append(c.Msg("rec.line", units=c.Units(r.unit_names, NAMED_UNITS), rule=self._rule_msg(r),
+                               detail=c.Join(detail, ", ")))
+            export.append({"priority": len(export) + 1, "rule": r.rule, "units": r.units,
+                           "named": ", ".join(r.unit_names), "line": items[-1]})
+        if items:
+            out.parts.append(c.Items(tuple(items)))
+        inherited = table.attrs["inherited"]
+        for r in inherited.itertuples():
+            out.parts.append(c.Text(c.Msg("rec.inherited", group=c.Group(r.group), n=c.Num(r.units, 0),
+                                          value=c.Num(r.value)), "note"))
+        rec = pd.DataFrame(export, columns=["priority", "rule", "units", "named", "line"])
+        from .render import resolve
+
+        rec["rule"] = [resolve(self._rule_msg(r), self.lang) for r in table.itertuples()]
+        rec["line"] = [resolve(m, self.lang) for m in rec["line"]]
+        out.tables["recommendations"] = rec
+        out.facts = {"rules": len(table), "inherited": inherited.to_dict("records")}
+        return out
 
     def _used_sources(self) -> set[str]:
         s, i = self._scores, self._indicators
@@ -814,53 +799,48 @@ class ProvinceReport(_Base):
         trend = set(s.loc[(s["unit_id"] == self.province) & (s["group"] == "TOTAL"), "source_id"])
         return shown | trend
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table of the report, for CSV/Excel export (computed without drawing figures)."""
-        from .questions import online_vs_satisfaction
-
-        out = {"headline": self.headline_table()}
-        sc = self._scores.loc[(self._scores["period_id"] == self.period) & (self._scores["group"] != "TOTAL")]
-        for unit in self.area_units:
-            rows = sc.loc[sc["unit_id"] == unit]
-            if len(rows):
-                out[f"groups_{unit}"] = rows
-        out.update({f"units_{k.replace('#', '_')}": v for k, v in self.unit_tables().items()})
-        out.update({f"indicator_{k}": v for k, v in self.indicator_tables().items()})
-        out["audit"] = self.findings
-        res = online_vs_satisfaction(self.ds, self.period, province=self.province)
-        out["correlations"] = res.tests
-        out["recommendations"] = pd.DataFrame({"recommendation": self.recommendation_list()})
-        return out
+    def sections(self) -> list[c.Content]:
+        return [self.title(), self.headline(), self.groups(), self.units(), self.indicators(), self.audit(),
+                self.correlations(), self.recommendations(), self.provenance()]
 
 
 class ComparisonReport(_Base):
     """Every province with data for a period, plus trends over periods."""
 
-    def __init__(self, ds: Dataset, period: str, lang: str = "vi"):
-        if lang not in LANGS:
-            raise ParameterError(f"parameter 'lang': '{lang}' is not allowed; choose one of: {', '.join(LANGS)}")
+    def __init__(self, ds: Dataset, period: str, lang: str = "vi", scheme: str = ""):
+        check_lang(lang)
         periods = comparison_periods(ds)
         if period not in periods:
             raise ParameterError(f"parameter 'period': '{period}' has fewer than two provinces with totals; "
                                  f"periods to compare: {', '.join(periods) or '(none)'}")
         self.ds, self.period, self.lang = ds, period, lang
+        self.scheme_path = str(scheme or "")
 
     @classmethod
-    def load(cls, period: str, lang: str = "vi", data_dir: str | Path = "") -> "ComparisonReport":
-        return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR, province=COMPARISON), period, lang)
+    def load(cls, period: str, lang: str = "vi", data_dir: str | Path = "", scheme: str = "") -> "ComparisonReport":
+        return cls(load_dataset(Path(data_dir) if str(data_dir) else DATA_DIR, province=COMPARISON), period, lang,
+                   scheme)
+
+    def _parameters(self) -> dict:
+        return {"period": self.period, "lang": self.lang, "scheme": self.scheme_path}
 
     @cached_property
     def _provinces(self) -> list[str]:
         return list(self.ds.units.loc[self.ds.units["level"] == "province", "unit_id"])
 
-    def title(self) -> Section:
-        t = self.t
-        out = STYLE + f"<h1>{_e(t['compare_title'].format(period=self._period_label(self.period)))}</h1>" + _p(t["subtitle"])
-        if self.synthetic:
-            out = f'<p class="synthetic"><strong>{_e(t["synthetic"])}</strong></p>' + out
-        return Section(out)
+    def _title_msg(self):
+        return c.Msg("compare.title", period=c.Period(self.period))
 
-    def province_table(self) -> pd.DataFrame:
+    def title_text(self) -> str:
+        from .render import resolve
+
+        return resolve(self._title_msg(), self.lang)
+
+    def title(self) -> c.Content:
+        return self._title_content(self._title_msg())
+
+    @cached_property
+    def _province_table(self) -> pd.DataFrame:
         from .scoring import band_of
 
         s = self.ds.scores
@@ -874,88 +854,100 @@ class ComparisonReport(_Base):
         if len(grp):
             wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
             first = first.merge(wide, left_on="unit_id", right_index=True, how="left")
-        return first.sort_values(["value", "province"], ascending=[False, True], na_position="last", kind="stable")
+        return first.sort_values(["value", "province"], ascending=[False, True], na_position="last",
+                                 kind="stable").reset_index(drop=True)
 
-    @_collect
-    def provinces(self) -> Section:
+    def province_table(self) -> pd.DataFrame:
+        """One row per province: total, computed band, rank, change and group points."""
+        return self._province_table.copy()
+
+    def provinces(self) -> c.Content:
         from .figures import province_totals
+        from .render import resolve
 
-        t, lang = self.t, self.lang
         table = self.province_table()
-        out = _h(2, t["province_totals"])
+        out = self._content("provinces", c.Msg("section.provinces"), number=1)
         if table["value"].notna().any():
-            fig = province_totals(table, label="province", title=t["province_totals"], xlabel=t["total"],
-                                  synthetic=self.synthetic)
-            out += self._figure(fig, t["province_totals"])
-        cols = ["province", "value", "band_calc", "rank", "rank_of", "change"]
-        cols += [c for c in ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDHL", "MDSH") if c in table]
-        shown = table[cols].copy()
-        shown.columns = [t["unit"], t["total"], t["band_calc"], t["rank"], "/", t["change"]] + \
-                        [self._group_name(c) for c in cols[6:]]
-        numeric = {c: None for c in shown.columns if c not in (t["unit"], t["band_calc"])}
-        out += _table(shown, lang, numeric=numeric)
-        return Section(out, {"provinces": table})
+            out.figures["provinces"] = province_totals(table, label="province",
+                                                       title=resolve(c.Msg("section.provinces"), self.lang),
+                                                       xlabel=None, synthetic=self.synthetic, lang=self.lang)
+            out.parts.append(c.FigureRef("provinces", c.Msg("section.provinces")))
+        shown = table.rename(columns={"value": "total"})
+        out.tables["provinces"] = shown
+        cols = ("province", "total", "band_calc", "rank", "rank_of", "change") + \
+            tuple(g for g in group_order("six") if g in shown)
+        out.parts.append(c.TableRef("provinces", cols))
+        return out
 
-    @_collect
-    def group_profiles(self) -> Section:
+    def group_profiles(self) -> c.Content:
         from .figures import group_small_multiples
 
-        t = self.t
         table = self.province_table()
-        present = [c for c in ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDHL", "MDSH") if c in table]
-        out = _h(2, t["group_profiles"])
+        present = [g for g in group_order("six") if g in table]
+        out = self._content("group_profiles", c.Msg("section.group_profiles"), number=2)
         if not present:
-            return Section(out + _p(t["no_groups"]))
+            out.parts.append(c.Text(c.Msg("empty.groups")))
+            return out
         long = (table[["unit_id", "province", *present]]
                 .melt(id_vars=["unit_id", "province"], var_name="group", value_name="value")
                 .dropna(subset=["value"]))
-        fig = group_small_multiples(long, panel="province", synthetic=self.synthetic)
-        return Section(out + self._figure(fig, t["group_profiles"]))
+        out.figures["group_profiles"] = group_small_multiples(long, panel="province", synthetic=self.synthetic,
+                                                              lang=self.lang)
+        out.tables["group_profiles"] = long.drop(columns=["unit_id"]).reset_index(drop=True)
+        out.parts.append(c.FigureRef("group_profiles", c.Msg("section.group_profiles")))
+        return out
 
-    @_collect
-    def distributions(self) -> Section:
+    def distributions(self) -> c.Content:
         from .figures import province_distributions
+        from .render import resolve
 
-        t = self.t
         s = self.ds.scores
         communes = set(self.ds.units.loc[self.ds.units["level"] == "commune", "unit_id"])
         tot = s.loc[(s["group"] == "TOTAL") & (s["period_id"] == self.period) & s["unit_id"].isin(communes)
                     & s["value"].notna()].drop_duplicates("unit_id")
-        out = _h(2, t["distributions"])
+        out = self._content("distributions", c.Msg("section.distributions"), number=3)
         if tot.empty:
-            return Section(out + _p(t["no_distributions"]))
+            out.parts.append(c.Text(c.Msg("empty.distributions")))
+            return out
         prov = self._units["province_id"]
-        data = pd.DataFrame({"unit_id": tot["unit_id"], "value": tot["value"],
+        data = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "value": tot["value"].to_numpy(),
                              "province": [self._name(prov[u]) for u in tot["unit_id"]]})
-        fig = province_distributions(data, label=None, title=t["distributions"], xlabel=t["total"],
-                                     synthetic=self.synthetic)
-        return Section(out + self._figure(fig, t["distributions"]), {"unit_totals": data})
+        out.figures["distributions"] = province_distributions(
+            data, label=None, title=resolve(c.Msg("section.distributions"), self.lang), xlabel=None,
+            synthetic=self.synthetic, lang=self.lang)
+        out.tables["unit_totals"] = data.rename(columns={"value": "total"})
+        out.parts.append(c.FigureRef("distributions", c.Msg("section.distributions")))
+        return out
 
-    @_collect
-    def trends(self) -> Section:
+    def trends(self) -> c.Content:
         from .figures import trend as trend_figure
 
-        t = self.t
         s = self.ds.scores
-        out = _h(2, t["trend"])
+        out = self._content("trends", c.Msg("section.trends"), number=4)
         tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces)]
-        drawn = False
         for unit in sorted(set(tot["unit_id"]), key=self._name):
             series = (tot.loc[tot["unit_id"] == unit].sort_values("period_id")
                       .groupby("period_id").agg(value=("value", "first"), rank=("rank", "first"),
                                                 rank_of=("rank_of", "first")).reset_index())
             if series["value"].notna().sum() >= 2:
-                out += _h(3, self._name(unit)) + self._figure(trend_figure(series, unit_label=self._name(unit),
-                                                                           synthetic=self.synthetic),
-                                                             t["trend"] + " – " + self._name(unit))
-                drawn = True
-        if not drawn:
-            out += _p(t["no_trend"])
-        return Section(out)
+                out.figures[f"trend_{unit}"] = trend_figure(series, unit_label=self._name(unit),
+                                                            synthetic=self.synthetic, lang=self.lang)
+                out.parts += [c.Heading(3, c.Code(self._name(unit))),
+                              c.FigureRef(f"trend_{unit}", c.Join([c.Msg("section.trend"), c.Code(" – "),
+                                                                  c.Code(self._name(unit))]))]
+        if not out.figures:
+            out.parts.append(c.Text(c.Msg("empty.trend")))
+        return out
 
-    def provenance(self, params: dict | None = None) -> Section:  # noqa: D401
-        return super().provenance(params or {"period": self.period, "lang": self.lang})
+    def sections(self) -> list[c.Content]:
+        return [self.title(), self.provinces(), self.group_profiles(), self.distributions(), self.trends(),
+                self.provenance()]
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """The comparison's tables, for CSV/Excel export."""
-        return {"provinces": self.province_table()}
+
+def load_report(params: dict, kind: str = "province"):
+    """The report a build job describes (its notebook parameters)."""
+    p = dict(params)
+    if kind == "province":
+        return ProvinceReport.load(p["province"], p["period"], p.get("lang", "vi"), p.get("data_dir", ""),
+                                   p.get("scheme", ""))
+    return ComparisonReport.load(p["period"], p.get("lang", "vi"), p.get("data_dir", ""), p.get("scheme", ""))

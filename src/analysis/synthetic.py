@@ -9,6 +9,7 @@ import pandas as pd
 
 from .dataset import Dataset, empty_table
 from .errors import ParameterError
+from .reference import SIX_GROUPS, bands as reference_bands, groups as reference_groups
 from .schema import TABLE_COLUMNS
 
 __all__ = ["score_sheet", "national", "SYNTHETIC_PREFIX", "SHEET_RATES", "N_PROVINCES",
@@ -24,9 +25,9 @@ SHEET_RATES = ("on_time_rate", "online_submission_rate", "online_payment_rate", 
                "e_results_rate", "digitised_dossiers_rate", "reuse_rate")
 _CKMB_RATES = ("procedures_published_on_time", "procedures_updated_on_time", "procedures_published_full",
                "dossiers_synced")
-_GROUPS = ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDHL", "MDSH")
-_MAX = {"CKMB": 18.0, "TDGQ": 20.0, "ONLINE": 12.0, "TTTT": 10.0, "MDHL": 18.0, "MDSH": 22.0, "TOTAL": 100.0}
-_BANDS = (("Yếu", 0.0), ("Trung bình", 50.0), ("Khá", 70.0), ("Tốt", 80.0), ("Xuất sắc", 90.0))
+_GROUPS = SIX_GROUPS  # the vocabulary lives in reference/ (groups.csv, bands.csv)
+_MAX = {g: float(m) for g, m in reference_groups()["max_points"].items() if g in _GROUPS + ("TOTAL",)}
+_BANDS = tuple((r.band, float(r.lower)) for r in reference_bands().sort_values("lower").itertuples())
 _SECTION = {"province": "synthetic: tổng hợp tỉnh", "department": "synthetic: bảng cấp sở",
             "commune": "synthetic: bảng cấp xã"}
 

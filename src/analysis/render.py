@@ -1,0 +1,303 @@
+"""Rendering of report content for people: words from the catalog, numbers by locale, HTML by
+Jinja2 templates. Holds no logic about the index (see :mod:`analysis.content`).
+
+The same :func:`layout` (content -> headings, paragraphs, lists, tables, figures, all in the
+report's language) feeds the HTML templates here, the Word document (:mod:`analysis.document`)
+and, for tables, the workbook (:mod:`analysis.workbook`).
+"""
+from __future__ import annotations
+
+import base64
+import math
+from functools import lru_cache
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from . import content as c
+from .config import PACKAGE_DIR
+from .i18n import DASH, Translator, number, period_label, text
+from .reference import bands, checks, columns, groups, indicator_catalog, levels
+
+__all__ = ["resolve", "layout", "section_html", "display_frame", "column_spec", "cell_text", "header",
+           "styler", "index_html", "environment", "figure_png"]
+
+TEMPLATE_DIR = PACKAGE_DIR / "templates"
+NUMERIC_KINDS = ("number", "int", "pvalue")
+
+
+@lru_cache(maxsize=None)
+def environment() -> Environment:
+    """The Jinja2 environment of the report templates (autoescaped, deterministic)."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    return env
+
+
+# --- typed values to words ----------------------------------------------------------------
+def _band(code, lang: str) -> str:
+    if code is None or (not isinstance(code, str) and pd.isna(code)):
+        return DASH
+    b = bands().set_index("band")
+    if code not in b.index:
+        return str(code)
+    return code if lang == "vi" else b.at[code, "name_en"]
+
+
+def _group(code: str, lang: str, short: bool = False) -> str:
+    g = groups()
+    if code not in g.index:
+        return str(code)
+    return g.at[code, ("short_" if short else "name_") + lang]
+
+
+def _level(level, lang: str) -> str:
+    lv = levels()
+    return lv.at[level, "block_" + lang] if isinstance(level, str) and level in lv.index else ""
+
+
+def _check(code: str, lang: str) -> str:
+    ch = checks()
+    return ch.at[code, "name_" + lang] if code in ch.index else str(code)
+
+
+def _indicator(code: str, lang: str) -> str:
+    cat = indicator_catalog()
+    return cat.at[code, "name_" + lang] if code in cat.index else str(code)
+
+
+def resolve(value, lang: str) -> str:
+    """A typed content value (or plain text) in the words and notation of ``lang``.
+
+    >>> resolve(c.Msg("list.others", n=c.Num(3)), "vi")
+    'và 3 đơn vị khác'
+    >>> resolve(c.Num(87.15), "vi"), resolve(c.Band("Tốt"), "en"), resolve(c.Period("2024-07"), "en")
+    ('87,15', 'Good', 'July 2024')
+    """
+    if isinstance(value, c.Msg):
+        return text(lang, value.key, **{k: resolve(v, lang) for k, v in value.values.items()})
+    if isinstance(value, c.Num):
+        return number(value.value, lang, value.decimals) + (value.unit if not _missing(value.value) else "")
+    if isinstance(value, c.Band):
+        return _band(value.code, lang)
+    if isinstance(value, c.Group):
+        return _group(value.code, lang)
+    if isinstance(value, c.Period):
+        return period_label(value.period_id, lang)
+    if isinstance(value, c.Level):
+        return _level(value.level, lang)
+    if isinstance(value, c.Check):
+        return _check(value.code, lang)
+    if isinstance(value, c.Severity):
+        return text(lang, f"severity.{value.code}")
+    if isinstance(value, c.Code):
+        return "" if value.text is None else str(value.text)
+    if isinstance(value, c.Join):
+        return value.sep.join(resolve(v, lang) for v in value.parts)
+    if isinstance(value, c.Cap):
+        out = resolve(value.inner, lang)
+        return out[:1].upper() + out[1:]
+    if isinstance(value, c.Count):
+        lv = levels()
+        noun = lv.at[value.level, ("noun_one_" if value.n == 1 else "noun_") + lang] if value.level in lv.index else text(lang, "list.units", n="").strip()
+        return f"{number(value.n, lang, 0)} {noun}"
+    if isinstance(value, c.Units):
+        names = list(value.names)
+        shown = ", ".join(names[:value.limit])
+        rest = len(names) - value.limit
+        if rest <= 0:
+            return shown
+        more = text(lang, "list.other_one") if rest == 1 else text(lang, "list.others", n=number(rest, lang, 0))
+        return f"{shown} {more}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(resolve(v, lang) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return number(value, lang)
+    return "" if value is None else str(value)
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except ValueError:
+        return False
+    except TypeError:  # pandas' NA
+        return True
+
+
+# --- tables ---------------------------------------------------------------------------------
+def column_spec(df: pd.DataFrame, col: str) -> tuple[str, int | None, str]:
+    """(kind, decimals, unit) of a column: from ``reference/columns.csv``, the table's
+    ``attrs['units']``/``attrs['decimals']`` overrides, or its dtype."""
+    spec = columns()
+    if col in spec.index:
+        kind, dec, unit = spec.at[col, "kind"], spec.at[col, "decimals"], spec.at[col, "unit"]
+        decimals = int(dec) if dec else None
+    else:
+        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+        kind, decimals, unit = ("number" if numeric else "text"), None, ""
+    kind = df.attrs.get("kinds", {}).get(col, kind)
+    unit = df.attrs.get("units", {}).get(col, unit)
+    decimals = df.attrs.get("decimals", {}).get(col, decimals)
+    return kind, decimals, unit
+
+
+def header(col: str, lang: str, unit: str = "") -> str:
+    """A column header in ``lang``, with its unit (``Tỷ lệ (%)``)."""
+    cat_key = f"col.{col}"
+    from .i18n import catalog
+
+    if cat_key in catalog(lang):
+        name = text(lang, cat_key)
+    elif col in groups().index:
+        name = _group(col, lang, short=True)
+    else:
+        name = col
+    if unit == "percent" and "%" not in name:
+        name += " (%)"
+    elif unit == "days":
+        name += f" ({text(lang, 'unit.days')})"
+    return name
+
+
+def cell_text(value, kind: str, decimals: int | None, lang: str) -> str:
+    """One cell as printed."""
+    if kind in NUMERIC_KINDS and isinstance(value, str):
+        return value
+    if kind in NUMERIC_KINDS:
+        if kind == "pvalue" and not _missing(value) and float(value) < 0.001:
+            return "< " + number(0.001, lang, 3)
+        return number(value, lang, decimals)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return DASH
+    if kind == "band":
+        return _band(value, lang)
+    if kind == "group":
+        return _group(value, lang)
+    if kind == "period":
+        return period_label(value, lang)
+    if kind == "indicator":
+        return _indicator(value, lang)
+    if kind == "check":
+        return _check(value, lang)
+    if kind == "severity":
+        return text(lang, f"severity.{value}")
+    if kind == "quantity":
+        return text(lang, f"quantity.{value}")
+    if kind == "measure":
+        return text(lang, f"measure.{value}")
+    if kind == "category":  # a printed category: a band is named in the report's language
+        from .reference import band_aliases
+
+        return _band(band_aliases().get(value, value), lang) if value in band_aliases() else str(value)
+    return str(value)
+
+
+def _label_value(value, kind: str, lang: str):
+    """A code column translated for a reader (values of other columns unchanged)."""
+    if kind in ("band", "group", "period", "indicator", "check", "severity", "quantity", "measure", "category"):
+        return cell_text(value, kind, None, lang)
+    return value
+
+
+def display_frame(df: pd.DataFrame, lang: str, columns_: tuple | None = None) -> pd.DataFrame:
+    """The table with headers and code values in ``lang`` (numbers stay numbers)."""
+    cols = list(columns_ or df.columns)
+    out = pd.DataFrame(index=range(len(df)))
+    for col in cols:
+        kind, _, unit = column_spec(df, col)
+        out[header(col, lang, unit)] = [_label_value(v, kind, lang) for v in df[col]]
+    return out
+
+
+def styler(df: pd.DataFrame, lang: str, columns_: tuple | None = None):
+    """A pandas Styler of the table: headers and notation of ``lang``, numbers right-aligned."""
+    cols = list(columns_ or df.columns)
+    shown = display_frame(df, lang, tuple(cols))
+    fmt = {}
+    for col, head in zip(cols, shown.columns):
+        kind, dec, _ = column_spec(df, col)
+        if kind in NUMERIC_KINDS:
+            fmt[head] = (lambda v, k=kind, d=dec: cell_text(v, k, d, lang))
+    st = shown.style.format(fmt, na_rep=DASH).hide(axis="index").set_uuid("r766")
+    return st
+
+
+def _table_block(df: pd.DataFrame, lang: str, cols: tuple | None) -> dict:
+    cols = [col for col in (cols or tuple(df.columns)) if col in df.columns]
+    specs = [column_spec(df, col) for col in cols]
+    heads = [header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)]
+    numeric = [kind in NUMERIC_KINDS for kind, _, _ in specs]
+    rows = [[cell_text(v, kind, dec, lang) for v, (kind, dec, _) in zip(row, specs)]
+            for row in df[cols].itertuples(index=False)]
+    return {"kind": "table", "headers": heads, "numeric": numeric, "rows": rows}
+
+
+def figure_png(fig) -> bytes:
+    from .figures import to_png
+
+    return to_png(fig)
+
+
+def layout(content: c.Content, *, images: str = "png") -> list[dict]:
+    """The section as a list of blocks in its language: ``heading`` (level, text), ``text``
+    (text, style), ``items``, ``table`` (headers, numeric flags, printed rows), ``figure``
+    (caption, png bytes). ``images="none"`` leaves the PNG bytes out."""
+    lang = content.lang
+    blocks = []
+    if content.title is not None:
+        title = resolve(content.title, lang)
+        if content.number:
+            title = f"{content.number}. {title}"
+        blocks.append({"kind": "heading", "level": 2 if content.key != "title" else 1, "text": title})
+    for part in content.parts:
+        if isinstance(part, c.Heading):
+            blocks.append({"kind": "heading", "level": part.level, "text": resolve(part.text, lang)})
+        elif isinstance(part, c.Text):
+            blocks.append({"kind": "text", "text": resolve(part.text, lang), "style": part.style})
+        elif isinstance(part, c.Items):
+            blocks.append({"kind": "items", "items": [resolve(i, lang) for i in part.items]})
+        elif isinstance(part, c.TableRef):
+            blocks.append(_table_block(content.tables[part.name], lang, part.columns))
+        elif isinstance(part, c.FigureRef):
+            fig = content.figures[part.name]
+            png = figure_png(fig) if images == "png" else b""
+            blocks.append({"kind": "figure", "caption": resolve(part.caption, lang), "png": png,
+                           "b64": base64.b64encode(png).decode("ascii")})
+    return blocks
+
+
+def section_html(content: c.Content) -> str:
+    """HTML of one section (Jinja2 template ``section.html.j2``); the title section carries the
+    stylesheet (screen and print)."""
+    env = environment()
+    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8") if content.key == "title" else ""
+    return env.get_template("section.html.j2").render(blocks=layout(content), key=content.key, css=css,
+                                                       lang=content.lang)
+
+
+def index_html(entries: list[dict], lang: str = "vi") -> str:
+    """The index page: one row per report with its title, province and period in ``lang``.
+
+    ``entries`` are dicts with ``key``, ``kind``, ``lang`` and ``params`` (a build stamp), and
+    optionally ``province_name`` (the unit's name) and ``files`` (format -> relative link:
+    ``html``, ``docx``, ``xlsx``, ``ipynb``).
+    """
+    _ = Translator(lang)
+    names = {"html": "HTML", "docx": "Word", "xlsx": "Excel", "ipynb": _("index.notebook")}
+    rows = []
+    for e in entries:
+        p = e["params"]
+        period = period_label(p["period"], p["lang"]) if p.get("period") else DASH
+        if e["kind"] == "compare":
+            title = text(p["lang"], "compare.title", period=period)
+            province = _("index.compare")
+        else:
+            province = e.get("province_name") or p.get("province", DASH)
+            title = text(p["lang"], "report.title", area=province, period=period)
+        rows.append({"title": title, "province": province, "period": period_label(p["period"], lang),
+                     "lang": _(f"index.lang_{p['lang']}"),
+                     "files": {names.get(k, k): v for k, v in e.get("files", {}).items()},
+                     "href": e["key"] + ".html"})
+    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    return environment().get_template("index.html.j2").render(rows=rows, _=_, css=css, lang=lang) + "\n"
