@@ -34,11 +34,11 @@ def _cmd_build(args) -> int:
                              period=args.period, langs=tuple(args.lang)):
             print(job.key)
         return 0
-    with build_lock(args.data, args.out):
+    with build_lock(args.data, None):  # the output directory is locked once the plan is valid
         jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
                          period=args.period, langs=tuple(args.lang))
         results = run_batch(jobs, out_dir=args.out, workers=args.workers, executor=args.executor,
-                            force=args.force, progress=not args.quiet, data_dir=args.data)
+                            force=args.force, progress=not args.quiet)
     built = [r for r in results if r.status == "built"]
     skipped = [r for r in results if r.status == "skipped"]
     failed = [r for r in results if r.status == "failed"]
