@@ -250,6 +250,22 @@ def validate_table(df: pd.DataFrame, table: str, *, refs: dict | None = None, pa
         raise _describe_failures(exc, path) from None
 
 
+def _check_sources_have_rows(frames: dict, data_dir: Path) -> None:
+    """A source exists to bring figures: one with no row in scores.csv or indicators.csv means a
+    table lost its rows (a header-only or truncated file), and every report on it would be empty."""
+    used = set(frames["scores"]["source_id"]) | set(frames["indicators"]["source_id"])
+    orphans = frames["sources"].loc[~frames["sources"]["source_id"].isin(used)]
+    if len(orphans):
+        empty = [t for t in ("scores", "indicators") if frames[t].empty]
+        where = (f"{' and '.join(t + '.csv' for t in empty)} {'has' if len(empty) == 1 else 'have'} no rows "
+                 f"(only the header); " if empty else "")
+        raise DataError(f"{where}source '{orphans.iloc[0]['source_id']}'"
+                        f"{f' and {len(orphans) - 1} more' if len(orphans) > 1 else ''} "
+                        f"{'have' if len(orphans) > 1 else 'has'} no row in "
+                        f"scores.csv or indicators.csv: its figures are missing",
+                        file=data_dir / "sources.csv", row=int(orphans.index[0]), column="source_id")
+
+
 def _check_unit_tree(units: pd.DataFrame, path: Path) -> None:
     """Every unit's chain of parents ends at a province (or the country): no unit is its own
     parent, and no chain comes back to where it started."""
@@ -536,6 +552,7 @@ def _load_and_validate(data_dir: Path | str) -> Dataset:
                                     file=path, row=row, column=column)
             refs["source_id"] = set(df["source_id"])
             refs["clean_sources"] = set(df.loc[~df["as_published"], "source_id"])
+    _check_sources_have_rows(frames, data_dir)
     ds = Dataset(data_dir=data_dir, file_hashes=hashes,
                  **{name: frame.reset_index(drop=True) for name, frame in frames.items()})
     UnitIndex.from_dataset(ds).check_aliases(file=data_dir / "unit_aliases.csv")
