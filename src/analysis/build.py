@@ -179,7 +179,8 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
                 jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params,
                                 facts["compare_hash"], inputs))
     try:  # the plan cache is an optimisation: skipped when another build holds the directory
-        with dir_lock(_state_dir(out_dir), "build (writing this output directory)"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with dir_lock(out_dir, "build (writing this output directory)"):
             atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]},
                                                      indent=1), tmp_dir=_work_dir(out_dir))
     except (BusyError, OSError):
@@ -232,7 +233,6 @@ def build_lock(data_dirs, out_dir: Path | None):
         if out_dir is not None:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
             stack.enter_context(dir_lock(out_dir, "build (writing this output directory)"))
-            stack.enter_context(dir_lock(_state_dir(Path(out_dir)), "build (writing this output directory)"))
         for data in data_dirs:
             if Path(data).is_dir():
                 stack.enter_context(dir_lock(data, "build or import (using this data directory)"))
@@ -520,9 +520,10 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
     out_dir = Path(out_dir)
     start = time.perf_counter()
     outs = job.outputs(out_dir)
-    work = _work_dir(out_dir)
-    handed = Path(tempfile.mkdtemp(prefix="run-", dir=work))
+    handed = None
     try:
+        work = _work_dir(out_dir)
+        handed = Path(tempfile.mkdtemp(prefix="run-", dir=work))
         if isinstance(fork, str):
             if not os.path.exists(fork):  # the build's server is gone: its build is ending
                 raise RuntimeError("the build's fork server has stopped; the build is being shut down")
@@ -536,6 +537,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         nb.metadata["title"] = title
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
         reads = _check_reads(handed / "reads.jsonl", manifest)
+        job.stamp(out_dir).unlink(missing_ok=True)  # half-published, the report is never "current"
         _publish_tables(job, out_dir, handed, work)
         reads = _check_reads(handed / "reads.jsonl", manifest)  # the fallback export may have read too
         atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n", tmp_dir=work)
@@ -557,7 +559,8 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
     finally:
         os.environ.pop(TABLES_ENV, None)
         os.environ.pop(READ_LOG_ENV, None)
-        shutil.rmtree(handed, ignore_errors=True)
+        if handed is not None:
+            shutil.rmtree(handed, ignore_errors=True)
 
 
 # --- the batch ----------------------------------------------------------------------------
@@ -606,6 +609,7 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
         raise ParameterError(f"parameter 'workers': {workers} is not allowed; give 1 or more")
     with build_lock(_data_dirs(jobs), out_dir):
         _clear_work(out_dir)
+        _work_dir(out_dir)  # an unwritable output directory stops the build here, before any kernel
         try:
             todo = stale_jobs(jobs, out_dir=out_dir, force=force, notebooks_dir=notebooks_dir)
             stale = {job.key for job, _ in todo}

@@ -219,7 +219,10 @@ def main(argv=None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except AnalysisError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        if len(lines) > 1:  # a list of problems: shown first, so the last line is the error
+            print("\n".join(lines[1:]), file=sys.stderr)
+        print(f"error: {lines[0]}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"error: {_environment_message(exc)}", file=sys.stderr)

@@ -9,6 +9,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -352,6 +353,12 @@ def _store(path: Path, ds: "Dataset") -> None:
     country-wide file stays whole). The eight newest entries are kept.
     """
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=_ensure(path.parent)))
+    for stale in path.parent.glob(".dataset-*.tmp"):  # left by a process killed while storing
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
     try:
         core = {name: ds.table(name) for name in ("units", "periods", "sources", "unit_aliases")}
         with open(tmp / "core.pickle", "wb") as fh:

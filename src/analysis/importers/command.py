@@ -290,8 +290,12 @@ def _cmd_import(args) -> int:
     for line in report.lines():
         print(line, file=sys.stderr if line.startswith("FAILED ") else sys.stdout)
     if report.failed:
-        print(f"error: {len(report.failed)} of {len(report.failed) + len(report.results)} file(s) failed "
-              f"(listed above); the others were {'checked' if report.dry_run else 'imported'}", file=sys.stderr)
+        total = len(report.failed) + len(report.results)
+        rest = ("" if len(report.failed) == total else
+                f"; the other {total - len(report.failed)} were {'checked' if report.dry_run else 'handled'} "
+                f"(see above)")
+        print(f"error: {len(report.failed)} of {total} file(s) could not be imported (FAILED above){rest}",
+              file=sys.stderr)
         return 2
     return 0
 
