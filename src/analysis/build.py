@@ -220,10 +220,19 @@ def _data_dirs(jobs) -> list[Path]:
 
 
 @contextlib.contextmanager
-def build_lock(data_dirs, out_dir: Path | None):
+def build_lock(data_dirs, out_dir: Path | None, *, one_build_per_data: bool = False):
     """Hold the locks of the output directory and of the data directories for one build.
 
-    A second build on either stops at once with a one-line :class:`~analysis.errors.BusyError`.
+    * The output directory: exclusive. A second build into it stops at once with a one-line
+      :class:`~analysis.errors.BusyError`.
+    * Each data directory: shared (``flock`` on the directory), so no import can change it while
+      reports read it, while readers (``validate``, kernels) go on.
+    * With ``one_build_per_data`` (the command line), also one build at a time per data
+      directory: a ``filelock`` lock file under the cache folder (never in the user's data
+      folder), keyed by the directory's real path. Library callers (tests, benchmarks) may run
+      builds from one data directory into separate output directories side by side: they only
+      read it, and the cache they share is content-addressed and written atomically.
+
     Child processes (validation, workers, kernels) are told through the environment that the
     data directories are locked by their build, so their reads do not wait on it.
     """
@@ -235,7 +244,9 @@ def build_lock(data_dirs, out_dir: Path | None):
             stack.enter_context(dir_lock(out_dir, "build (writing this output directory)"))
         for data in data_dirs:
             if Path(data).is_dir():
-                stack.enter_context(dir_lock(data, "build or import (using this data directory)"))
+                if one_build_per_data:
+                    stack.enter_context(_data_build_lock(Path(data)))
+                stack.enter_context(dir_lock(data, "import (writing this data directory)", shared=True))
         before = os.environ.get(LOCKED_ENV)
         held = [os.path.realpath(d) for d in data_dirs]
         os.environ[LOCKED_ENV] = os.pathsep.join(held + ([before] if before else []))
@@ -246,6 +257,29 @@ def build_lock(data_dirs, out_dir: Path | None):
                 os.environ.pop(LOCKED_ENV, None)
             else:
                 os.environ[LOCKED_ENV] = before
+
+
+@contextlib.contextmanager
+def _data_build_lock(data: Path):
+    """One build at a time from a data directory (a lock file under the cache folder)."""
+    import hashlib
+
+    from filelock import FileLock, Timeout
+
+    from .config import CACHE_DIR
+
+    key = hashlib.sha256(os.path.realpath(data).encode()).hexdigest()[:16]
+    path = CACHE_DIR / "locks" / f"build-{key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BusyError(f"'{data}' is in use by another build; wait for it to finish") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def clean(out_dir: Path) -> int:
