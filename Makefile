@@ -1,6 +1,17 @@
 # Chỉ số 766 research toolkit. `make` (or `make help`) lists the targets.
 # The two commands the README names:  `make reports`  and  `make test`.
 # Both create the virtual environment first when it is missing or out of date.
+#
+# QUOTING RULE (no user value ever reaches a shell unquoted; copy this for every new target):
+#   1. Add the variable's name to USER_VARS below. It is then frozen to its literal text
+#      (`$(value …)`: a `$(shell …)` inside a value is never expanded by make) and exported.
+#   2. In recipes, refer to it as a SHELL variable in double quotes, "$$NAME", never as $(NAME):
+#      the shell substitutes the value as one argument and never parses it, so `;`, backticks,
+#      quotes, `$$(…)` and `||` are plain characters. A list (FILES) is split on blanks with
+#      globbing off (`set -f; … -- $$FILES`): words, never commands, and never options.
+#   3. The CLI validates every value (slugs, period ids, YYYY-MM, languages, paths) and stops
+#      with a one-line error (exit 2) naming the parameter and what is allowed.
+#   Make-level uses ($(wildcard $(DATA)/*.csv), target names) are fine: make runs no shell there.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,9 +26,15 @@ DATA   ?= data
 OUT    ?= reports
 lang   ?= vi
 FORMAT ?=
-# outputs besides the notebook: HTML, Excel and CSV always; FORMAT=docx adds the Word draft
-FORMATS = html,xlsx,csv$(if $(FORMAT),$(comma)$(FORMAT))
-comma := ,
+RAW ?= data/raw
+PORTAL  ?= ../shared/data/portal
+SCRATCH ?= build/portal-data
+
+# Every variable a user may set on the command line (see the quoting rule above).
+USER_VARS := DATA OUT lang PROVINCE PERIOD MONTH FILES PORTAL SCRATCH WORKERS FORMAT \
+             RAW GROUPS LEVEL RATE BASE_URL REFRESH
+$(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
+export $(USER_VARS)
 
 .PHONY: help
 help: ## list the targets
@@ -57,39 +74,31 @@ environment.yml: requirements.lock tools/sync_env.py ## regenerate environment.y
 # --- data ------------------------------------------------------------------
 .PHONY: validate
 validate: $(VENV)/.installed ## load and validate every table in $(DATA)
-	$(PY) -m analysis validate --data $(DATA)
+	$(PY) -m analysis validate --data "$$DATA"
 
 # --- figures and imports -----------------------------------------------------
 GALLERY := $(OUT)/gallery
 GALLERY_DEPS := $(wildcard $(DATA)/*.csv) $(wildcard src/analysis/*.py) $(wildcard src/analysis/reference/*.csv) $(wildcard src/analysis/schemes/*.toml)
 
 $(GALLERY)/.done: $(VENV)/.installed $(GALLERY_DEPS)
-	$(PY) -m analysis gallery --data $(DATA) --out $(GALLERY)
-	touch $@
+	$(PY) -m analysis gallery --data "$$DATA" --out "$$OUT/gallery"
+	touch "$$OUT/gallery/.done"
 
 .PHONY: gallery
 gallery: $(GALLERY)/.done ## render every figure on the data in $(DATA) to PNG under $(OUT)/gallery/ for review
 
-PORTAL  ?= ../shared/data/portal
-SCRATCH ?= build/portal-data
-
 .PHONY: import
 import: $(VENV)/.installed ## import files into a data directory: make import FILES="a.json b.docx" [DATA=dir]
-	$(PY) -m analysis import $(FILES) --data $(DATA)
+	@set -f; $(PY) -m analysis import --data "$$DATA" -- $$FILES
 
 .PHONY: portal-reports
 portal-reports: $(VENV)/.installed ## import ../shared/data/portal into $(SCRATCH) and build its reports under $(OUT)/portal
-	$(PY) -m analysis import $(PORTAL) --data $(SCRATCH)
-	$(PY) -m analysis build --data $(SCRATCH) --out $(OUT)/portal
+	$(PY) -m analysis import --data "$$SCRATCH" -- "$$PORTAL"
+	$(PY) -m analysis build --data "$$SCRATCH" --out "$$OUT/portal"
 
 # --- fetch from the national portal -------------------------------------------
-# User values reach the shell only as quoted shell variables ("$$PROVINCE"), never spliced into
-# the recipe text: each is frozen to its literal text ($(value ...)) and exported; the CLI
-# validates them (one-line error, exit 2). Empty GROUPS/LEVEL/RATE/BASE_URL mean the defaults.
-RAW ?= data/raw
-FETCH_VARS := PROVINCE PERIOD RAW GROUPS LEVEL RATE BASE_URL REFRESH DATA
-$(foreach v,$(FETCH_VARS),$(eval override $(v) := $$(value $(v))))
-export $(FETCH_VARS)
+# User values reach the shell only as quoted shell variables ("$$PROVINCE") (USER_VARS above);
+# the CLI validates them (one-line error, exit 2). Empty GROUPS/LEVEL/RATE/BASE_URL mean the defaults.
 
 .PHONY: fetch
 fetch: $(VENV)/.installed ## fetch from the portal into $(RAW)/<date>/ and import into $(DATA): make fetch PROVINCE=H44 PERIOD=2026-08 [GROUPS=TDGQ,ONLINE] [LEVEL=all] [RATE=2] [REFRESH=1]
@@ -99,11 +108,13 @@ fetch: $(VENV)/.installed ## fetch from the portal into $(RAW)/<date>/ and impor
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
 reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)
-	$(PY) -m analysis build --data $(DATA) --out $(OUT) $(if $(MONTH),--month $(MONTH)) --lang $(lang) --format "$(FORMATS)"
+	$(PY) -m analysis build --data "$$DATA" --out "$$OUT" --month "$$MONTH" --lang "$$lang" --workers "$$WORKERS" \
+	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}"
 
 .PHONY: report
 report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx]
-	$(PY) -m analysis build --data $(DATA) --out $(OUT) --province "$(PROVINCE)" --period "$(PERIOD)" --lang $(lang) --format "$(FORMATS)"
+	$(PY) -m analysis build --data "$$DATA" --out "$$OUT" --province "$$PROVINCE" --period "$$PERIOD" --lang "$$lang" --workers "$$WORKERS" \
+	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}"
 
 GOLDEN := tests/golden
 GOLDEN_CASES := bac-kan:2024-07 an-giang:2024-05-w1
@@ -125,6 +136,6 @@ golden: $(VENV)/.installed ## regenerate the golden executed notebooks that nbva
 	$(PY) tests/test_content_golden.py
 
 .PHONY: clean
-clean: ## remove generated reports and caches (keeps the environment)
-	find $(OUT) -mindepth 1 ! -name README.md -delete
+clean: $(VENV)/.installed ## remove what builds wrote under $(OUT) (nothing else) and the caches
+	$(PY) -m analysis clean --out "$$OUT"
 	rm -rf build .pytest_cache .hypothesis

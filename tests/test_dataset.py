@@ -151,7 +151,12 @@ def test_round_trip_is_byte_identical(data_dir, tmp_path):
         assert (tmp_path / "second.csv").read_bytes() == out.read_bytes()
 
 
-def test_write_tables_is_all_or_nothing(data_dir, monkeypatch):
+@pytest.mark.parametrize("failing_call", [1, 2, 3])
+def test_write_tables_is_all_or_nothing(data_dir, monkeypatch, failing_call):
+    """A failed rename before the commit leaves the old tables; one after it (while applying the
+    journal) is finished by the next reader: never a mix, never a leftover."""
+    from analysis.dataset import recover
+
     before = {p.name: p.read_bytes() for p in data_dir.iterdir()}
     ds = load_dataset(data_dir)
     calls = {"n": 0}
@@ -159,8 +164,8 @@ def test_write_tables_is_all_or_nothing(data_dir, monkeypatch):
 
     def failing_replace(src, dst):
         calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError("disk full (simulated)")
+        if calls["n"] == failing_call:
+            raise OSError(5, "Input/output error (simulated)")
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing_replace)
@@ -168,8 +173,14 @@ def test_write_tables_is_all_or_nothing(data_dir, monkeypatch):
     with pytest.raises(OSError, match="simulated"):
         write_tables(changed, data_dir)
     monkeypatch.setattr(os, "replace", real_replace)
+    recover(data_dir)
     after = {p.name: p.read_bytes() for p in data_dir.iterdir()}
-    assert after == before
+    assert sorted(after) == sorted(before)
+    if failing_call == 1:  # the commit itself failed: nothing happened
+        assert after == before
+    else:  # committed: the next command rolled it forward, both tables are new
+        for table in ("scores", "indicators"):
+            assert len((data_dir / f"{table}.csv").read_text(encoding="utf-8").splitlines()) == 2
 
 
 def test_cache_never_hides_a_changed_file(data_dir, tmp_path, monkeypatch):

@@ -5,9 +5,28 @@ exporter reused across reports. A report is rebuilt only when the hash of its in
 the notebook, its parameters, the slice of data it reads, the analysis package and the lock
 file. Outputs are written atomically, a failed report leaves no HTML behind, and the batch
 goes on; failures are listed at the end and make the exit status non-zero.
+
+Crash safety (what a SIGKILL, a full disk or a second build at the same time can do):
+
+* One build at a time per output directory and per data directory (:func:`build_lock`, a
+  ``flock`` on each directory; a second build stops with a one-line "in use" error).
+* A build writes only inside ``<out>/.build/`` (its state folder, marked by
+  ``.build/OWNER``) and the report files it publishes. Every temporary file lives in
+  ``<out>/.build/work/<pid>/`` and reaches its final name by an atomic rename, so a killed
+  build leaves nothing beside the reports; the next build deletes ``.build/work/`` (it holds
+  the lock, so no other build is using it). Nothing else under ``--out`` is ever deleted.
+* The data files are hashed when the build is planned, and every kernel records the hashes of
+  the file contents it actually loaded (``ANALYSIS_READ_LOG``). A report whose kernel read
+  other contents (a file changed during the build) fails with a one-line reason and gets no
+  stamp, so the next build makes it again; a stamp lists the hashes its report read.
+* Reports run in a small pool of worker processes (:func:`_run_pool`); a worker that dies
+  (SIGKILL, out of memory) fails the report it was running, and a new worker takes its place.
+  Workers, fork servers and kernels die with their parent (``PR_SET_PDEATHSIG`` on Linux, a
+  parent watchdog elsewhere), so a killed build leaves no process publishing reports.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,23 +34,25 @@ import sys
 import tempfile
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR
-from .errors import ParameterError
-from .files import atomic_write_bytes, atomic_write_text
+from .errors import BusyError, ParameterError
+from .files import LOCKED_ENV, atomic_write_bytes, atomic_write_text, dir_lock
 from .fingerprint import sha as _sha
 
 __all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_batch", "stop_zygote", "write_index", "run_job",
-           "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
+           "build_lock", "clean", "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
 
 KERNEL_NAME = "analysis-766"
 DEFAULT_FORMATS = ("html", "xlsx", "csv")  # what a build writes besides the executed notebook
 PROVINCE_NOTEBOOK = NOTEBOOKS_DIR / "province_report.ipynb"
 COMPARE_NOTEBOOK = NOTEBOOKS_DIR / "compare_provinces.ipynb"
-STATE_DIR = ".build"  # inside the output directory: stamps and failed notebooks
+STATE_DIR = ".build"  # inside the output directory: stamps, plan cache, temporary work
+OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches only marked folders)
+WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
+READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
 
 
@@ -45,6 +66,7 @@ class Job:
     params: tuple        # sorted (name, value) pairs, so the job is hashable
     data_hash: str = ""  # hash of the data slice this report reads
     formats: tuple = DEFAULT_FORMATS  # outputs besides the notebook: html, xlsx, csv, docx
+    inputs: tuple = ()   # sorted (table, SHA-256) pairs: the data files the plan was made from
 
     @property
     def parameters(self) -> dict:
@@ -118,10 +140,13 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         except (OSError, ValueError):
             cached = None
     request = {"data_dir": str(data_dir), "month": month, "province": province, "period": period,
-               "langs": list(langs), "comparisons": comparisons, "manifest": manifest, "formats": list(formats)}
+               "langs": list(langs), "comparisons": comparisons, "manifest": manifest, "formats": list(formats),
+               "code": package_hash()}
     if cached and cached.get("request") == request:
         return [Job(j["kind"], j["key"], j["notebook"], tuple(tuple(p) for p in j["params"]), j["data_hash"],
-                    tuple(j.get("formats", DEFAULT_FORMATS))) for j in cached["jobs"]]
+                    formats=tuple(j.get("formats", DEFAULT_FORMATS)),
+                    inputs=tuple(tuple(p) for p in j.get("inputs", ())))
+                for j in cached["jobs"]]
 
     from .dataset import data_facts
     from .report import FORMATS, validate_parameters
@@ -132,6 +157,8 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         raise ParameterError(f"parameter 'FORMAT': {', '.join(unknown)} not allowed; choose from {', '.join(FORMATS)}")
 
     facts = data_facts(data_dir)
+    if _data_manifest(data_dir) != manifest:
+        raise BusyError(f"'{data_dir}' changed while the build was being planned; run the build again")
     pairs = [tuple(p) for p in facts["report_periods"]]
     if province is not None or period is not None:
         if province is None or period is None:
@@ -147,21 +174,156 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
             raise ParameterError(f"parameter 'MONTH': no report period in {month}; months with data: "
                                  f"{', '.join(months)}")
     jobs = []
+    inputs = tuple(sorted(manifest.items()))
     data_arg = "" if data_dir == DATA_DIR.resolve() else str(data_dir)
     for lang in langs:
         suffix = "" if lang == "vi" else f".{lang}"
         for prov, per in pairs:
             params = (("data_dir", data_arg), ("lang", lang), ("period", per), ("province", prov))
             jobs.append(Job("province", f"{prov}/{per}{suffix}", PROVINCE_NOTEBOOK.name, params,
-                            facts["province_hashes"][prov], formats))
+                            facts["province_hashes"][prov], formats=formats, inputs=inputs))
         if comparisons:
             periods = [p for p in facts["comparison_periods"] if month is None or p.startswith(month)]
             for per in periods:
                 params = (("data_dir", data_arg), ("lang", lang), ("period", per))
                 jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params,
-                                facts["compare_hash"], formats))
-    atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]}, indent=1))
+                                facts["compare_hash"], formats=formats, inputs=inputs))
+    try:  # the plan cache is an optimisation: skipped when another build holds the directory
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with dir_lock(out_dir, "build (writing this output directory)"):
+            atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]},
+                                                     indent=1), tmp_dir=_work_dir(out_dir))
+    except (BusyError, OSError):
+        pass
     return jobs
+
+
+# --- the output directory: lock, state folder, work folder ---------------------------------
+def _state_dir(out_dir: Path) -> Path:
+    """``<out>/.build``, created (and marked as the build's own) when missing."""
+    state = Path(out_dir) / STATE_DIR
+    if not (state / OWNER_FILE).exists():
+        state.mkdir(parents=True, exist_ok=True)
+        (state / OWNER_FILE).write_text("Made by `python -m analysis build`: stamps, plan cache and the "
+                                        "temporary work of builds. Safe to delete.\n", encoding="utf-8")
+    return state
+
+
+def _work_dir(out_dir: Path) -> Path:
+    """This process's temporary folder ``<out>/.build/work/<pid>`` (same file system as the
+    outputs, so a finished file is renamed into place)."""
+    work = _state_dir(out_dir) / WORK_DIR / str(os.getpid())
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def _clear_work(out_dir: Path) -> None:
+    """Delete the temporary work of earlier (killed) builds. Only called with the out dir's lock
+    held, so no live build owns any of it; only the marked state folder is touched."""
+    state = Path(out_dir) / STATE_DIR
+    if (state / OWNER_FILE).exists():
+        shutil.rmtree(state / WORK_DIR, ignore_errors=True)
+
+
+def _data_dirs(jobs) -> list[Path]:
+    return sorted({Path(dict(j.params).get("data_dir") or DATA_DIR).resolve() for j in jobs})
+
+
+@contextlib.contextmanager
+def build_lock(data_dirs, out_dir: Path | None, *, one_build_per_data: bool = False):
+    """Hold the locks of the output directory and of the data directories for one build.
+
+    * The output directory: exclusive. A second build into it stops at once with a one-line
+      :class:`~analysis.errors.BusyError`.
+    * Each data directory: shared (``flock`` on the directory), so no import can change it while
+      reports read it, while readers (``validate``, kernels) go on.
+    * With ``one_build_per_data`` (the command line), also one build at a time per data
+      directory: a ``filelock`` lock file under the cache folder (never in the user's data
+      folder), keyed by the directory's real path. Library callers (tests, benchmarks) may run
+      builds from one data directory into separate output directories side by side: they only
+      read it, and the cache they share is content-addressed and written atomically.
+
+    Child processes (validation, workers, kernels) are told through the environment that the
+    data directories are locked by their build, so their reads do not wait on it.
+    """
+    if isinstance(data_dirs, (str, Path)):
+        data_dirs = [data_dirs]
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            stack.enter_context(dir_lock(out_dir, "build (writing this output directory)"))
+        for data in data_dirs:
+            if Path(data).is_dir():
+                if one_build_per_data:
+                    stack.enter_context(_data_build_lock(Path(data)))
+                stack.enter_context(dir_lock(data, "import (writing this data directory)", shared=True))
+        before = os.environ.get(LOCKED_ENV)
+        held = [os.path.realpath(d) for d in data_dirs]
+        os.environ[LOCKED_ENV] = os.pathsep.join(held + ([before] if before else []))
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(LOCKED_ENV, None)
+            else:
+                os.environ[LOCKED_ENV] = before
+
+
+@contextlib.contextmanager
+def _data_build_lock(data: Path):
+    """One build at a time from a data directory (a lock file under the cache folder)."""
+    import hashlib
+
+    from filelock import FileLock, Timeout
+
+    from .config import CACHE_DIR
+
+    key = hashlib.sha256(os.path.realpath(data).encode()).hexdigest()[:16]
+    path = CACHE_DIR / "locks" / f"build-{key}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BusyError(f"'{data}' is in use by another build; wait for it to finish") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def clean(out_dir: Path) -> int:
+    """Delete what builds wrote under ``out_dir`` (the reports their stamps list, the index and
+    the state folder), and nothing else. Returns the number of paths removed."""
+    out_dir = Path(out_dir)
+    state = out_dir / STATE_DIR
+    if not (state / OWNER_FILE).exists():
+        return 0
+    removed = 0
+    with build_lock([], out_dir):
+        for stamp in state.glob("*.json"):
+            try:
+                info = json.loads(stamp.read_text(encoding="utf-8"))
+                job = Job(info["kind"], info["key"], "", ())
+            except (OSError, ValueError, KeyError):
+                continue
+            for path in job.outputs(out_dir).values():
+                if path.is_dir():
+                    shutil.rmtree(path)
+                    removed += 1
+                elif path.exists():
+                    path.unlink()
+                    removed += 1
+            for folder in job.outputs(out_dir)["html"].parents:
+                if folder == out_dir or not folder.is_dir() or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        if (out_dir / "index.html").exists():
+            (out_dir / "index.html").unlink()
+            removed += 1
+        shutil.rmtree(state)
+        removed += 1
+    return removed
 
 
 # --- running one job (in a worker process) ------------------------------------------------
@@ -175,14 +337,28 @@ def _exporter():
         from nbconvert import HTMLExporter
         from traitlets.config import Config
 
+        from jinja2 import DictLoader
+
         c = Config()
+        c.HTMLExporter.template_file = "offline.html.j2"
         c.TagRemovePreprocessor.enabled = True
         c.TagRemovePreprocessor.remove_cell_tags = {"parameters", "injected-parameters", "remove"}
         c.HTMLExporter.exclude_input = True
         c.HTMLExporter.exclude_input_prompt = True
         c.HTMLExporter.exclude_output_prompt = True
-        _EXPORTER = HTMLExporter(config=c)
+        _EXPORTER = HTMLExporter(config=c, extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
     return _EXPORTER
+
+
+# The lab template without anything fetched from the network: no require.js (nothing in a
+# report uses it), no MathJax or Mermaid from a CDN, no widget manager. Styles are inlined by
+# the lab template itself. A report opened offline renders at once, exactly as online.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
 
 
 def _remove_outputs(job: Job, out_dir: Path) -> None:
@@ -195,7 +371,7 @@ def _remove_outputs(job: Job, out_dir: Path) -> None:
     job.stamp(out_dir).unlink(missing_ok=True)
 
 
-def _publish_exports(job: Job, out_dir: Path, handed: Path) -> tuple[str, str]:
+def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple[str, str]:
     """Render the report's Word, Excel and CSV outputs (the formats the job asks for) from its
     content, in this worker, and move them into place atomically; return the report's title and
     the name of its area (empty for a comparison)."""
@@ -206,15 +382,13 @@ def _publish_exports(job: Job, out_dir: Path, handed: Path) -> tuple[str, str]:
     written = rep.export(handed, formats, stem="report") if formats else {}
     outs = job.outputs(out_dir)
     if "csv" in written:
-        staged = outs["csv"].with_name(f".{outs['csv'].name}.{os.getpid()}.tmp")
-        shutil.rmtree(staged, ignore_errors=True)
-        os.replace(written["csv"], staged)
-        os.chmod(staged, 0o755)  # mkdtemp makes it private; published tables are world-readable
-        shutil.rmtree(outs["csv"], ignore_errors=True)
-        os.replace(staged, outs["csv"])
+        os.chmod(written["csv"], 0o755)  # mkdtemp makes it private; published tables are world-readable
+        if outs["csv"].is_dir():  # move the old folder into the work folder, then the new one in
+            os.replace(outs["csv"], Path(tempfile.mkdtemp(dir=work)) / "old")
+        os.replace(written["csv"], outs["csv"])
     for fmt in ("xlsx", "docx"):
         if fmt in written:
-            atomic_write_bytes(outs[fmt], written[fmt].read_bytes())
+            atomic_write_bytes(outs[fmt], written[fmt].read_bytes(), tmp_dir=work)
     area = rep._name(rep.province) if job.kind == "province" else ""
     return rep.title_text(), area
 
@@ -319,38 +493,88 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
     # The client creates (and so owns and shuts down) the kernel manager: a manager passed in
     # would be left running after the notebook, with its kernel.
     client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
-                            kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}})
+                            kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}},
+                            record_timing=False)  # timestamps would make every .ipynb differ
     client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return nb
 
 
-def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool | str = True) -> JobResult:
+def _make_deterministic(nb) -> None:
+    """Drop what differs between two runs of the same inputs: random cell ids (papermill's
+    injected cell), execution timings, kernel-reported versions that are not inputs."""
+    for i, cell in enumerate(nb.cells):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
+        elif "id" in cell and not cell["id"]:
+            cell["id"] = f"cell-{i}"
+        cell.get("metadata", {}).pop("execution", None)
+        cell.get("metadata", {}).pop("papermill", None)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.get("widgets", None)
+
+
+def _check_reads(log: Path, manifest: dict | None) -> dict:
+    """The data file contents the kernel used (file -> SHA-256), checked against the plan.
+
+    Raises
+    ------
+    RuntimeError
+        A file the report read differs from the one the build planned with (it changed during
+        the build): the report is not stamped, so the next build makes it again.
+    """
+    reads: dict = {}
+    if log.exists():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            for name, digest in json.loads(line).items():
+                if reads.get(name, digest) != digest:
+                    raise RuntimeError(f"data file {name} changed while this report was built; "
+                                       f"run the build again")
+                reads[name] = digest
+    for name, digest in reads.items():
+        planned = (manifest or {}).get(name.removesuffix(".csv"))
+        if manifest is not None and planned != digest:
+            raise RuntimeError(f"data file {name} changed while this report was built (planned with "
+                               f"{str(planned)[:12]}, read {digest[:12]}); run the build again")
+    return dict(sorted(reads.items()))
+
+
+def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool | str = True,
+            manifest: dict | None = None) -> JobResult:
     """Execute one report in a fresh kernel and publish its HTML, notebook and tables.
 
     ``fork`` may be the socket of a running fork server (shared by a batch's workers).
     Returns a JobResult; never raises for a failing notebook (the error is in the result).
     """
-    if isinstance(fork, str):
-        _use_server(fork)
     import nbformat
 
     out_dir = Path(out_dir)
     start = time.perf_counter()
     outs = job.outputs(out_dir)
-    outs["html"].parent.mkdir(parents=True, exist_ok=True)
-    handed = Path(tempfile.mkdtemp(prefix=".run-", dir=out_dir))
+    handed = None
     try:
+        work = _work_dir(out_dir)
+        handed = Path(tempfile.mkdtemp(prefix="run-", dir=work))
+        if isinstance(fork, str):
+            if not os.path.exists(fork):  # the build's server is gone: its build is ending
+                raise RuntimeError("the build's fork server has stopped; the build is being shut down")
+            _use_server(fork)
+        outs["html"].parent.mkdir(parents=True, exist_ok=True)
+        os.environ[READ_LOG_ENV] = str(handed / "reads.jsonl")  # read by the kernel this worker starts next
         nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork))
-        title, area = _publish_exports(job, out_dir, handed)
+        _make_deterministic(nb)
+        reads = _check_reads(handed / "reads.jsonl", manifest)
+        job.stamp(out_dir).unlink(missing_ok=True)  # half-published, the report is never "current"
+        title, area = _publish_exports(job, out_dir, handed, work)
+        reads = _check_reads(handed / "reads.jsonl", manifest)  # the exports read the data too
         nb.metadata["title"] = title
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-        atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n")
-        atomic_write_text(outs["html"], body)
+        atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n", tmp_dir=work)
+        atomic_write_text(outs["html"], body, tmp_dir=work)
         atomic_write_text(job.stamp(out_dir), json.dumps({"key": job.key, "input_hash": state,
                                                            "params": job.parameters, "kind": job.kind,
                                                            "title": title, "area": area,
-                                                           "formats": list(job.formats)},
-                                                          indent=1))
+                                                           "formats": list(job.formats),
+                                                           "inputs_read": reads}, indent=1), tmp_dir=work)
         return JobResult(job.key, "built", time.perf_counter() - start,
                          outputs={k: str(v) for k, v in outs.items()})
     except BaseException as exc:  # a failing report must not stop the batch
@@ -363,22 +587,12 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
     finally:
-        shutil.rmtree(handed, ignore_errors=True)
+        os.environ.pop(READ_LOG_ENV, None)
+        if handed is not None:
+            shutil.rmtree(handed, ignore_errors=True)
 
 
 # --- the batch ----------------------------------------------------------------------------
-def _clean_temporaries(out_dir: Path) -> None:
-    """Remove temporary files an interrupted earlier run may have left."""
-    if not out_dir.exists():
-        return
-    for path in sorted(out_dir.rglob(".*"), reverse=True):
-        if path.name.endswith(".tmp") or path.name.startswith(".run-"):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-
-
 def stale_jobs(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, force: bool = False,
                notebooks_dir: Path = NOTEBOOKS_DIR) -> list[tuple[Job, str]]:
     """The jobs whose input hash differs from their stamp (or whose outputs are missing),
@@ -420,17 +634,23 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
         (fresh process per report, no shared state); False starts every kernel from scratch.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _clean_temporaries(out_dir)
-    todo = stale_jobs(jobs, out_dir=out_dir, force=force, notebooks_dir=notebooks_dir)
-    stale = {job.key for job, _ in todo}
-    results = [JobResult(job.key, "skipped") for job in jobs if job.key not in stale]
-    if todo:
-        if fork and executor in ("process", "serial"):
-            _start_zygote()  # one fork server for all workers: they inherit its socket address
-        results.extend(_execute(todo, out_dir, workers or os.cpu_count() or 1, executor, progress, notebooks_dir,
-                                fork))
-    write_index(out_dir)
+    if workers is not None and workers < 1:
+        raise ParameterError(f"parameter 'workers': {workers} is not allowed; give 1 or more")
+    with build_lock(_data_dirs(jobs), out_dir):
+        _clear_work(out_dir)
+        _work_dir(out_dir)  # an unwritable output directory stops the build here, before any kernel
+        try:
+            todo = stale_jobs(jobs, out_dir=out_dir, force=force, notebooks_dir=notebooks_dir)
+            stale = {job.key for job, _ in todo}
+            results = [JobResult(job.key, "skipped") for job in jobs if job.key not in stale]
+            if todo:
+                if fork and executor in ("process", "serial"):
+                    _start_zygote()  # one fork server for all workers: they inherit its socket address
+                results.extend(_execute(todo, out_dir, workers or os.cpu_count() or 1, executor, progress,
+                                        notebooks_dir, fork))
+            write_index(out_dir)
+        finally:
+            _clear_work(out_dir)
     order = {j.key: i for i, j in enumerate(jobs)}
     return sorted(results, key=lambda r: order[r.key])
 
@@ -447,28 +667,17 @@ def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, n
     bar = _bar(len(todo), progress)
     if fork and _SOCKET is not None:
         fork = _SOCKET  # the workers share this process's server
-    args = [(job, str(out_dir), str(notebooks_dir), state, fork) for job, state in todo]
+    args = [(job, str(out_dir), str(notebooks_dir), state, fork, dict(job.inputs) if job.inputs else None)
+            for job, state in todo]
     try:
         if executor == "serial" or (executor == "process" and workers == 1):
             for a in args:
                 results.append(run_job(*a))
                 bar.update(1)
         elif executor == "process":
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=min(workers, len(args)),
-                                     mp_context=mp.get_context("forkserver")) as pool:
-                pending = {pool.submit(run_job, *a): a[0] for a in args}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        job = pending.pop(fut)
-                        try:
-                            results.append(fut.result())
-                        except BaseException as exc:  # a crashed worker fails its job only
-                            _remove_outputs(job, out_dir)
-                            results.append(JobResult(job.key, "failed", error=f"{type(exc).__name__}: {exc}"))
-                        bar.update(1)
+            for result in _run_pool(args, out_dir, min(workers, len(args))):
+                results.append(result)
+                bar.update(1)
         elif executor == "dask":
             results.extend(_execute_dask(args, out_dir, workers, bar))
         else:
@@ -476,6 +685,101 @@ def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, n
     finally:
         bar.close()
     return results
+
+
+# --- the worker pool -------------------------------------------------------------------------
+def _pool_worker(conn, out_dir: str, notebooks_dir: str) -> None:
+    """A pool worker: run the jobs the parent sends, one at a time, until told to stop."""
+    from .forkkernel import die_with_parent
+
+    die_with_parent()  # its parent is multiprocessing's fork server, which exits with the build
+    while True:
+        try:
+            args = conn.recv()
+        except (EOFError, OSError):
+            return
+        if args is None:
+            return
+        conn.send(run_job(*args))
+
+
+def _run_pool(args, out_dir: Path, size: int):
+    """Run the jobs on ``size`` worker processes; yield each JobResult as it arrives.
+
+    Unlike ``concurrent.futures.ProcessPoolExecutor`` (which fails every pending job with
+    ``BrokenProcessPool`` once any worker dies, without saying which job killed it), each
+    worker here has its own pipe and runs one job at a time, so the parent knows which job a
+    dead worker was running: that job fails, a new worker replaces the dead one, and the other
+    jobs finish.
+    """
+    import multiprocessing as mp
+    import signal
+    from collections import deque
+    from multiprocessing.connection import wait as wait_any
+
+    ctx = mp.get_context("forkserver")
+    queue = deque(args)
+    workers: dict = {}  # conn -> [process, args of the running job or None]
+
+    def start():
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(target=_pool_worker, args=(child_end, str(out_dir), args[0][2]), daemon=True,
+                           name="analysis-build-worker")
+        proc.start()
+        child_end.close()
+        workers[parent_end] = [proc, None]
+
+    for _ in range(size):
+        start()
+    try:
+        while queue or any(w[1] is not None for w in workers.values()):
+            for conn, w in list(workers.items()):
+                if w[1] is None and queue:
+                    try:
+                        conn.send(queue[0])
+                    except OSError:  # this idle worker died: replace it, the job waits
+                        w[0].join(timeout=5)
+                        conn.close()
+                        del workers[conn]
+                        start()
+                        continue
+                    w[1] = queue.popleft()
+            busy = {conn: w for conn, w in workers.items() if w[1] is not None}
+            ready = wait_any([*busy, *(w[0].sentinel for w in busy.values())])
+            for conn, (proc, job_args) in list(busy.items()):
+                if conn in ready or proc.sentinel in ready:
+                    try:
+                        result = conn.recv() if conn.poll() else None
+                    except (EOFError, OSError):
+                        result = None
+                    if result is not None:
+                        workers[conn][1] = None
+                        yield result
+                    elif not proc.is_alive() or conn in ready:  # died while running this job
+                        proc.join(timeout=5)
+                        code = proc.exitcode
+                        why = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
+                               else f"exit status {code}")
+                        job = job_args[0]
+                        _remove_outputs(job, out_dir)
+                        conn.close()
+                        del workers[conn]
+                        yield JobResult(job.key, "failed", error=f"the worker process building this report "
+                                                                  f"died ({why}); the other reports went on")
+                        if queue:
+                            start()
+    finally:
+        for conn, (proc, _) in workers.items():
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for conn, (proc, _) in workers.items():
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()
 
 
 def _execute_dask(args, out_dir: Path, workers: int, bar):
@@ -526,5 +830,5 @@ def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
     entries.sort(key=lambda i: (i["kind"] != "compare", i["key"]))
     page = index_html(entries, lang)
     path = out_dir / "index.html"
-    atomic_write_text(path, page)
+    atomic_write_text(path, page, tmp_dir=_work_dir(out_dir))
     return path

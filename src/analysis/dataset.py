@@ -9,6 +9,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,14 +18,14 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .errors import DataError
-from .files import atomic_write_text
+from .files import atomic_write_text, dir_lock, fsync_dir, holds_lock
 from .numerals import format_number, parse_number
 from .periods import parse_period
 from .schema import FRAME_CHECK_FOCUS, TABLE_COLUMNS, table_schema
-from .text import is_nfc
+from .text import check_text, is_nfc
 
 __all__ = ["Dataset", "load_dataset", "data_facts", "COMPARISON", "read_table", "validate_table", "write_table",
-           "write_tables", "file_sha256", "LOAD_ORDER", "empty_table"]
+           "write_tables", "recover", "file_sha256", "LOAD_ORDER", "empty_table", "READ_LOG_ENV"]
 
 # Tables are validated in this order so that each can check references to the earlier ones.
 LOAD_ORDER = ("units", "periods", "sources", "unit_aliases", "scores", "indicators")
@@ -33,6 +34,13 @@ MAX_PROBLEMS_SHOWN = 12
 COMPARISON = ":comparison:"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# A write of several tables is a transaction (see write_tables): staged in a folder named
+# STAGING_PREFIX…, committed by renaming that folder to JOURNAL, then applied.
+STAGING_PREFIX = ".import-staging-"
+JOURNAL = ".import-journal"
+# When set (by a build, for the kernels it starts), load_dataset appends one JSON line per load
+# to this file: the SHA-256 of every table file whose content it actually used.
+READ_LOG_ENV = "ANALYSIS_READ_LOG"
 
 
 @dataclass
@@ -85,6 +93,7 @@ def _parse_cell(text: str, typ: str, *, integer=False, file=None, row=None, colu
     if text == "":
         return None
     if typ == "str":
+        check_text(text, file=file, row=row, column=column)
         if not is_nfc(text):
             raise DataError(f"text '{text}' is not in Unicode NFC (letters stored as base + "
                             f"combining accent); normalise it to NFC", file=file, row=row, column=column)
@@ -129,7 +138,7 @@ def _frame(table: str, values: dict[str, list], index) -> pd.DataFrame:
     return pd.DataFrame(data, index=index)
 
 
-def read_table(path: Path | str, table: str) -> pd.DataFrame:
+def read_table(path: Path | str, table: str, *, digests: dict | None = None) -> pd.DataFrame:
     """Read one table file into a typed DataFrame whose index is the file's line number.
 
     Parameters
@@ -151,6 +160,8 @@ def read_table(path: Path | str, table: str) -> pd.DataFrame:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"missing file: a data directory needs {table}.csv", file=path) from None
+    if digests is not None:  # the hash of the bytes parsed here, not of the file a moment later
+        digests[path.name] = hashlib.sha256(raw).hexdigest()
     text = _decode(raw, path)
     if not text.strip():
         raise DataError(f"file is empty; it needs at least the header line "
@@ -240,6 +251,42 @@ def validate_table(df: pd.DataFrame, table: str, *, refs: dict | None = None, pa
         raise _describe_failures(exc, path) from None
 
 
+def _check_sources_have_rows(frames: dict, data_dir: Path) -> None:
+    """A source exists to bring figures: one with no row in scores.csv or indicators.csv means a
+    table lost its rows (a header-only or truncated file), and every report on it would be empty."""
+    used = set(frames["scores"]["source_id"]) | set(frames["indicators"]["source_id"])
+    orphans = frames["sources"].loc[~frames["sources"]["source_id"].isin(used)]
+    if len(orphans):
+        empty = [t for t in ("scores", "indicators") if frames[t].empty]
+        where = (f"{' and '.join(t + '.csv' for t in empty)} {'has' if len(empty) == 1 else 'have'} no rows "
+                 f"(only the header); " if empty else "")
+        raise DataError(f"{where}source '{orphans.iloc[0]['source_id']}'"
+                        f"{f' and {len(orphans) - 1} more' if len(orphans) > 1 else ''} "
+                        f"{'have' if len(orphans) > 1 else 'has'} no row in "
+                        f"scores.csv or indicators.csv: its figures are missing",
+                        file=data_dir / "sources.csv", row=int(orphans.index[0]), column="source_id")
+
+
+def _check_unit_tree(units: pd.DataFrame, path: Path) -> None:
+    """Every unit's chain of parents ends at a province (or the country): no unit is its own
+    parent, and no chain comes back to where it started."""
+    parent = dict(zip(units["unit_id"], units["parent_id"]))
+    rows = dict(zip(units["unit_id"], units.index))
+    done: set = set()
+    for start in units["unit_id"]:
+        chain, unit = [], start
+        while isinstance(unit, str) and unit not in done:
+            if unit in chain:
+                loop = chain[chain.index(unit):] + [unit]
+                what = ("is its own parent" if len(loop) == 2 else
+                        "is in a cycle of parents: " + " -> ".join(loop))
+                raise DataError(f"unit '{unit}' {what}; a parent_id must lead up to a province",
+                                file=path, row=rows.get(unit), column="parent_id")
+            chain.append(unit)
+            unit = parent.get(unit)
+        done.update(chain)
+
+
 def _check_periods(periods: pd.DataFrame, path: Path) -> None:
     for row, rec in periods.iterrows():
         cutoff = None if pd.isna(rec.cutoff_date) else rec.cutoff_date.date()
@@ -251,15 +298,28 @@ def _check_periods(periods: pd.DataFrame, path: Path) -> None:
                                 f"{column} = {want}", file=path, row=row, column=column)
 
 
-def _validation_fingerprint() -> str:
-    """Hash of the code and vocabularies that decide whether a table is valid."""
-    from .config import PACKAGE_DIR, REFERENCE_DIR
+_CODE_HASH: dict = {}
 
-    h = hashlib.sha256()
-    for path in sorted([PACKAGE_DIR / "schema.py", PACKAGE_DIR / "dataset.py", PACKAGE_DIR / "units.py",
-                        PACKAGE_DIR / "periods.py", PACKAGE_DIR / "numerals.py", *REFERENCE_DIR.glob("*.csv")]):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
+
+def _validation_fingerprint() -> str:
+    """Hash of all the code and vocabularies the cache entry depends on.
+
+    The entry holds validated tables *and* facts derived from them (report periods, slice
+    hashes, computed by views, fingerprint, scheme …), so it hashes every source, reference
+    and scheme file of the package, not a hand-kept list that drifts: any edit to any function
+    gives a new key. Memoised per process on the files' (name, size, mtime).
+    """
+    from .config import PACKAGE_DIR
+
+    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.suffix in {".py", ".csv", ".toml"}
+                   and "__pycache__" not in p.parts and p.is_file())
+    stat = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    if _CODE_HASH.get("stat") != stat:
+        h = hashlib.sha256()
+        for path in files:
+            h.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+        _CODE_HASH.update(stat=stat, hash=h.hexdigest())
+    return _CODE_HASH["hash"]
 
 
 def _cache_path(data_dir: Path) -> tuple[Path, dict[str, str]] | None:
@@ -293,6 +353,12 @@ def _store(path: Path, ds: "Dataset") -> None:
     country-wide file stays whole). The eight newest entries are kept.
     """
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=_ensure(path.parent)))
+    for stale in path.parent.glob(".dataset-*.tmp"):  # left by a process killed while storing
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
     try:
         core = {name: ds.table(name) for name in ("units", "periods", "sources", "unit_aliases")}
         with open(tmp / "core.pickle", "wb") as fh:
@@ -367,6 +433,7 @@ def data_facts(data_dir: Path | str) -> dict:
     import sys
 
     data_dir = Path(data_dir)
+    recover(data_dir)
     found = _cache_path(data_dir) if data_dir.is_dir() else None
     if found is None:
         load_dataset(data_dir)  # raises the error that names the missing file or directory
@@ -426,13 +493,33 @@ def load_dataset(data_dir: Path | str, *, province: str | None = None, cache: bo
     True
     """
     data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError("is a file; a data directory (with units.csv, scores.csv …) is needed", file=data_dir)
+    recover(data_dir)
+    if data_dir.is_dir() and not holds_lock(data_dir):
+        with dir_lock(data_dir, "import (writing this data directory)", shared=True, wait=120):
+            return _load(data_dir, province, cache)
+    return _load(data_dir, province, cache)
+
+
+def _log_read(hashes: dict) -> None:
+    """Record, for the build that started this process, which file contents were used."""
+    log = os.environ.get(READ_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(hashes, sort_keys=True) + "\n")
+
+
+def _load(data_dir: Path, province, cache: bool) -> Dataset:
     found = _cache_path(data_dir) if cache and data_dir.is_dir() else None
     if found is not None and found[0].is_dir():
         tables = _load_cached(found[0], province)
         if tables is not None:
+            _log_read(found[1])
             return Dataset(data_dir=data_dir, file_hashes=found[1], **tables)
     ds = _load_and_validate(data_dir)
-    if found is not None:
+    _log_read(ds.file_hashes)
+    if found is not None and found[1] == ds.file_hashes:  # the files did not change under us
         _store(found[0], ds)
     if province == COMPARISON:
         tables = _comparison_rows(ds)
@@ -454,10 +541,10 @@ def _load_and_validate(data_dir: Path | str) -> Dataset:
     frames, hashes, refs = {}, {}, {}
     for table in LOAD_ORDER:
         path = data_dir / f"{table}.csv"
-        df = read_table(path, table)
+        df = read_table(path, table, digests=hashes)
         frames[table] = validate_table(df, table, refs=refs, path=path)
-        hashes[f"{table}.csv"] = file_sha256(path)
         if table == "units":
+            _check_unit_tree(df, path)
             refs["unit_id"] = set(df["unit_id"])
         elif table == "periods":
             _check_periods(df, path)
@@ -472,6 +559,7 @@ def _load_and_validate(data_dir: Path | str) -> Dataset:
                                     file=path, row=row, column=column)
             refs["source_id"] = set(df["source_id"])
             refs["clean_sources"] = set(df.loc[~df["as_published"], "source_id"])
+    _check_sources_have_rows(frames, data_dir)
     ds = Dataset(data_dir=data_dir, file_hashes=hashes,
                  **{name: frame.reset_index(drop=True) for name, frame in frames.items()})
     UnitIndex.from_dataset(ds).check_aliases(file=data_dir / "unit_aliases.csv")
@@ -508,41 +596,81 @@ def write_table(df: pd.DataFrame, path: Path | str, table: str) -> None:
 
 
 def write_tables(tables: dict[str, pd.DataFrame], data_dir: Path | str) -> None:
-    """Write several tables so that either all of them change or none does.
+    """Write several tables as one transaction: after a crash at any point (even SIGKILL), the
+    directory holds either all the old tables or all the new ones, and nothing else.
 
-    Every file is written to a temporary name first; only when all are written are they renamed
-    into place. If a rename fails, the files already renamed are restored from backups.
+    1. *Stage*: every table is written and fsynced into a fresh folder ``.import-staging-*``
+       inside the data directory (same file system, so the later renames are atomic).
+    2. *Commit*: that folder is renamed to ``.import-journal`` (one atomic rename). Before this
+       point the transaction does not exist: :func:`recover` deletes a staging folder.
+    3. *Apply*: each staged file is renamed over its table, then the empty journal is removed.
+       After the commit, :func:`recover` (run by every reader and writer before it looks at the
+       tables, under the directory lock) finishes these renames; they are idempotent.
+
+    The caller may hold the directory's lock already (an import holds it from reading the old
+    tables to writing the new ones); otherwise it is taken here.
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    staged, backups = [], []
-    try:
-        for table, df in tables.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{table}.", suffix=".tmp", dir=data_dir)
-            os.chmod(tmp, 0o666 & ~_UMASK)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(_to_csv_text(df, table))
-                fh.flush()
-                os.fsync(fh.fileno())
-            staged.append((Path(tmp), data_dir / f"{table}.csv"))
-        for tmp, final in staged:
-            if final.exists():
-                backup = final.with_name(f".{final.name}.bak")
-                backup.unlink(missing_ok=True)  # left by an interrupted earlier write
-                os.link(final, backup)
-                backups.append((backup, final))
-        done = []
+    with dir_lock(data_dir, "import (writing this data directory)", wait=120):
+        recover(data_dir)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir))
         try:
-            for tmp, final in staged:
-                os.replace(tmp, final)
-                done.append(final)
+            for table, df in tables.items():
+                path = staging / f"{table}.csv"
+                with open(path, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(_to_csv_text(df, table))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(path, 0o666 & ~_UMASK)
+            os.chmod(staging, 0o755)
+            fsync_dir(staging)
+            os.replace(staging, data_dir / JOURNAL)  # the commit point
         except BaseException:
-            for backup, final in backups:
-                if final in done:
-                    os.replace(backup, final)
+            shutil.rmtree(staging, ignore_errors=True)
             raise
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        for backup, _ in backups:
-            backup.unlink(missing_ok=True)
+        fsync_dir(data_dir)
+        _apply_journal(data_dir)
+
+
+def _apply_journal(data_dir: Path) -> None:
+    journal = data_dir / JOURNAL
+    for staged in sorted(journal.iterdir()):
+        os.replace(staged, data_dir / staged.name)
+    fsync_dir(data_dir)
+    os.rmdir(journal)
+    fsync_dir(data_dir)
+
+
+def recover(data_dir: Path | str) -> str | None:
+    """Finish or undo a table write that was interrupted (see :func:`write_tables`).
+
+    A committed journal is applied (rolled forward); a staging folder that never committed is
+    deleted (rolled back). Returns what was done, or None when there was nothing to do (the
+    usual case, which costs one directory listing and takes no lock).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> (d / ".import-staging-x1").mkdir()
+    >>> recover(d), sorted(p.name for p in d.iterdir())
+    ('rolled back', [])
+    """
+    data_dir = Path(data_dir)
+    try:
+        names = [n for n in os.listdir(data_dir) if n.startswith((STAGING_PREFIX, JOURNAL))]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not names:
+        return None
+    with dir_lock(data_dir, "import (writing this data directory)", wait=120):
+        done = None
+        for name in os.listdir(data_dir):
+            if name.startswith(STAGING_PREFIX):
+                shutil.rmtree(data_dir / name)
+                done = "rolled back"
+        if (data_dir / JOURNAL).is_dir():
+            _apply_journal(data_dir)
+            done = "rolled forward"
+        return done

@@ -1,7 +1,7 @@
 """Exception hierarchy: every error says what to fix and where."""
 from __future__ import annotations
 
-__all__ = ["AnalysisError", "DataError", "ParameterError", "UnknownUnitError", "location"]
+__all__ = ["AnalysisError", "BusyError", "DataError", "ParameterError", "UnknownUnitError", "location"]
 
 
 def location(file=None, row=None, column=None, unit=None) -> str:
@@ -46,3 +46,7 @@ class UnknownUnitError(DataError):
 
 class ParameterError(AnalysisError, ValueError):
     """A parameter (command line, notebook, function) has a value that is not allowed."""
+
+
+class BusyError(AnalysisError):
+    """Another build or import holds a directory this command needs (try again when it ends)."""

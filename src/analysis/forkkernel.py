@@ -14,7 +14,8 @@ Two roles live here:
   or unreachable) it simply becomes an ordinary ipykernel, so the command is always usable.
 
 The server reaps its children; if a launcher disappears (killed by jupyter_client), the server
-kills that kernel; if the server's parent (a build worker) dies, the server exits.
+kills that kernel; if the server's parent (the build) dies, the server exits, and kernels die
+with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import socket
 import struct
 import sys
 
-__all__ = ["ENV_SOCKET", "PRELOAD", "launch", "serve"]
+__all__ = ["ENV_SOCKET", "PRELOAD", "launch", "serve", "die_with_parent"]
 
 ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
 # Imported once by the server; the notebooks import them again for free.
@@ -57,6 +58,36 @@ def _recv(sock: socket.socket) -> dict:
     return json.loads(_recv_exact(sock, size).decode("utf-8"))
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """Make this process exit when its parent does.
+
+    On Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` has the kernel kill this process the moment
+    its parent dies, even by SIGKILL (nothing in the parent has to run); it is one system call
+    through ctypes, no polling. A watchdog thread covers what it cannot: other systems, and a
+    parent that died before the call was made (then ``getppid()`` has already changed).
+    ``parent`` is the pid to watch (default: the current parent).
+    """
+    import ctypes
+    import threading
+    import time
+
+    parent = os.getppid() if parent is None else parent
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 # --- launcher ------------------------------------------------------------------------------
 def launch(connection_file: str) -> int:
     """Ask the server for a kernel on ``connection_file``; fall back to a plain ipykernel."""
@@ -70,6 +101,7 @@ def launch(connection_file: str) -> int:
             sock = None
     if sock is None:
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+    die_with_parent()
     env = {k: v for k, v in os.environ.items() if k != ENV_SOCKET}
     _send(sock, {"connection_file": connection_file, "cwd": os.getcwd(), "env": env})
     pid = _recv(sock)["pid"]
@@ -96,11 +128,11 @@ def _become_kernel(request: dict, inherited: list) -> None:
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    die_with_parent()  # the server is this kernel's parent
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
-    _exit_with_server(os.getppid())
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
@@ -108,27 +140,15 @@ def _become_kernel(request: dict, inherited: list) -> None:
     app.start()
 
 
-def _exit_with_server(server: int) -> None:
-    """A kernel whose server is gone (killed) has nobody to report to: it exits too."""
-    import threading
-    import time
-
-    def watch():
-        while os.getppid() == server:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="server-watch", daemon=True).start()
-
-
 def serve(path: str) -> None:
     """Import the libraries, then fork a kernel for each request on the Unix socket ``path``."""
     import importlib
 
+    parent = os.getppid()
+    die_with_parent(parent)  # a build killed while the libraries load leaves no server behind
     for name in PRELOAD:
         importlib.import_module(name)
     _warm_matplotlib()
-    parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.replace(path + ".tmp", path)  # the socket appears only once the server is ready

@@ -9,6 +9,10 @@ from .errors import DataError
 __all__ = ["parse_number", "format_number", "format_vi"]
 
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
+# Blanks inside a number are allowed only as a thousands separator: 1 234 567, 1 234,5.
+_SPACE_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?$")
+# Larger magnitudes are not a score, rate, count or day figure: an overflow, a typo or junk.
+MAX_MAGNITUDE = 1e15
 _MACHINE = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+$")  # 1.001, 959.733, 1.234.567
 _VI_DECIMAL = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$")  # 87,15  1.234,5
@@ -61,7 +65,13 @@ def parse_number(text, *, integer: bool = False, file=None, row=None, column=Non
         raw = repr(text)
     else:
         raw = str(text)
-        s = _SPACES.sub("", raw).removesuffix("%").replace("\u2212", "-")
+        s = raw.strip().removesuffix("%").strip().replace("\u2212", "-")
+        if _SPACES.search(s):
+            if not _SPACE_GROUPED.match(s):
+                raise DataError(f"'{raw}' has blanks between digits; a blank may only separate "
+                                f"groups of three digits (1 234 567): write the number without it",
+                                **where)
+            s = _SPACES.sub("", s)
         if s == "":
             return None
         if _GROUPED_DOT.match(s):
@@ -87,6 +97,9 @@ def parse_number(text, *, integer: bool = False, file=None, row=None, column=Non
                 f"1001 or 1.001 for a count",
                 **where,
             )
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(value) >= MAX_MAGNITUDE:
+        shown = raw if len(raw) <= 24 else f"{raw[:12]}… ({len(raw)} characters)"
+        raise DataError(f"'{shown}' is not a finite number below 10^15 (an overflow or a typo)", **where)
     if integer:
         if float(value) != int(value):
             raise DataError(f"'{raw}' is not a whole number; a count must be whole", **where)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "is_nfc", "name_key", "slugify", "strip_admin_prefix", "UNIT_TYPES"]
+from .errors import DataError
+
+__all__ = ["nfc", "is_nfc", "check_text", "name_key", "slugify", "strip_admin_prefix", "UNIT_TYPES"]
 
 # Type words that open a unit name, longest first so "thị trấn" wins over "thị".
 UNIT_TYPES = (
@@ -26,6 +28,32 @@ _SUFFIX = re.compile(r"\s+[-–]\s+(tỉnh|thành phố|tp\.?)\s+[^-–]+$", re.
 def nfc(text: str) -> str:
     """Return ``text`` in Unicode NFC (precomposed Vietnamese letters)."""
     return unicodedata.normalize("NFC", text)
+
+
+# Control characters (C0, DEL, C1) other than tab and line feed, plus Unicode non-characters.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def check_text(text: str, *, file=None, row=None, column=None) -> str:
+    """Reject text holding control characters (NUL, escape, CR …): they are invisible in a
+    table, break Excel files and terminals, and never belong in a name or a note.
+
+    Examples
+    --------
+    >>> check_text("xã Sơn Thành")
+    'xã Sơn Thành'
+    >>> check_text("a" + chr(0) + "b", row=3, column="name")
+    Traceback (most recent call last):
+    ...
+    analysis.errors.DataError: row 3, column 'name': text 'a\\x00b' holds control character U+0000; remove it
+    """
+    found = _CONTROL.search(text)
+    if found:
+        shown = text.encode("unicode_escape").decode("ascii")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise DataError(f"text '{shown}' holds control character U+{ord(found.group()):04X}; remove it",
+                        file=file, row=row, column=column)
+    return text
 
 
 def is_nfc(text: str) -> bool:

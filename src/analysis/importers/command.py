@@ -1,13 +1,18 @@
 """``python -m analysis import PATH...``: add portal JSON files and report documents to a data directory.
 
-The command is all-or-nothing. Every file is read and the merged tables are validated through
-the loader (written to a scratch directory and read back with
-:func:`analysis.dataset.load_dataset`) before anything in the target directory changes; then
-the changed tables are replaced together by :func:`analysis.dataset.write_tables`. Any error
-leaves the directory byte for byte as it was.
+Each file is its own unit of work: a file that cannot be read, or whose rows would make the
+data directory invalid, is reported (``FAILED <file>: <reason>``, one line) and left out; the
+other files still land, and the exit status is non-zero when any file failed. Every file is read
+and the merged tables are validated through the loader (written to a scratch directory and read
+back with :func:`analysis.dataset.load_dataset`) before anything in the target directory
+changes; then the changed tables are replaced together by :func:`analysis.dataset.write_tables`,
+a journalled transaction: a crash or SIGKILL at any point leaves the directory wholly as it was
+or wholly with the accepted files, and nothing else. The data directory is locked for the whole
+run (one import or build at a time).
 
 * A file whose SHA-256 is already in ``sources.csv`` is skipped, so re-importing changes
-  nothing (the seed reports, transcribed by hand, are recognised this way too).
+  nothing (the seed reports, transcribed by hand, are recognised this way too). Because the
+  write is one transaction, a source row exists only when the file's whole import completed.
 * Directories are walked recursively in name order: ``.json`` files go to the portal importer
   (documentation JSON is recognised and skipped); ``.docx``/``.txt``/``.md``/``.html``
   documents are read with the provenance drafted from the document itself (a sidecar
@@ -24,6 +29,8 @@ leaves the directory byte for byte as it was.
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +38,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import DATA_DIR, TABLES
-from ..dataset import Dataset, empty_table, file_sha256, load_dataset, write_tables
-from ..errors import DataError
+from ..dataset import Dataset, empty_table, file_sha256, load_dataset, recover, write_tables
+from ..errors import AnalysisError, DataError, ParameterError
+from ..files import dir_lock
 from .capture import import_json
 from .documents import DOCUMENT_SUFFIXES, import_document
 from .provenance import ProvenanceError
@@ -50,6 +58,7 @@ class ImportReport:
     added: dict[str, int] = field(default_factory=dict)
     written: bool = False
     dry_run: bool = False
+    failed: list[tuple[Path, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable summary, one line per file plus warnings."""
@@ -68,6 +77,7 @@ class ImportReport:
                 if self.dry_run:
                     out += [f"      READ {f}" for f in figures]
             out += [f"      NOT READ: {u}" for u in r.uninterpreted]
+        out += [f"FAILED {path}: {why}" for path, why in self.failed]
         total = sum(self.added.values())
         if self.dry_run:
             out.append(f"dry run: {total} rows would be added to {self.data_dir}; nothing written")
@@ -143,7 +153,7 @@ def _validate(tables: dict[str, pd.DataFrame], data_dir: Path) -> None:
 
 def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False,
                allow_empty: bool = False) -> ImportReport:
-    """Import files and directories into a data directory, all or nothing.
+    """Import files and directories into a data directory, each file all or nothing.
 
     Parameters
     ----------
@@ -159,12 +169,19 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False,
     Returns
     -------
     ImportReport
+        ``failed`` lists each file that could not be imported, with its reason (a missing path,
+        a file that cannot be read, rows that would make the directory invalid); the other
+        files are imported.
 
     Raises
     ------
     DataError
-        Any file that cannot be imported, or merged tables that do not validate; the data
-        directory is then unchanged.
+        The existing data directory is invalid or incomplete (nothing is written).
+    BusyError
+        Another import or build holds the data directory.
+    OSError
+        The disk failed (full, read-only, I/O error); the directory is then as before, or, if
+        the failure came after the commit, completed by the next command.
 
     Examples
     --------
@@ -178,43 +195,109 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False,
     True
     """
     data_dir = Path(data_dir)
-    tables, fresh = _load_or_empty(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ParameterError(f"parameter '--data/DATA': '{data_dir}' is a file; give a data directory")
+    created = not data_dir.exists() and not dry_run
+    if created:
+        data_dir.mkdir(parents=True)
+    try:
+        if data_dir.is_dir():
+            with dir_lock(data_dir, "import or build (using this data directory)", shared=dry_run):
+                if not dry_run:
+                    recover(data_dir)
+                return _run_import(paths, data_dir, dry_run, allow_empty)
+        return _run_import(paths, data_dir, dry_run, allow_empty)
+    finally:
+        if created and not any(data_dir.iterdir()):
+            data_dir.rmdir()  # a failed first import leaves no empty folder behind
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_file(path: Path, explicit: bool, tables: dict, data_dir: Path, allow_empty: bool = False):
+    """Read one file into an ImportResult (skipped or with new rows); raise on bad input."""
+    reason = _skip_reason(path, explicit)
+    if reason is None:
+        digest = file_sha256(path)
+        known = tables["sources"].loc[tables["sources"]["sha256"] == digest, "source_id"]
+        if len(known):
+            reason = f"already imported (source {known.iloc[0]} has the same SHA-256)"
+    if reason is not None:
+        return ImportResult(path=path, kind="skipped", source_id=None, skipped=reason)
+    existing = Dataset(data_dir=data_dir, **tables)
+    if path.suffix.lower() == ".json":
+        return import_json(path, existing=existing)  # raw captures via their manifest
+    try:
+        return import_document(path, dataset=existing, allow_empty=allow_empty)
+    except ProvenanceError as exc:
+        if explicit:
+            raise
+        # found in a folder and not recognisably a report: listed, not imported
+        return ImportResult(path=path, kind="skipped", source_id=None, skipped=f"not read as a report: {exc}")
+
+
+def _merge(tables: dict, result) -> dict:
+    merged = dict(tables)
+    for t in TABLES:
+        new = result.tables.get(t)
+        if new is not None and len(new):
+            merged[t] = pd.concat([merged[t], new], ignore_index=True) if len(merged[t]) else new.copy()
+    return merged
+
+
+def _run_import(paths, data_dir: Path, dry_run: bool, allow_empty: bool = False) -> ImportReport:
+    base, fresh = _load_or_empty(data_dir)
     report = ImportReport(data_dir=data_dir, dry_run=dry_run, added={t: 0 for t in TABLES})
-    for path, explicit in collect_files(paths):
-        reason = _skip_reason(path, explicit)
-        if reason is None:
-            digest = file_sha256(path)
-            known = tables["sources"].loc[tables["sources"]["sha256"] == digest, "source_id"]
-            if len(known):
-                reason = f"already imported (source {known.iloc[0]} has the same SHA-256)"
-        if reason is not None:
-            report.results.append(ImportResult(path=path, kind="skipped", source_id=None, skipped=reason))
+    files = []
+    for p in map(Path, paths):
+        try:
+            files += collect_files([p])
+        except DataError as exc:
+            report.failed.append((p, "no such file or directory"))
+    tables, accepted = base, []
+    for path, explicit in files:
+        try:
+            result = _read_file(path, explicit, tables, data_dir, allow_empty)
+        except (AnalysisError, ValueError, KeyError, TypeError, IndexError, RecursionError, OSError) as exc:
+            # one file's problem (bad input, or a reader bug it triggers) fails that file only
+            why = _one_line(exc).replace(f"{path}: ", "", 1)
+            if not isinstance(exc, AnalysisError):
+                why = f"cannot be read ({type(exc).__name__}: {why})"
+            report.failed.append((path, why))
             continue
-        existing = Dataset(data_dir=data_dir, **tables)
-        if path.suffix.lower() == ".json":
-            result = import_json(path, existing=existing)  # raw captures via their manifest
-        else:
-            try:
-                result = import_document(path, dataset=existing, allow_empty=allow_empty)
-            except ProvenanceError as exc:
-                if explicit:
-                    raise
-                # found in a folder and not recognisably a report: listed, not imported
-                report.results.append(ImportResult(path=path, kind="skipped", source_id=None,
-                                                   skipped=f"not read as a report: {exc}"))
-                continue
         report.results.append(result)
-        if result.skipped:
-            continue
+        if not result.skipped:
+            tables = _merge(tables, result)
+            accepted.append(result)
+    if accepted:
+        try:
+            _validate(tables, data_dir)
+        except DataError:  # find the file(s) to blame: add them one at a time
+            tables, kept = base, []
+            for result in accepted:
+                merged = _merge(tables, result)
+                try:
+                    _validate(merged, data_dir)
+                except DataError as exc:
+                    reason = _one_line(exc).split("nothing was written: ", 1)[-1]
+                    report.failed.append((result.path, f"its rows would make the data directory invalid: {reason}"))
+                    report.results.remove(result)
+                    continue
+                tables = merged
+                kept.append(result)
+            accepted = kept
+    for result in accepted:
         for t in TABLES:
             new = result.tables.get(t)
-            if new is not None and len(new):
-                tables[t] = pd.concat([tables[t], new], ignore_index=True) if len(tables[t]) else new.copy()
-                report.added[t] += len(new)
+            report.added[t] += 0 if new is None else len(new)
     changed = [t for t in TABLES if report.added[t]]
-    if not changed and not fresh:
+    if not changed and not (fresh and not report.failed):
         return report
-    _validate(tables, data_dir)
+    if fresh:
+        _validate(tables, data_dir)
     if not dry_run:
         write_tables({t: tables[t] for t in (TABLES if fresh else changed)}, data_dir)
         report.written = True
@@ -223,7 +306,16 @@ def run_import(paths, data_dir: Path | str = DATA_DIR, dry_run: bool = False,
 
 def _cmd_import(args) -> int:
     report = run_import(args.paths, args.data, dry_run=args.dry_run, allow_empty=args.allow_empty)
-    print("\n".join(report.lines()))
+    for line in report.lines():
+        print(line, file=sys.stderr if line.startswith("FAILED ") else sys.stdout)
+    if report.failed:
+        total = len(report.failed) + len(report.results)
+        rest = ("" if len(report.failed) == total else
+                f"; the other {total - len(report.failed)} were {'checked' if report.dry_run else 'handled'} "
+                f"(see above)")
+        print(f"error: {len(report.failed)} of {total} file(s) could not be imported (FAILED above){rest}",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -199,9 +199,18 @@ def text_items(text: str) -> list[tuple]:
 def docx_items(path: Path | str) -> list[tuple]:
     """A .docx document as items (see :func:`text_items`); ``n`` counts paragraphs and table
     rows in document order. Merged cells repeat their text, underlined runs mark a cell."""
+    import zipfile
+
     import docx  # python-docx; imported here so text imports do not need it
     from docx.table import Table
     from docx.text.paragraph import Paragraph
+
+    with zipfile.ZipFile(path) as archive:  # a zip bomb is refused before anything is inflated
+        entries = archive.infolist()
+    inflated = sum(e.file_size for e in entries)
+    if len(entries) > 5000 or inflated > 256 * 2**20:  # a long report: ~100 entries, a few MB
+        raise DataError(f"refused: the .docx holds {len(entries)} entries inflating to "
+                        f"{inflated / 2**20:.0f} MiB (limits: 5000 entries, 256 MiB)", file=path)
 
     document = docx.Document(str(path))
     items, n = [], 0

@@ -390,18 +390,30 @@ def normalise_field_names(obj: Any, path: str = "", seen: set | None = None) -> 
     return out
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
 def load_json(raw: bytes, file=None) -> Any:
     """Parse JSON bytes; errors name the line and column.
+
+    Checked at the boundary, because JSON allows what the portal never sends: a key twice in one
+    object (``json`` would keep the last silently), integers longer than 18 digits, ``NaN`` and
+    ``Infinity``, and nesting deeper than 64 levels (a portal response has fewer than 10).
 
     Raises
     ------
     DataError
-        Not UTF-8, or malformed JSON (``line 3, column 17: Expecting ','``).
+        Not UTF-8, malformed JSON (``line 3, column 17: Expecting ','``), or one of the above.
 
     Examples
     --------
     >>> load_json(b'{"a": [1, 2]}')
     {'a': [1, 2]}
+    >>> load_json(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    analysis.errors.DataError: duplicate key 'a' in one JSON object (line 1); the file is ambiguous
     """
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -412,11 +424,52 @@ def load_json(raw: bytes, file=None) -> Any:
                         f"JSON file is UTF-8 text", file=file) from None
     if not text.strip():
         raise DataError("file is empty; expected a portal JSON object", file=file)
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):  # depth, before the parser recurses
+        depth += 1 if bracket in "[{" else -1
+        if depth > 64:
+            raise DataError("JSON nested more than 64 levels deep; a portal file has fewer than 10",
+                            file=file)
+
+    def pairs(items):
+        obj = {}
+        for key, value in items:
+            if key in obj:
+                raise ValueError(f"duplicate key '{key[:60]}'")
+            obj[key] = value
+        return obj
+
+    def integer(digits: str) -> int:
+        if len(digits.lstrip("-")) > 18:
+            raise ValueError(f"integer with {len(digits.lstrip('-'))} digits ({digits[:12]}…)")
+        return int(digits)
+
+    def constant(name: str):
+        raise ValueError(f"'{name}' is not a number JSON allows")
+
+    def real(digits: str) -> float:
+        value = float(digits)
+        if value in (float("inf"), float("-inf")):  # 1e400
+            raise ValueError(f"'{digits[:24]}' overflows a number")
+        return value
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=pairs, parse_int=integer, parse_constant=constant,
+                          parse_float=real)
     except json.JSONDecodeError as exc:
         raise DataError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                         file=file, row=exc.lineno) from None
+    except ValueError as exc:  # from the hooks; json does not say where, so find the line
+        where = ""
+        if str(exc).startswith("duplicate key"):
+            key = str(exc).split("'")[1]
+            pos = text.find(f'"{key}"', text.find(f'"{key}"') + 1)
+            where = f" (line {text.count(chr(10), 0, pos) + 1})" if pos >= 0 else ""
+            raise DataError(f"{exc} in one JSON object{where}; the file is ambiguous", file=file) from None
+        raise DataError(f"{exc}; the portal sends at most 18 digits and only finite numbers",
+                        file=file) from None
+    except RecursionError:
+        raise DataError("JSON nested too deeply to read", file=file) from None
 
 
 def detect_layout(obj: Any) -> str:
