@@ -105,6 +105,12 @@ golden: $(VENV)/.installed ## regenerate the golden executed notebooks that nbva
 	    -k $(KERNEL) -r province $$prov -r period $$per -r lang vi --no-progress-bar --cwd . >/dev/null; \
 	done
 
+# --- documentation -----------------------------------------------------------
+.PHONY: docs
+docs: $(VENV)/.installed ## build the documentation site into docs/_build/html (offline; notebooks shown, not run)
+	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+	@echo "docs/_build/html/index.html"
+
 .PHONY: clean
 clean: ## remove generated reports and caches (keeps the environment)
 	find $(OUT) -mindepth 1 ! -name README.md -delete
