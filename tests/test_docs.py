@@ -109,6 +109,8 @@ def blocks(path: Path) -> list[dict]:
             while body and re.match(r"^:[\w-]+:", body[0]):
                 key, _, value = body.pop(0)[1:].partition(":")
                 options[key] = value.strip()
+            while body and not body[0].strip():   # MyST: a blank line may end the options
+                body.pop(0)
             lang = {"analysis-figure": "python"}.get(name, arg if name == "code-block" else "")
         else:
             lang = info.split()[0] if info else ""
@@ -203,13 +205,20 @@ def test_every_internal_link_and_anchor_resolves(site):
     print(f"{len(external)} external links (not fetched):", *sorted(external), sep="\n  ")
 
 
+def _text(path: Path) -> str:
+    """The visible text of a built page (tags removed, entities decoded)."""
+    import html as html_lib
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
 def test_generated_make_page_lists_every_target_of_make_help(site):
     proc = subprocess.run(["make", "-s", "--no-print-directory", "help"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     targets = re.findall(r"^\s+(?:\x1b\[1m)?([a-zA-Z_.-]+)", proc.stdout, re.MULTILINE)
     assert targets, proc.stdout
-    page = (site / "_generated" / "make.html").read_text(encoding="utf-8")
+    page = _text(site / "_generated" / "make.html")
     missing = [t for t in targets if f"make {t}" not in page]
     assert not missing, f"targets of `make help` missing from the Make page: {missing}"
 
@@ -219,13 +228,14 @@ def test_generated_cli_page_lists_every_subcommand_and_option(site):
     import argparse
 
     page = (site / "_generated" / "cli.html").read_text(encoding="utf-8")
+    text = _text(site / "_generated" / "cli.html")
     for action in build_parser()._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 assert f'id="cli-{name}"' in page, name
                 for opt in sub._actions:
                     for flag in opt.option_strings:
-                        assert flag in page, f"{name} {flag}"
+                        assert flag in text, f"{name} {flag}"
 
 
 # --------------------------------------------------------------------------- examples
@@ -274,6 +284,7 @@ _DRIVER = textwrap.dedent('''
             test = doctest.DocTestParser().get_doctest(step["code"], ns, where, where, 0)
             runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
             result = runner.run(test, clear_globs=False)
+            ns.update(test.globs)   # DocTest copies its globals: carry the session on
             if result.failed:
                 print(f"FAILED {where}: {result.failed} doctest example(s)", flush=True)
                 sys.exit(1)
