@@ -10,9 +10,10 @@ How examples are found (``docs/**/*.md``, generated pages aside):
 - a ``code-block`` with ``:caption: path/to/file`` (TOML, CSV …) is written to that file first,
   as a reader would save it.
 
-Every page runs in its own scratch workspace: a copy of ``data/`` and links to the code, the
-notebooks and the virtual environment, so that ``--data data --out reports`` and ``make`` work as
-they do in a clone, and nothing in the repository is touched.
+The examples run in a scratch workspace: a copy of ``data/`` and links to the code, the notebooks
+and the virtual environment, so that ``--data data --out reports`` and ``make`` work as they do in
+a clone, and nothing in the repository is touched. The pages share it (see ``clone``); each page's
+examples are complete on their own, in page order.
 
 A MyST comment just above a block says when it is not run:
 ``% docs-test: skip <reason>`` (e.g. it needs the network) or
@@ -311,8 +312,21 @@ def _pages_with_examples() -> list[str]:
     return [page_id(p) for p in doc_pages() if any(b["kind"] != "other" for b in blocks(p))]
 
 
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> tuple[Path, Path]:
+    """(workspace, validation cache) shared by the pages of one test run.
+
+    Every page's examples are complete on their own (they create what they read); sharing the
+    workspace only lets a page find a report another page already built unchanged, which the
+    build's content-hash cache then skips: the docs test stays cheap. The repository's own
+    ``data/`` is never written: the workspace holds a copy.
+    """
+    base = tmp_path_factory.mktemp("docs-examples")
+    return _workspace(base), base / "cache"
+
+
 @pytest.mark.parametrize("page", _pages_with_examples())
-def test_examples_run(page, tmp_path):
+def test_examples_run(page, tmp_path, clone):
     path = DOCS / f"{page}.md"
     steps, skipped = [], []
     for b in blocks(path):
@@ -333,10 +347,10 @@ def test_examples_run(page, tmp_path):
     uses_shared = any("../shared" in s["code"] for s in steps)
     if uses_shared and not SHARED.is_dir():
         pytest.skip(f"the examples read ../shared, which is absent ({SHARED})")
-    ws = _workspace(tmp_path)
+    ws, cache = clone
     plan = tmp_path / "steps.json"
     plan.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
-    env = {**os.environ, "MPLBACKEND": "Agg", "ANALYSIS_CACHE_DIR": str(tmp_path / "cache"),
+    env = {**os.environ, "MPLBACKEND": "Agg", "ANALYSIS_CACHE_DIR": str(cache),
            "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("ANALYSIS_DATA_DIR", None)
     driver = tmp_path / "driver.py"

@@ -251,14 +251,16 @@ def api_pages() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the index as data
 
-def _table(df, columns: dict[str, str]) -> list[str]:
+def _table(df, columns: dict[str, str], missing: dict[str, str] | None = None) -> list[str]:
+    """A MyST table; ``missing`` says what an empty cell of a column means (default: blank)."""
+    missing = missing or {}
     lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
     for row in df.itertuples(index=False):
         cells = []
         for col in columns:
             value = getattr(row, col)
             if value is None or (isinstance(value, float) and value != value):
-                text = "nan" if isinstance(value, float) else ""
+                text = missing.get(col, "")
             elif isinstance(value, float) and value == int(value):
                 text = str(int(value))
             else:
@@ -289,11 +291,12 @@ def index766_page() -> str:
                                            "status": "status"})
         subs = s.subindicator_table()
         lines += ["", f"### Sub-indicators of `{version}`", "",
-                  "Each scores `points × min(1, rate / target)`; `nan` points: the split is not "
-                  "established.", ""]
+                  "Each scores `points × min(1, rate / target)`; an empty list of indicator codes: "
+                  "no code for that rate in `reference/indicators.csv` yet.", ""]
         lines += _table(subs, {"group": "group", "sub": "sub-indicator", "indicators": "indicator codes",
                                "points": "points", "target": "target (%)", "status": "status",
-                               "full_if_zero": "full marks when this count is 0"})
+                               "full_if_zero": "full marks when this count is 0"},
+                  missing={"points": "not established"})
     bands = load_scheme().bands_table()
     lines += ["", "## Bands (xếp loại)", "", "Lower bound inclusive, upper bound exclusive (the "
               "top band includes 100).", ""]
