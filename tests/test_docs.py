@@ -180,8 +180,9 @@ def _parse(path: Path) -> _Links:
     return parser
 
 
-def test_every_internal_link_and_anchor_resolves(site):
-    pages = {p: _parse(p) for p in site.rglob("*.html")}
+def check_links(site: Path) -> tuple[list[str], set[str]]:
+    """(broken internal links and anchors, external links) of a built HTML site; nothing fetched."""
+    pages = {p.resolve(): _parse(p) for p in site.rglob("*.html")}
     broken, external = [], set()
     for page, parsed in pages.items():
         for link in parsed.links:
@@ -195,15 +196,33 @@ def test_every_internal_link_and_anchor_resolves(site):
             if parts.path.endswith("/") or target.is_dir():
                 target = target / "index.html"
             if not target.exists():
-                broken.append(f"{page.relative_to(site)}: {link} (no file {target})")
+                broken.append(f"{page.relative_to(site.resolve())}: {link} (no file {target})")
                 continue
             if parts.fragment and target.suffix == ".html":
                 ids = pages[target].ids if target in pages else _parse(target).ids
                 if unquote(parts.fragment) not in ids:
-                    broken.append(f"{page.relative_to(site)}: {link} (no anchor #{parts.fragment})")
+                    broken.append(f"{page.relative_to(site.resolve())}: {link} (no anchor #{parts.fragment})")
+    return broken, external
+
+
+def test_every_internal_link_and_anchor_resolves(site):
+    broken, external = check_links(site)
     assert not broken, "broken internal links:\n" + "\n".join(broken)
     (site.parent / "external-links.txt").write_text("\n".join(sorted(external)) + "\n", encoding="utf-8")
     print(f"{len(external)} external links (not fetched):", *sorted(external), sep="\n  ")
+
+
+def test_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<a href="sub/page.html#here">ok</a> <a href="sub/page.html#gone">bad anchor</a>'
+        '<a href="missing.html">bad page</a> <a href="#top">ok</a> <p id="top"></p>'
+        '<a href="https://example.org/x">external</a> <img src="sub/">', encoding="utf-8")
+    (tmp_path / "sub" / "page.html").write_text('<h1 id="here">x</h1>', encoding="utf-8")
+    (tmp_path / "sub" / "index.html").write_text("", encoding="utf-8")
+    broken, external = check_links(tmp_path)
+    assert len(broken) == 2 and "#gone" in broken[0] and "missing.html" in broken[1], broken
+    assert external == {"https://example.org/x"}
 
 
 def _text(path: Path) -> str:
@@ -306,6 +325,46 @@ def _workspace(tmp_path: Path) -> Path:
     if SHARED.is_dir():   # pages refer to ../shared as a clone does
         (tmp_path / "shared").symlink_to(SHARED)
     return ws
+
+
+def test_example_runner_reads_markers_and_fails_on_a_failing_example(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(textwrap.dedent("""\
+        ```bash
+        echo one > one.txt
+        ```
+
+        % docs-test: skip needs something this test does not have
+        ```bash
+        exit 3
+        ```
+
+        ```{code-block} text
+        :caption: out/two.txt
+
+        two
+        ```
+
+        ```bash
+        test "$(cat one.txt out/two.txt)" = "$(printf 'one\\ntwo')"
+        ```
+
+        ```bash
+        false
+        ```
+        """), encoding="utf-8")
+    found = blocks(page)
+    assert [b["kind"] for b in found] == ["bash", "bash", "file", "bash", "bash"]
+    assert found[1]["marker"] == ("skip", "needs something this test does not have")
+    assert found[2]["code"] == "two\n" and found[2]["caption"] == "out/two.txt"
+    steps = [{**b, "where": f"page.md:{b['line']}"} for b in found if not b["marker"]]
+    (tmp_path / "steps.json").write_text(json.dumps(steps), encoding="utf-8")
+    (tmp_path / "driver.py").write_text(_DRIVER, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "steps.json")],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1 and "FAILED page.md:20" in proc.stdout, proc.stdout + proc.stderr
+    assert "page.md:16 (bash)" in proc.stdout   # the check before it ran and passed
+    assert (tmp_path / "out" / "two.txt").read_text(encoding="utf-8") == "two\n"
 
 
 def _pages_with_examples() -> list[str]:
