@@ -406,6 +406,8 @@ def test_examples_run(page, tmp_path, clone):
     uses_shared = any("../shared" in s["code"] for s in steps)
     if uses_shared and not SHARED.is_dir():
         pytest.skip(f"the examples read ../shared, which is absent ({SHARED})")
+    for line in skipped:   # shown with `pytest -rA` or `-s`: what this page does not run, and why
+        print("not run:", line)
     ws, cache = clone
     plan = tmp_path / "steps.json"
     plan.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
