@@ -135,6 +135,12 @@ golden: $(VENV)/.installed ## regenerate the golden executed notebooks that nbva
 	done
 	$(PY) tests/test_content_golden.py
 
+# --- documentation -----------------------------------------------------------
+.PHONY: docs
+docs: $(VENV)/.installed ## build the documentation site into docs/_build/html (offline; notebooks shown, not run)
+	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+	@echo "docs/_build/html/index.html"
+
 .PHONY: clean
 clean: $(VENV)/.installed ## remove what builds wrote under $(OUT) (nothing else) and the caches
 	$(PY) -m analysis clean --out "$$OUT"
