@@ -45,7 +45,6 @@ PENDING = {
     "fetch": "issue 13 (portal client): `python -m analysis fetch`, `make fetch`, capture folders",
     "audit-cli": "issue 11 (real portal data): `python -m analysis audit`",
     "word-excel": "issue 14 (reports rework): `FORMAT=docx`, `build --format html,docx,xlsx`",
-    "dask-scheduler": "issue 16 (external Dask cluster): `build --scheduler ADDRESS`",
     "scheme-option": "issue 17 item 2: `build --scheme PATH`, `make … SCHEME=`",
 }
 
