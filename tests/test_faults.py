@@ -408,7 +408,7 @@ def run_attack(attack: Attack, tmp: Path, mp) -> dict:
     wrong = outcome.wrong
     if not wrong and outcome.code != attack.expect:
         wrong = f"exit status {outcome.code}, expected {attack.expect}"
-    if not wrong and attack.words and not re.search(attack.words, outcome.err):
+    if not wrong and attack.words and not re.search(attack.words, outcome.err, re.I):
         wrong = f"error does not say /{attack.words}/"
     return {"name": attack.name, "code": outcome.code, "err": outcome.err.strip().splitlines()[-1:] or [""],
             "one_line": attack.expect == 0 or one_line_error(outcome.code, outcome.err),
