@@ -684,8 +684,6 @@ def _stamp_hash(out: Path) -> str:
     return json.loads((out / ".build" / "bac-kan__2024-07.json").read_text(encoding="utf-8"))["input_hash"]
 
 
-@pytest.mark.skip(reason="hung once in `make test` under heavy load (a job stayed waiting after its kernel "
-                         "died); to be investigated before it is enabled (issue 12 report)")
 def test_killed_worker_and_killed_kernel_fail_their_own_job_only(tmp_path):
     """One report kills its worker process, another its kernel: those two fail with a one-line
     reason, the pool is rebuilt and every other report is built."""

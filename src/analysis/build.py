@@ -461,13 +461,18 @@ def stop_zygote() -> None:
 
 
 def _kernel_manager_class(fork: bool):
-    """The kernel manager class: kernels forked from the fork server, or plain ipykernels."""
-    from jupyter_client.manager import KernelManager
+    """The kernel manager class: kernels forked from the fork server, or plain ipykernels.
+
+    Asynchronous managers (so asynchronous clients): a blocking client would wait on the
+    kernel's output socket inside nbclient's event loop, and a kernel that dies mid-cell would
+    never be noticed (nbclient's liveness check could not run).
+    """
+    from jupyter_client.manager import AsyncKernelManager
 
     if not fork:
-        return KernelManager
+        return AsyncKernelManager
 
-    class ForkKernelManager(KernelManager):
+    class ForkKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
 
