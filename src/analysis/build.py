@@ -54,6 +54,7 @@ OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches onl
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
+BUILD_WAIT = 1800.0  # seconds a command-line build queues behind another build from the same data dir
 
 
 @dataclass(frozen=True)
@@ -284,8 +285,13 @@ def _data_build_lock(data: Path):
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
-    except Timeout:
-        raise BusyError(f"'{data}' is in use by another build; wait for it to finish") from None
+    except Timeout:  # queue behind the other build (said once), up to BUILD_WAIT seconds
+        wait = float(os.environ.get("ANALYSIS_BUILD_WAIT", BUILD_WAIT))
+        print(f"waiting for another build from '{data}' to finish (at most {wait:.0f} s)", file=sys.stderr)
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise BusyError(f"'{data}' is in use by another build; wait for it to finish") from None
     try:
         yield
     finally:

@@ -38,7 +38,9 @@ def _cmd_build(args) -> int:
     from .dataset import recover
 
     recover(args.data)  # finish an interrupted import first (under its own exclusive lock)
-    with build_lock(args.data, None):  # shared: no import meanwhile; the out dir once the plan is valid
+    # one build at a time per data dir (a second one queues, saying so), no import meanwhile;
+    # the out dir is locked once the plan is valid
+    with build_lock(args.data, None, one_build_per_data=True):
         jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
                          period=args.period, langs=tuple(args.lang), formats=formats)
         results = run_batch(jobs, out_dir=args.out, workers=args.workers, executor=args.executor,
