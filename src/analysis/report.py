@@ -24,7 +24,9 @@ from .numerals import format_vi
 from .periods import parse_period
 from .reference import groups, indicator_catalog
 from .units import display_name
-from .views import area_units, comparison_periods, descendants, report_periods, unit_values
+from .selection import preferred
+from .views import (area_units, comparison_periods, descendants, group_table, headline_record, province_level_only,
+                    province_ranking, report_periods, sub_indicator_table, unit_values)
 
 __all__ = ["Section", "ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS",
            "comparison_periods", "package_versions"]
@@ -59,6 +61,10 @@ T = {
         "no_trend": "Chỉ có một kỳ số liệu của tỉnh: chưa vẽ được diễn biến.",
         "no_recommendations": "Không có đơn vị nào dưới ngưỡng kiến nghị.",
         "sub_indicators": "Chỉ tiêu thành phần của {unit}",
+        "numerator": "Tử số", "denominator": "Mẫu số", "rate": "Tỷ lệ (%)", "national_average": "Trung bình cả nước",
+        "previous_as_given": "kỳ trước (mức thay đổi do Cổng công bố)",
+        "rate_missing": "Tỷ lệ không xác định ({reason}): không ghi 0%, điểm tính theo quy tắc của Cổng.",
+        "place_among": "Vị trí của {unit} trong {n} tỉnh, thành phố",
         "units_block": "{area}: {n} đơn vị cấp xã",
         "departments_block": "{area}: {n} sở, ban, ngành",
         "departments": "Các sở, ban, ngành có số liệu",
@@ -104,6 +110,10 @@ T = {
         "no_trend": "Only one period of province data: no trend to draw.",
         "no_recommendations": "No unit falls below a recommendation threshold.",
         "sub_indicators": "Sub-indicators of {unit}",
+        "numerator": "Numerator", "denominator": "Denominator", "rate": "Rate (%)", "national_average": "National average",
+        "previous_as_given": "the previous period (change as published by the portal)",
+        "rate_missing": "Rate undefined ({reason}): not shown as 0%; points follow the portal's rule.",
+        "place_among": "Place of {unit} among the {n} provinces",
         "units_block": "{area}: {n} commune-level units",
         "departments_block": "{area}: {n} departments",
         "departments": "Departments with figures",
@@ -463,24 +473,23 @@ class ProvinceReport(_Base):
         from .scoring import band_of
 
         rows = []
-        tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == self.period)]
         for unit in self.area_units:
-            recs = tot.loc[(tot["unit_id"] == unit) & tot["value"].notna()]
-            if recs.empty:
+            rec = headline_record(self.ds, unit, self.period)   # the area's own record (derive layer)
+            if rec["total"] is None:
                 continue
-            r = recs.iloc[0]
-            ranked = tot.loc[(tot["unit_id"] == unit) & tot["rank"].notna()]
-            rank = ranked.iloc[0] if len(ranked) else None
             prev = self._previous_total(unit)
+            sources = {f: self._doc(rec[f"{f}_source"]) for f in ("total", "rank", "change", "band")
+                       if rec[f"{f}_source"] is not None}
             rows.append({
-                "unit_id": unit, "unit": self._name(unit), "total": r["value"],
-                "band": r["band"] if isinstance(r["band"], str) else None,
-                "band_calc": band_of(pd.Series([r["value"]])).iloc[0],
-                "rank": None if rank is None else int(rank["rank"]),
-                "rank_of": None if rank is None or pd.isna(rank["rank_of"]) else int(rank["rank_of"]),
-                "rank_block": None if rank is None else rank["rank_block"],
-                "change": r["change"], "change_calc": (r["value"] - prev[0]) if prev else None,
-                "previous": prev[1] if prev else None, "source": self._doc(r["source_id"]),
+                "unit_id": unit, "unit": self._name(unit), "total": rec["total"], "band": rec["band"],
+                "band_calc": band_of(pd.Series([rec["total"]])).iloc[0],
+                "rank": rec["rank"], "rank_of": rec["rank_of"], "rank_block": rec["rank_block"],
+                "change": rec["change"] if rec["change"] is not None else float("nan"),
+                "change_calc": (rec["total"] - prev[0]) if prev else None,
+                "previous": prev[1] if prev else None,
+                # which source gave each field; one name when they all agree
+                "source": "; ".join(dict.fromkeys(sources.values())) if len(set(sources.values())) <= 1 else
+                "; ".join(f"{k}: {v}" for k, v in sources.items()),
             })
         return pd.DataFrame(rows)
 
@@ -499,10 +508,11 @@ class ProvinceReport(_Base):
                 block=t["block"].get(r.rank_block, ""))
             delta, computed = (r.change, "") if not pd.isna(r.change) else (r.change_calc, t["computed"])
             change = ""
-            if delta is not None and not pd.isna(delta) and r.previous:
+            if delta is not None and not pd.isna(delta) and (r.previous or not computed):
                 direction = t["up"] if delta > 0 else (t["down"] if delta < 0 else t["same"])
+                prev = self._period_label(r.previous) if r.previous else t["previous_as_given"]
                 change = t["change_part"].format(direction=direction, delta=_auto(abs(delta), lang),
-                                                 prev=self._period_label(r.previous)) + computed
+                                                 prev=prev) + computed
             sentence = t["headline_sentence"].format(unit=r.unit, period=self._period_label(self.period),
                                                      total=_auto(r.total, lang), band=band, rank=rank, change=change)
             if printed_band and printed_band != r.band_calc:
@@ -545,20 +555,23 @@ class ProvinceReport(_Base):
         tables = {}
         found = False
         for unit in self.area_units:
-            rows = sc.loc[sc["unit_id"] == unit]
+            rows = group_table(self.ds, unit, self.period)   # one row per group (derive layer)
             if rows.empty:
                 continue
             found = True
             table = pd.DataFrame({
                 t["group"]: [self._group_name(c) for c in rows["group"]],
                 t["points"]: rows["value"].to_numpy(),
-                t["max"]: [g.at[c, "max_points"] for c in rows["group"]],
-                t["share"]: (100 * rows["value"] / rows["group"].map(g["max_points"])).to_numpy(),
+                t["max"]: rows["max_points"].to_numpy(),
+                t["share"]: rows["share"].to_numpy(),
                 t["change"]: rows["change"].to_numpy(),
                 t["source"]: [f"{self._doc(s)} – {sec}" for s, sec in zip(rows["source_id"], rows["section"])],
             })
-            out += _h(3, self._name(unit)) + _table(table, lang, numeric={t["points"]: None, t["max"]: 0,
-                                                                          t["share"]: 1, t["change"]: None})
+            numeric = {t["points"]: None, t["max"]: 0, t["share"]: 1, t["change"]: None}
+            if rows["national_average"].notna().any():
+                table.insert(3, t["national_average"], rows["national_average"].to_numpy())
+                numeric[t["national_average"]] = 2
+            out += _h(3, self._name(unit)) + _table(table, lang, numeric=numeric)
             tables[f"groups_{unit}"] = rows
             out += self._sub_indicators(unit)
         if not found:
@@ -567,24 +580,28 @@ class ProvinceReport(_Base):
 
     def _sub_indicators(self, unit: str) -> str:
         t = self.t
-        ind = self._indicators.loc[(self._indicators["unit_id"] == unit) & (self._indicators["period_id"] == self.period)]
-        if ind.empty:
+        sub = sub_indicator_table(self.ds, unit, self.period)   # one row per metric (derive layer)
+        if sub.empty:
             return ""
         cat = indicator_catalog()
         name_col = "name_vi" if self.lang == "vi" else "name_en"
-        unit_words = {"percent": "%", "count": "", "points": "", "days": " ngày" if self.lang == "vi" else " days"}
-        values = []
-        for r in ind.itertuples():
-            text = _auto(r.value, self.lang) + unit_words[r.measure]
-            if not pd.isna(r.denominator):
-                text += f" / {_auto(r.denominator, self.lang)}"
-            values.append(text)
+        marks, notes = [], []
+        for reason in sub["missing_reason"]:
+            if isinstance(reason, str):
+                if reason not in notes:
+                    notes.append(reason)
+                marks.append("*" * (notes.index(reason) + 1))
+            else:
+                marks.append("")
+        rate = [("–" + m) if v is None or pd.isna(v) else _auto(v, self.lang) for v, m in zip(sub["rate"], marks)]
         table = pd.DataFrame({
-            t["indicator"]: [cat.at[c, name_col] + (f" – {k}" if isinstance(k, str) else "")
-                             for c, k in zip(ind["indicator"], ind["category"])],
-            t["value"]: values,
+            t["indicator"]: [cat.at[c, name_col] for c in sub["indicator"]],
+            t["numerator"]: sub["numerator"].to_numpy(dtype=float), t["denominator"]: sub["denominator"].to_numpy(dtype=float),
+            t["rate"]: rate, t["points"]: sub["points"].to_numpy(dtype=float), t["max"]: sub["max_points"].to_numpy(dtype=float),
         })
-        return _h(4, t["sub_indicators"].format(unit=self._name(unit))) + _table(table, self.lang)
+        html = _table(table, self.lang, numeric={t["numerator"]: 0, t["denominator"]: 0, t["points"]: 2, t["max"]: 0})
+        foot = "".join(_p(f"{'*' * (i + 1)} {t['rate_missing'].format(reason=r)}") for i, r in enumerate(notes))
+        return _h(4, t["sub_indicators"].format(unit=self._name(unit))) + html + foot
 
     # --- 3. units --------------------------------------------------------------------------
     def unit_tables(self) -> dict[str, pd.DataFrame]:
@@ -603,12 +620,13 @@ class ProvinceReport(_Base):
         blocks = tot_all.assign(parent=tot_all["unit_id"].map(parents), level=tot_all["unit_id"].map(level))
         for (parent, lvl), tot in blocks.groupby(["parent", "level"], sort=False):
             tot = tot.loc[tot["section"] == _largest_section(tot)]
+            tot = preferred(self.ds, "scores", tot)   # one row per unit: the source preference rule
             key = parent if lvl == "commune" else f"{parent}#department"
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
             table["band_calc"] = band_of(table["total"]).to_numpy()
-            grp = sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")]
+            grp = preferred(self.ds, "scores", sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")])
             if len(grp):
                 wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
                 order = [c for c in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH") if c in wide]
@@ -629,6 +647,20 @@ class ProvinceReport(_Base):
         t, lang = self.t, self.lang
         out = _h(2, t["units"])
         tables = self.unit_tables()
+        if not tables and province_level_only(self.ds, self.province, self.period):
+            # only a province-level record: its place among the provinces, as a figure
+            ranking = province_ranking(self.ds, self.period)
+            if len(ranking) >= 2:
+                heading = t["place_among"].format(unit=self._name(self.province), n=len(ranking))
+                fig = ranking_bars(ranking, label="name", highlight=self._name(self.province), title=heading,
+                                   xlabel=t["total"], synthetic=self.synthetic)
+                out += _h(3, heading) + self._figure(fig, heading)
+                shown = ranking.assign(rank=[("–" if pd.isna(a) else f"{int(a)}/{int(b) if not pd.isna(b) else '?'}")
+                                             for a, b in zip(ranking["rank"], ranking["rank_of"])])
+                shown = shown[["rank", "name", "value"]]
+                shown.columns = [t["rank"], t["unit"], t["total"]]
+                out += _table(shown, lang, numeric={t["total"]: None})
+                return Section(out, {"province_ranking": ranking})
         if not tables:
             out += _p(t["no_units"])
         for key, table in tables.items():
