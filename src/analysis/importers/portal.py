@@ -145,7 +145,10 @@ COUNTER_RULES: dict[str, dict[str, tuple[str, str, str | None]]] = {
                                                       "totalFeeFormality"),
         "totalFeeDossierFormality": ("fee_procedures_with_dossiers", "count", "totalFeeFormality"),
     },
-    "CKMB": {}, "MDSH": {}, "MDHL": {},
+    "MDHL": {
+        "totalPetitions": ("pakn_received", "count", None),
+    },
+    "CKMB": {}, "MDSH": {},
 }
 # Fields used only as the denominator of a rule above.
 DENOMINATOR_FIELDS = {"totalReceived", "channelTotalSum", "totalDossierFinancialObligation",
