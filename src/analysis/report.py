@@ -63,6 +63,7 @@ T = {
         "sub_indicators": "Chỉ tiêu thành phần của {unit}",
         "numerator": "Tử số", "denominator": "Mẫu số", "rate": "Tỷ lệ (%)", "national_average": "Trung bình cả nước",
         "previous_as_given": "kỳ trước (mức thay đổi do Cổng công bố)",
+        "province_question": "Dịch vụ trực tuyến và mức độ hài lòng giữa các tỉnh, thành phố",
         "rate_missing": "Tỷ lệ không xác định ({reason}): không ghi 0%, điểm tính theo quy tắc của Cổng.",
         "place_among": "Vị trí của {unit} trong {n} tỉnh, thành phố",
         "units_block": "{area}: {n} đơn vị cấp xã",
@@ -112,6 +113,7 @@ T = {
         "sub_indicators": "Sub-indicators of {unit}",
         "numerator": "Numerator", "denominator": "Denominator", "rate": "Rate (%)", "national_average": "National average",
         "previous_as_given": "the previous period (change as published by the portal)",
+        "province_question": "Online services and satisfaction across the provinces",
         "rate_missing": "Rate undefined ({reason}): not shown as 0%; points follow the portal's rule.",
         "place_among": "Place of {unit} among the {n} provinces",
         "units_block": "{area}: {n} commune-level units",
@@ -650,7 +652,8 @@ class ProvinceReport(_Base):
         if not tables and province_level_only(self.ds, self.province, self.period):
             # only a province-level record: its place among the provinces, as a figure
             ranking = province_ranking(self.ds, self.period)
-            if len(ranking) >= 2:
+            # only a complete list of the ranked provinces (e.g. 34 of 34) shows a place among them
+            if len(ranking) >= 2 and ranking["rank_of"].notna().all() and len(ranking) == int(ranking["rank_of"].max()):
                 heading = t["place_among"].format(unit=self._name(self.province), n=len(ranking))
                 fig = ranking_bars(ranking, label="name", highlight=self._name(self.province), title=heading,
                                    xlabel=t["total"], synthetic=self.synthetic)
@@ -797,9 +800,10 @@ class ProvinceReport(_Base):
         t, lang = self.t, self.lang
         g = groups()
         items = []
+        inherited = self._inherited_groups()
         for table in self.unit_tables().values():
             for code in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH"):
-                if code not in table:
+                if code not in table or code in inherited:   # inherited values say nothing about units
                     continue
                 limit = RECOMMENDATION_SHARE * g.at[code, "max_points"]
                 low = table.loc[table[code] < limit].sort_values([code, "unit"], kind="stable")
@@ -825,6 +829,12 @@ class ProvinceReport(_Base):
                 items.append(t["rec_indicator"].format(units=", ".join(names), rule=rule_vi if lang == "vi" else rule_en,
                                                        detail=detail))
         return items
+
+    def _inherited_groups(self) -> set[str]:
+        """Groups the audit finds inherited from the province in this period."""
+        f = self.findings
+        hit = f.loc[(f["check"] == "inherited") & (f["period_id"] == self.period), "message"]
+        return set(hit.str.extract(r"print (\w+) ")[0].dropna())
 
     @_collect
     def recommendations(self) -> Section:
@@ -944,6 +954,22 @@ class ComparisonReport(_Base):
         fig = group_small_multiples(long, panel="province", synthetic=self.synthetic)
         return Section(out + self._figure(fig, t["group_profiles"]))
 
+    def _province_question(self) -> Section:
+        """The headline question across the provinces (online use vs satisfaction), from their own
+        records and the real rates of a province details file; uncertainty and ceiling shown."""
+        from .questions import online_vs_satisfaction
+
+        res = online_vs_satisfaction(self.ds, self.period, level="province")
+        if res.table.empty:
+            return Section("")
+        t = res.tests
+        shown = pd.DataFrame({"x": t["x"], "y": t["y"], "method": t["method"], "n": t["n"], "r": t["r"],
+                              "ci": [f"{_num(a, self.lang)} … {_num(b, self.lang)}" for a, b in zip(t["ci_low"], t["ci_high"])],
+                              "p": t["p_val"], "ceiling %": 100 * t["y_share_at_max"]})
+        html = (_h(3, self.t["province_question"]) + _p(res.verdict_vi if self.lang == "vi" else res.verdict_en)
+                + _table(shown, self.lang, numeric={"n": 0, "r": 2, "p": 3, "ceiling %": 0}))
+        return Section(html, {"province_question": t})
+
     @_collect
     def distributions(self) -> Section:
         from .figures import province_distributions
@@ -954,14 +980,16 @@ class ComparisonReport(_Base):
         tot = s.loc[(s["group"] == "TOTAL") & (s["period_id"] == self.period) & s["unit_id"].isin(communes)
                     & s["value"].notna()].drop_duplicates("unit_id")
         out = _h(2, t["distributions"])
+        question = self._province_question()
         if tot.empty:
-            return Section(out + _p(t["no_distributions"]))
+            return Section(out + _p(t["no_distributions"]) + question.html, question.tables)
         prov = self._units["province_id"]
         data = pd.DataFrame({"unit_id": tot["unit_id"], "value": tot["value"],
                              "province": [self._name(prov[u]) for u in tot["unit_id"]]})
         fig = province_distributions(data, label=None, title=t["distributions"], xlabel=t["total"],
                                      synthetic=self.synthetic)
-        return Section(out + self._figure(fig, t["distributions"]), {"unit_totals": data})
+        return Section(out + self._figure(fig, t["distributions"]) + question.html,
+                       {"unit_totals": data, **question.tables})
 
     @_collect
     def trends(self) -> Section:
