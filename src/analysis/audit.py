@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .reference import GROUP_CODES, indicator_catalog
+from .reference import GROUP_CODES, SIX_GROUPS, indicator_catalog
 from .scheme import Scheme, load_scheme
 from .scoring import (KEY, _competition, _lookup, _view_totals, as_float, band_codes, block_codes,
                       decimals_of, half_unit, previous_period_ids, recompute_group_points,
@@ -43,7 +43,7 @@ CHECKS = {
     "inherited": "child units print the province's own group points (the portal gives them the "
                  "province's transparency points): the values say nothing about the units",
     "placeholder_run": "a placeholder-like run: most units of a table print exactly the same value "
-                       "(not 0 and not the maximum)",
+                       "(above 0 and below the group's maximum, where real values pile up)",
     "temporary_denominator": "the portal marks a denominator as temporary (dataQualityStatus), so the "
                              "points cannot be read as a measurement",
 }
@@ -965,7 +965,8 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     parts = [findings.assign(_order=0.0)]
     by = ["source_id", "unit_id", "period_id"]
     rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
-    metric_sums = _metric_point_sums(ind, scores)
+    portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
+    metric_sums = _metric_point_sums(ind, scores, portal)
     if len(rec) and len(_recompute_findings(rec, md)):
         # explain (rates used, sub-indicators missing) only the recomputations that disagree
         keys = _recompute_findings(rec, md)[by].drop_duplicates()
@@ -992,11 +993,14 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     return out.reset_index(drop=True)[list(FINDING_COLUMNS)]
 
 
-def _metric_point_sums(ind: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+def _metric_point_sums(ind: pd.DataFrame, scores: pd.DataFrame, portal_sources: set) -> pd.DataFrame:
     """Per source × unit × period × group: the sum of the printed sub-indicator points and the
-    printed group points of the same source."""
+    printed group points of the same source. Portal sources only: the portal's group is the sum
+    of its printed metric points, while a report may print only some of them."""
     cat = indicator_catalog()
     pts = ind.loc[ind["measure"] == "points"]
+    pts = pts.loc[pts["indicator"].map(cat["group"]).isin(SIX_GROUPS).to_numpy()
+                  & pts["source_id"].isin(portal_sources)]
     if pts.empty:
         return pd.DataFrame(columns=["source_id", "unit_id", "period_id", "group", "metric_sum", "n_metrics",
                                      "published", "section"])
@@ -1080,7 +1084,7 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
         cnt = cnt.merge(tot, on=["source_id", "section", "period_id", "group"])
         top = cnt["group"].map(maxima).astype(float)
         hit = cnt.loc[(cnt["n"] >= PLACEHOLDER_MIN_UNITS) & (cnt["k"] >= PLACEHOLDER_MIN_SHARE * cnt["n"])
-                      & (cnt["value"] > _EPS) & (np.abs(cnt["value"] - top) > _EPS) & (cnt["group"] != "CKMB")]
+                      & (cnt["value"] > _EPS) & (cnt["value"] < top - _EPS) & (cnt["group"] != "CKMB")]
         if len(hit):
             msg = (hit["k"].astype(str) + " of " + hit["n"].astype(str) + " units print " + hit["group"] + " exactly "
                    + _fmt(hit["value"]).to_numpy() + ": a placeholder-like run; the values look disturbed "

@@ -42,7 +42,7 @@ class SubIndicator:
     --------
     >>> sub = load_scheme().groups["MDHL"].subs[1]
     >>> sub.code, sub.points, sub.target
-    ('pakn_satisfaction', 6.0, 90.0)
+    ('pakn_satisfaction', 6.0, 100.0)
     """
 
     group: str

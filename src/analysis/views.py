@@ -181,7 +181,8 @@ def headline_record(ds, unit: str, period: str) -> dict:
 def national_average(ds, period: str) -> pd.Series:
     """Per group: the plain mean of the provinces' preferred group points for the period; TOTAL
     from the country unit's own record when there is one (the portal's national overview), else
-    the mean of the provinces' totals. Empty when fewer than two provinces have data.
+    the mean of the provinces' totals. Empty unless every ranked province has a total (a complete
+    list such as the 34 of a provinces file).
 
     Examples
     --------
@@ -196,7 +197,12 @@ def national_average(ds, period: str) -> pd.Series:
     s = ds.scores
     rows = s.loc[(s["period_id"] == period) & s["unit_id"].isin(prov)]
     best = preferred(ds, "scores", rows)
-    if best["unit_id"].nunique() < 2:
+    # a national average needs every province: a complete ranked list (34 of 34), not the few
+    # provinces that some reports happen to cover
+    ranked = preferred(ds, "scores", rows.loc[rows["group"] == "TOTAL"], column="rank")
+    of = pd.to_numeric(ranked["rank_of"], errors="coerce").max() if len(ranked) else float("nan")
+    n = best.loc[best["group"] == "TOTAL", "unit_id"].nunique()
+    if n < 2 or pd.isna(of) or n < of:
         return pd.Series(dtype=float)
     out = best.groupby("group")["value"].mean()
     country = set(ds.units.loc[ds.units["level"] == "country", "unit_id"])
