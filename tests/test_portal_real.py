@@ -216,3 +216,27 @@ def test_national_overview_is_the_country_record_and_empty_breakdowns_are_said(t
     assert len(with_metrics) == 20 and not (with_metrics & empty)
     from analysis.views import national_average
     assert national_average(ds, "2026-ytd-09-26")["TOTAL"] == 61.71
+
+
+def test_a_report_on_placeholder_like_values_says_they_look_disturbed(tmp_path):
+    import json
+    import re
+
+    from analysis.report import ProvinceReport
+    units = [{"departmentName": f"UBND xã Thử {i}", "departmentCode": f"H21.{300 + i}", "childGroup": "COMMUNE",
+              "totalScore": 16.0 if i < 10 else 40.0 + i, "groupRank": i + 1,
+              "groupScores": {"CKMB": 2, "TDGQ": 1, "ONLINE": 4, "TTTT": 3, "MDSH": 2,
+                              "MDHL": 4.0 if i < 10 else 5.0 + i}} for i in range(12)]
+    doc = {"metadata": {"province": "UBND tỉnh Gia Lai", "provinceCode": "H21", "runDateStr": "15032026",
+                        "timeType": "month", "year": 2026, "month": 2},
+           "overview": {"departmentName": "UBND tỉnh Gia Lai", "departmentCode": "H21", "totalScore": 34.19,
+                        "groupScores": {"CKMB": 2, "TDGQ": 1, "CLGQ": 4, "TTTT": 3, "MDHL": 22.19 - 20, "MDSH": 22}},
+           "communes": units}
+    doc["overview"]["groupScores"]["MDHL"] = 2.19
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "synthetic_month.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    run_import([tmp_path / "in"], tmp_path / "data")
+    report = ProvinceReport(load_dataset(tmp_path / "data"), "gia-lai", "2026-02")
+    text = re.sub(r"<[^>]+>", " ", report.headline().html)
+    assert "Lưu ý về chất lượng số liệu" in text and "10/12 đơn vị có Tổng điểm đúng bằng 16" in text
+    assert "bất thường" in text

@@ -11,7 +11,8 @@ from .scoring import (KEY, _competition, _lookup, _view_totals, as_float, band_c
                       decimals_of, half_unit, previous_period_ids, recompute_group_points,
                       recompute_wide, to_sheet, _recompute_arrays)
 
-__all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise"]
+__all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise",
+           "data_quality_warnings", "DISTURBING_CHECKS"]
 
 FINDING_COLUMNS = ("unit_id", "period_id", "check", "published", "expected", "difference",
                    "tolerance", "severity", "source_id", "section", "message")
@@ -1131,6 +1132,29 @@ def _check_source_conflicts(dataset) -> list[pd.DataFrame]:
                       source_id=c["source_id"].to_numpy(), section=c["section"].to_numpy(),
                       published=c["value"].to_numpy(), expected=np.nan, tolerance=0.0, severity="warning",
                       message=msg.to_numpy(), order=0.0)]
+
+
+# Findings that make a period's values look disturbed: a report says so plainly, up front.
+DISTURBING_CHECKS = ("placeholder_run",)
+
+
+def data_quality_warnings(findings: pd.DataFrame, period: str) -> pd.DataFrame:
+    """The placeholder-like runs of a period (the findings that make its values look disturbed),
+    as ``group, value, units, of`` for a report to state up front in its own language.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"check": ["placeholder_run", "band"], "period_id": ["2026-02", "2026-02"],
+    ...                   "published": [127.0, 1.0], "expected": [149.0, 1.0],
+    ...                   "message": ["127 of 149 units print TOTAL exactly 16: a placeholder-like run", "x"]})
+    >>> data_quality_warnings(f, "2026-02").values.tolist()
+    [['TOTAL', 16.0, 127, 149]]
+    """
+    hit = findings.loc[findings["check"].isin(DISTURBING_CHECKS) & (findings["period_id"] == period)]
+    what = hit["message"].str.extract(r"print (?P<group>\w+) exactly (?P<value>[-\d.]+)")
+    out = pd.DataFrame({"group": what["group"].to_numpy(), "value": what["value"].astype(float).to_numpy(),
+                        "units": hit["published"].astype(int).to_numpy(), "of": hit["expected"].astype(int).to_numpy()})
+    return out.drop_duplicates().reset_index(drop=True)
 
 
 def summarise(findings: pd.DataFrame) -> pd.DataFrame:

@@ -24,8 +24,10 @@ from .numerals import format_vi
 from .periods import parse_period
 from .reference import groups, indicator_catalog
 from .units import display_name
-from .selection import preferred
-from .views import (area_units, comparison_periods, descendants, group_table, headline_record, province_level_only,
+from .audit import data_quality_warnings
+from .selection import preferred, rank_rows
+from .views import (area_units, comparison_periods, descendants, group_table, headline_record, national_average,
+                    province_level_only,
                     province_ranking, report_periods, sub_indicator_table, unit_values)
 
 __all__ = ["Section", "ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS",
@@ -64,6 +66,9 @@ T = {
         "numerator": "Tử số", "denominator": "Mẫu số", "rate": "Tỷ lệ (%)", "national_average": "Trung bình cả nước",
         "previous_as_given": "kỳ trước (mức thay đổi do Cổng công bố)",
         "province_question": "Dịch vụ trực tuyến và mức độ hài lòng giữa các tỉnh, thành phố",
+        "national_average_total": "Trung bình cả nước: {value} điểm.",
+        "disturbed_item": "{units}/{of} đơn vị có {group} đúng bằng {value}",
+        "disturbed": "Lưu ý về chất lượng số liệu: {what} Các giá trị này có dấu hiệu bất thường, không nên đọc như kết quả đo thực tế.",
         "rate_missing": "Tỷ lệ không xác định ({reason}): không ghi 0%, điểm tính theo quy tắc của Cổng.",
         "place_among": "Vị trí của {unit} trong {n} tỉnh, thành phố",
         "units_block": "{area}: {n} đơn vị cấp xã",
@@ -114,6 +119,9 @@ T = {
         "numerator": "Numerator", "denominator": "Denominator", "rate": "Rate (%)", "national_average": "National average",
         "previous_as_given": "the previous period (change as published by the portal)",
         "province_question": "Online services and satisfaction across the provinces",
+        "national_average_total": "National average: {value} points.",
+        "disturbed_item": "{units} of {of} units have {group} exactly {value}",
+        "disturbed": "Data quality warning: {what} These values look disturbed and should not be read as measurements.",
         "rate_missing": "Rate undefined ({reason}): not shown as 0%; points follow the portal's rule.",
         "place_among": "Place of {unit} among the {n} provinces",
         "units_block": "{area}: {n} commune-level units",
@@ -499,6 +507,12 @@ class ProvinceReport(_Base):
     def headline(self) -> Section:
         t, lang = self.t, self.lang
         out = _h(2, t["headline"])
+        disturbed = data_quality_warnings(self.findings, self.period)
+        if len(disturbed):
+            what = "; ".join(t["disturbed_item"].format(units=r.units, of=r.of, group=self._group_name(r.group)
+                                                        if r.group != "TOTAL" else t["total"], value=_auto(r.value, lang))
+                             for r in disturbed.itertuples()) + "."
+            out += f'<p class="warning"><strong>{_e(t["disturbed"].format(what=what))}</strong></p>'
         table = self.headline_table()
         if table.empty:
             return Section(out + _p(t["no_total"]))
@@ -745,7 +759,10 @@ class ProvinceReport(_Base):
         from .audit import audit
 
         f = audit(self.ds)
-        return f.loc[f["unit_id"].isin(self._inside)].reset_index(drop=True)
+        # findings about a whole table (no unit) belong to the province of the table's source
+        area = self.ds.sources.set_index("source_id")["area_unit_id"]
+        mine = f["unit_id"].isin(self._inside) | (f["unit_id"].isna() & f["source_id"].map(area).isin(self._inside))
+        return f.loc[mine].reset_index(drop=True)
 
     @_collect
     def audit(self) -> Section:
@@ -907,12 +924,14 @@ class ComparisonReport(_Base):
 
         s = self.ds.scores
         tot = s.loc[(s["group"] == "TOTAL") & (s["period_id"] == self.period) & s["unit_id"].isin(self._provinces)]
+        tot = rank_rows(tot, self.ds.sources)   # each field from the preferred source that gives it
         first = tot.groupby("unit_id", sort=False).agg(value=("value", "first"), rank=("rank", "first"),
                                                         rank_of=("rank_of", "first"), change=("change", "first"))
         first = first.reset_index()
         first["province"] = [self._name(u) for u in first["unit_id"]]
         first["band_calc"] = band_of(first["value"]).to_numpy()
         grp = s.loc[(s["period_id"] == self.period) & s["unit_id"].isin(self._provinces) & (s["group"] != "TOTAL")]
+        grp = preferred(self.ds, "scores", grp)
         if len(grp):
             wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
             first = first.merge(wide, left_on="unit_id", right_index=True, how="left")
@@ -936,6 +955,9 @@ class ComparisonReport(_Base):
                         [self._group_name(c) for c in cols[6:]]
         numeric = {c: None for c in shown.columns if c not in (t["unit"], t["band_calc"])}
         out += _table(shown, lang, numeric=numeric)
+        nat = national_average(self.ds, self.period)
+        if "TOTAL" in nat:
+            out += _p(t["national_average_total"].format(value=_auto(nat["TOTAL"], lang)))
         return Section(out, {"provinces": table})
 
     @_collect
