@@ -18,7 +18,7 @@ from analysis.scoring import recompute_group_points
 from analysis.selection import preferred
 from analysis.views import sub_indicator_table
 
-FIXTURES = Path(__file__).parent / "fixtures" / "portal"
+FIXTURES = Path(__file__).parent / "fixtures" / "portal-mdhl"
 ZERO = FIXTURES / "agencies_detail_mdhl_zero_denominators.json"
 PORTAL = SHARED_DIR / "data" / "portal"
 EXTRA = SHARED_DIR / "data" / "portal-extra" / "crawler-766" / "data" / "provinces"

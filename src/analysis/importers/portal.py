@@ -39,6 +39,14 @@ Decisions (the data is recorded *as published*; nothing is corrected silently):
   the level) and the portal ``rank`` is kept in the row's note.
 * **Precision.** Portal points and percentages are rounded to 2 decimals; JSON drops trailing
   zeros, so ``decimals`` is 2 for them (0 for counts).
+* **Missing is not zero.** A metric rate over 0 cases (0/0: no complaints, no dossiers) or over
+  nothing measured (null/null: the e-certified copy) is undefined, whatever ``ratio`` the crawler
+  prints (0, or 100). No percent row is stored; the count (0/0) and the points are, with the
+  reason in the note (``rate missing: no complaints (PAKN) (0/0)``). Scoring applies the portal's
+  rule for each case (scheme keys ``no_cases`` and ``not_measured``).
+* **National overview.** The ``overview`` of a provinces file ("Cả nước") is the record of the
+  country unit ``viet-nam``; the details file's ``componentIndicators`` are read per province
+  (provinces with an empty breakdown are named in a note; nothing is invented for them).
 * **Derived fields** (``ratio`` of a group = score ÷ maximum, ``scoreDelta`` of nothing,
   ``growthPercent``) are not stored; fields with no indicator code yet are listed in
   ``ImportResult.unmapped``. Indicator codes and allowed measures are read from
@@ -928,7 +936,8 @@ def _metrics(b: _Builder, block: dict, path: str, *, section, unit, period) -> N
         if missing_reason is not None:
             note = "; ".join(filter(None, [missing_reason, note]))
             ratio = None
-            b.notes.append(f"{label}: {missing_reason}; stored as missing, not as a rate")
+            b.notes.append(f"{_INDEX.sub('[*]', path)}.metrics[{code}]: rates at 0/0 or null/null stored as "
+                           f"missing with their reason, not as a rate")
         if ratio is not None:
             b.indicator(path=f"{label}.ratio", section=section, unit=unit, period=period,
                         indicator=indicator, measure="percent", value=ratio, note=note)
