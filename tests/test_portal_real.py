@@ -240,3 +240,30 @@ def test_a_report_on_placeholder_like_values_says_they_look_disturbed(tmp_path):
     text = re.sub(r"<[^>]+>", " ", report.headline().html)
     assert "Lưu ý về chất lượng số liệu" in text and "10/12 đơn vị có Tổng điểm đúng bằng 16" in text
     assert "bất thường" in text
+
+
+@needs_shared
+def test_headline_question_across_the_provinces_from_the_details_file(tmp_path):
+    from analysis.questions import online_vs_satisfaction
+
+    run_import([EXTRA], tmp_path)
+    res = online_vs_satisfaction(load_dataset(tmp_path), "2026-ytd-09-26", level="province")
+    assert len(res.table) == 34
+    # the real dossier-satisfaction rates of the 20 provinces with a breakdown (14 have none)
+    assert res.satisfaction == "satisfaction_rate" and res.table["satisfaction_rate"].notna().sum() == 20
+    # the details file has no online-submission rate per province: the ONLINE points stand in, and it says so
+    assert res.online == "ONLINE" and "no per-unit online submission rate" in res.verdict_en
+    main = res.tests.loc[(res.tests["x"] == "ONLINE") & (res.tests["y"] == "satisfaction_rate")
+                         & (res.tests["method"] == "spearman")].iloc[0]
+    assert main["n"] == 20 and main["ci_low"] < main["r"] < main["ci_high"]
+    assert "y_share_at_max" in res.tests and res.verdict_en.startswith("Across 20 provinces")
+
+
+def test_pooled_verdict_counts_provinces():
+    from analysis.config import DATA_DIR
+    from analysis.questions import online_vs_satisfaction
+
+    res = online_vs_satisfaction(load_dataset(DATA_DIR), "2024-07", pooled=True)
+    assert res.table["province_id"].nunique() == 1
+    assert "pooled over 1 provinces" not in res.verdict_en and "single province" in res.verdict_en
+    assert "(gộp)" not in res.verdict_vi
