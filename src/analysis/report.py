@@ -68,6 +68,10 @@ T = {
         "province_question": "Dịch vụ trực tuyến và mức độ hài lòng giữa các tỉnh, thành phố",
         "national_average_total": "Trung bình cả nước: {value} điểm.",
         "disturbed_item": "{units}/{of} đơn vị có {group} đúng bằng {value}",
+        "missing_cases": {"no complaints": "không có phản ánh, kiến nghị", "no dossiers": "không có hồ sơ",
+                          "no procedures": "không có TTHC", "no requests": "không có yêu cầu",
+                          "no cases": "không có trường hợp nào",
+                          "not measured": "không đo (tử số và mẫu số để trống)"},
         "disturbed": "Lưu ý về chất lượng số liệu: {what} Các giá trị này có dấu hiệu bất thường, không nên đọc như kết quả đo thực tế.",
         "rate_missing": "Tỷ lệ không xác định ({reason}): không ghi 0%, điểm tính theo quy tắc của Cổng.",
         "place_among": "Vị trí của {unit} trong {n} tỉnh, thành phố",
@@ -121,6 +125,7 @@ T = {
         "province_question": "Online services and satisfaction across the provinces",
         "national_average_total": "National average: {value} points.",
         "disturbed_item": "{units} of {of} units have {group} exactly {value}",
+        "missing_cases": {"not measured": "not measured (numerator and denominator empty)"},
         "disturbed": "Data quality warning: {what} These values look disturbed and should not be read as measurements.",
         "rate_missing": "Rate undefined ({reason}): not shown as 0%; points follow the portal's rule.",
         "place_among": "Place of {unit} among the {n} provinces",
@@ -602,7 +607,10 @@ class ProvinceReport(_Base):
         cat = indicator_catalog()
         name_col = "name_vi" if self.lang == "vi" else "name_en"
         marks, notes = [], []
-        for reason in sub["missing_reason"]:
+        cases = t["missing_cases"]
+        for case, kind in zip(sub["missing_case"], sub["missing_kind"]):
+            reason = None if not isinstance(case, str) else \
+                cases.get(case, case) + ("" if kind == "not_measured" else " (0/0)")
             if isinstance(reason, str):
                 if reason not in notes:
                     notes.append(reason)

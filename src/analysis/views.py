@@ -1,6 +1,8 @@
 """Per-unit views of the long published tables: one value per unit for a quantity and period."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .errors import ParameterError
@@ -252,7 +254,9 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``indicator, group, numerator, denominator, rate, points, max_points,
-        missing_reason, quality, source_id``.
+        missing_reason`` (the note's text), ``missing_kind`` (``no_cases`` for 0/0,
+        ``not_measured`` for null/null), ``missing_case`` (``no complaints``, ``no dossiers``,
+        ``no procedures``, ``not measured`` …), ``quality`` (a dataQualityStatus), ``source_id``.
     """
     from .reference import indicator_catalog
     from .scheme import load_scheme
@@ -261,7 +265,7 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
     ind = ds.indicators
     rows = ind.loc[(ind["unit_id"] == unit) & (ind["period_id"] == period) & ind["category"].isna()]
     cols = ["indicator", "group", "numerator", "denominator", "rate", "points", "max_points",
-            "missing_reason", "quality", "source_id"]
+            "missing_reason", "missing_kind", "missing_case", "quality", "source_id"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
     best = preferred(ds, "indicators", rows)
@@ -277,6 +281,8 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
         count, pct, pts = by.get("count"), by.get("percent"), by.get("points")
         notes = "; ".join(str(r["note"]) for r in (count, pct, pts) if r is not None and isinstance(r["note"], str))
         reason = next((p.split(":", 1)[1].strip() for p in notes.split("; ") if p.startswith("rate missing:")), None)
+        kind = None if reason is None else ("not_measured" if reason.startswith("not measured") else "no_cases")
+        case = None if reason is None else re.sub(r"\s*\(.*$", "", reason)   # "no complaints", "not measured"
         quality = next((p for p in notes.split("; ") if p.startswith("dataQualityStatus")), None)
         den = count["denominator"] if count is not None else (pct["denominator"] if pct is not None else None)
         out.append({"indicator": code, "group": cat.at[code, "group"] if code in cat.index else None,
@@ -284,7 +290,8 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
                     "denominator": None if den is None or pd.isna(den) else float(den),
                     "rate": None if pct is None else float(pct["value"]),
                     "points": None if pts is None else float(pts["value"]),
-                    "max_points": sub_max.get(code), "missing_reason": reason, "quality": quality,
+                    "max_points": sub_max.get(code), "missing_reason": reason, "missing_kind": kind,
+                    "missing_case": case, "quality": quality,
                     "source_id": part["source_id"].iloc[0]})
     return pd.DataFrame(out, columns=cols)
 

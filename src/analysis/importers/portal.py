@@ -931,7 +931,7 @@ def _metrics(b: _Builder, block: dict, path: str, *, section, unit, period) -> N
         if den is not None and den == 0:
             missing_reason = f"rate missing: {no_case_reason(code)} (0/0)"
         elif num is None and den is None and ratio is not None:
-            missing_reason = (f"rate missing: not measured (numerator and denominator null; the portal "
+            missing_reason = (f"rate missing: not measured (numerator and denominator null, the portal "
                               f"prints ratio {ratio:g})")
         if missing_reason is not None:
             note = "; ".join(filter(None, [missing_reason, note]))
