@@ -22,6 +22,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "portal-mdhl"
 ZERO = FIXTURES / "agencies_detail_mdhl_zero_denominators.json"
 PORTAL = SHARED_DIR / "data" / "portal"
 EXTRA = SHARED_DIR / "data" / "portal-extra" / "crawler-766" / "data" / "provinces"
+# the whole portal-extra folder, raw service-results responses (raw/) included
+EXTRA_ALL = SHARED_DIR / "data" / "portal-extra"
 needs_shared = pytest.mark.skipif(not PORTAL.is_dir() or not EXTRA.is_dir(),
                                   reason=f"portal mirrors not found at {PORTAL} (../shared is beside the clone in CI)")
 
@@ -163,13 +165,20 @@ EXPECTED = {
     # (MDSH by up to 0.12 at Hà Tĩnh, MDHL by up to 0.77 at Lạng Sơn, CKMB 11.37 vs 11.28 at Hà
     # Nội; README "Sums that disagree"), one per province and group
     ("details_Provinces_26092026", "metric_points_sum", "warning"): 40,
+    # raw service-results responses of Gia Lai for the months 2 and 3 of 2026: 127 of 149 units
+    # (month 2) and 114 of 149 (month 3) print a total of exactly 16.00, a placeholder-like run
+    # (README "Suspicious values"; the migration period the domain note warns about), one per table
+    ("service_results_month_2026_2", "placeholder_run", "warning"): 1,
+    ("service_results_month_2026_3", "placeholder_run", "warning"): 1,
+    # raw_Provinces_year_2026_27092026: 34 provinces, no ranks, totals equal to the sums of their
+    # groupScores within rounding: no finding is expected
 }
 
 
 @needs_shared
 @pytest.mark.slow
 def test_audit_on_every_real_portal_file_matches_the_reviewed_findings(tmp_path):
-    files = sorted(p for p in PORTAL.rglob("*.json")) + sorted(EXTRA.glob("*.json"))
+    files = sorted(p for p in PORTAL.rglob("*.json")) + sorted(EXTRA_ALL.rglob("*.json"))
     run_import(files, tmp_path)
     ds = load_dataset(tmp_path)
     f = audit(ds)
@@ -200,6 +209,11 @@ def test_audit_command_formats_and_exit_codes(tmp_path):
     assert js.returncode == 0 and '"metric_points_sum"' in js.stdout
     bad = subprocess.run(base + ["--period", "2099-01"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--period" in bad.stderr and "Traceback" not in bad.stderr
+    # parameters are validated like build's: one line naming the parameter, exit 2
+    for args in (["--province", "ha-noi; rm -rf x"], ["--period", "July"], ["--data", ""]):
+        bad = subprocess.run(base[:-2] + ["--data", args[1]] if args[0] == "--data" else base + args,
+                             capture_output=True, text=True)
+        assert bad.returncode == 2 and args[0] in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
 @needs_shared
@@ -236,10 +250,16 @@ def test_a_report_on_placeholder_like_values_says_they_look_disturbed(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "synthetic_month.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     run_import([tmp_path / "in"], tmp_path / "data")
-    report = ProvinceReport(load_dataset(tmp_path / "data"), "gia-lai", "2026-02")
-    text = re.sub(r"<[^>]+>", " ", report.headline().html)
-    assert "Lưu ý về chất lượng số liệu" in text and "10/12 đơn vị có Tổng điểm đúng bằng 16" in text
+    from analysis.render import section_html
+
+    ds = load_dataset(tmp_path / "data")
+    text = re.sub(r"<[^>]+>", " ", section_html(ProvinceReport(ds, "gia-lai", "2026-02").headline()))
+    assert "Lưu ý về chất lượng số liệu" in text and "10/12 đơn vị có tổng điểm đúng bằng 16" in text
     assert "bất thường" in text
+    # the English report says it in English, with no Vietnamese sentence
+    text = re.sub(r"<[^>]+>", " ", section_html(ProvinceReport(ds, "gia-lai", "2026-02", "en").headline()))
+    assert "Data quality warning: 10 of 12 units have the total exactly 16" in text
+    assert "look disturbed" in text and "bất thường" not in text
 
 
 @needs_shared

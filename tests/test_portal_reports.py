@@ -14,8 +14,8 @@ from analysis.importers.command import run_import
 from analysis.report import ComparisonReport
 
 PORTAL = SHARED_DIR / "data" / "portal"
-# the crawler files of portal-extra this branch reads (its raw/ responses need the raw importer)
-EXTRA = SHARED_DIR / "data" / "portal-extra" / "crawler-766" / "data" / "provinces"
+# the whole portal-extra folder: crawler files and raw service-results responses (raw/)
+EXTRA = SHARED_DIR / "data" / "portal-extra"
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not PORTAL.is_dir(), reason=f"portal mirrors not found at {PORTAL} "
                                  "(../shared is beside the clone in CI)")]
@@ -32,6 +32,8 @@ def test_plan_has_comparisons_and_gia_lai(scratch, tmp_path):
     keys = {j.key for j in plan_jobs(scratch, out_dir=tmp_path)}
     assert {"compare/2026-ytd-09-26", "compare/2026-ytd-09-30"} <= keys
     assert {"gia-lai/2026-ytd-09-24", "gia-lai/2026-ytd-10-02"} <= keys
+    # the monthly raw service results of Gia Lai (portal-extra raw/)
+    assert {"gia-lai/2026-02", "gia-lai/2026-03"} <= keys
 
 
 @pytest.mark.parametrize("period", ["2026-ytd-09-26", "2026-ytd-09-30"])
@@ -55,7 +57,12 @@ def test_every_offered_report_builds(scratch, tmp_path):
     text = re.sub(r"<[^>]+>", " ", html)
     assert "xếp hạng 33/34" in text and "Trung bình cả nước" in text and "Vị trí của thành phố Hà Nội" in text
     assert "Tử số" in text and "Mẫu số" in text   # its sub-indicators from the province details
-    jobs = [j for j in jobs if j.key in ("gia-lai/2026-ytd-10-02", "compare/2026-ytd-09-30")]
+    # the monthly raw results say plainly, at the top, that their values look disturbed
+    for month, n in (("2026-02", 127), ("2026-03", 114)):
+        html = (tmp_path / "gia-lai" / f"{month}.html").read_text(encoding="utf-8")
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+        assert f"Lưu ý về chất lượng số liệu: {n}/149 đơn vị có tổng điểm đúng bằng 16" in text
+        assert text.index("Lưu ý về chất lượng số liệu") < text.index("Kết quả các đơn vị")
     html = (tmp_path / "gia-lai" / "2026-ytd-10-02.html").read_text(encoding="utf-8")
     text = re.sub(r"<[^>]+>", " ", html)
     assert "tỉnh Gia Lai: 135 đơn vị cấp xã" in text

@@ -677,16 +677,19 @@ class ProvinceReport(_Base):
 
         f = self.findings
         if f.empty:
-            return pd.DataFrame(columns=["check", "severity", "published", "expected", "units", "unit_ids"])
+            return pd.DataFrame(columns=["check", "severity", "published", "expected", "units", "unit_ids",
+                                         "table_sources"])
         order = checks()["order"]
         g = f.assign(_p=f["published"].round(6), _e=f["expected"].round(6),
                      _o=f["check"].map(order).fillna(999))
         rows = []
         for (o, check, sev, p, e), part in g.groupby(["_o", "check", "severity", "_p", "_e"], sort=True,
                                                      dropna=False):
-            ids = list(dict.fromkeys(part["unit_id"]))
+            ids = list(dict.fromkeys(u for u in part["unit_id"] if isinstance(u, str)))
+            # a finding about a whole table (no unit) is named by its source
+            tables = tuple(dict.fromkeys(part.loc[~part["unit_id"].apply(lambda u: isinstance(u, str)), "source_id"]))
             rows.append({"check": check, "severity": sev, "published": p, "expected": e,
-                         "units": len(ids), "unit_ids": tuple(ids)})
+                         "units": len(ids), "unit_ids": tuple(ids), "table_sources": tables})
         lines = pd.DataFrame(rows)
         sev_rank = {"error": 0, "warning": 1, "info": 2}
         lines["_s"] = lines["severity"].map(sev_rank)
@@ -709,8 +712,10 @@ class ProvinceReport(_Base):
         # the technical message is written by the audit in English: it goes only to English reports
         full = full[["severity", "check", "unit", "period_id", "published", "expected", "difference", "source"]
                     + (["message"] if self.lang == "en" else [])]
-        summary = lines.assign(named=[", ".join(self._table_name(u) if u in self._units.index else u for u in ids)
-                                      for ids in lines["unit_ids"]]).drop(columns=["unit_ids"])
+        summary = lines.assign(named=[", ".join([self._table_name(u) if u in self._units.index else u for u in ids]
+                                                + [self._doc(s) for s in srcs])
+                                      for ids, srcs in zip(lines["unit_ids"], lines["table_sources"])]) \
+            .drop(columns=["unit_ids", "table_sources"])
         out.tables.update({"audit_summary": summary, "audit": full})
         out.labels.update({"audit_summary": c.Join([c.Msg("section.audit"), c.Code(" – "), c.Msg("col.line")]),
                            "audit": c.Msg("section.audit")})
@@ -720,9 +725,11 @@ class ProvinceReport(_Base):
                                       warnings=c.Num(out.facts["warnings"], 0), checks=c.Num(out.facts["checks"], 0))))
         items = []
         for r in lines.itertuples():
-            names = tuple(self._table_name(u) if u in self._units.index else u for u in r.unit_ids)
+            names = tuple(self._table_name(u) if u in self._units.index else u for u in r.unit_ids) + \
+                tuple(self._doc(s) for s in r.table_sources)
+            count = self._count_noun(r.unit_ids) if r.unit_ids else c.Msg("audit.whole_table")
             detail = c.Msg("audit.value_pair", published=c.Num(r.published), expected=c.Num(r.expected))
-            items.append(c.Join([c.Msg("audit.line", count=self._count_noun(r.unit_ids), check=c.Check(r.check),
+            items.append(c.Join([c.Msg("audit.line", count=count, check=c.Check(r.check),
                                       detail=detail), c.Code(" ("), c.Severity(r.severity), c.Code("): "),
                                 c.Units(names, NAMED_UNITS)]))
         out.parts += [c.Items(tuple(items)), c.Text(c.Msg("audit.full_list"), "note")]
