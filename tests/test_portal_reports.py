@@ -46,7 +46,9 @@ def test_comparison_covers_34_provinces(scratch, period):
 def test_every_offered_report_builds(scratch, tmp_path):
     """ALL province-periods and comparisons that `build --list` offers build (not a sample):
     the 34 provinces of the newest provinces snapshot, Gia Lai for every snapshot, the comparisons."""
-    jobs = plan_jobs(scratch, out_dir=tmp_path)
+    # HTML only: the workbook and CSV exports are the same code for every report and are tested on
+    # the seed data (test_build); writing them for ~80 reports would only cost time on CI's 2 cores
+    jobs = plan_jobs(scratch, out_dir=tmp_path, formats=("html",))
     keys = {j.key for j in jobs}
     assert {f"{p}/2026-ytd-09-30" for p in ("ha-noi", "gia-lai", "quang-ninh", "ho-chi-minh")} <= keys
     assert sum(k.endswith("/2026-ytd-09-30") and not k.startswith("compare/") for k in keys) == 34
