@@ -28,10 +28,12 @@ lang   ?= vi
 FORMAT ?=
 RAW ?= data/raw
 PORTAL  ?= ../shared/data/portal
+# the whole portal-extra folder: crawler files and raw API responses (issue 13's raw importer)
+PORTAL_EXTRA ?= ../shared/data/portal-extra
 SCRATCH ?= build/portal-data
 
 # Every variable a user may set on the command line (see the quoting rule above).
-USER_VARS := DATA OUT lang PROVINCE PERIOD MONTH FILES PORTAL SCRATCH WORKERS FORMAT \
+USER_VARS := DATA OUT lang PROVINCE PERIOD MONTH FILES PORTAL PORTAL_EXTRA SCRATCH WORKERS FORMAT \
              RAW GROUPS LEVEL RATE BASE_URL REFRESH
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
@@ -92,8 +94,8 @@ import: $(VENV)/.installed ## import files into a data directory: make import FI
 	@set -f; $(PY) -m analysis import --data "$$DATA" -- $$FILES
 
 .PHONY: portal-reports
-portal-reports: $(VENV)/.installed ## import ../shared/data/portal into $(SCRATCH) and build its reports under $(OUT)/portal
-	$(PY) -m analysis import --data "$$SCRATCH" -- "$$PORTAL"
+portal-reports: $(VENV)/.installed ## import ../shared/data/portal and ../shared/data/portal-extra into $(SCRATCH) and build their reports under $(OUT)/portal
+	$(PY) -m analysis import --data "$$SCRATCH" -- "$$PORTAL" "$$PORTAL_EXTRA"
 	$(PY) -m analysis build --data "$$SCRATCH" --out "$$OUT/portal"
 
 # --- fetch from the national portal -------------------------------------------

@@ -54,9 +54,10 @@ def test_sub_indicator_rules_from_the_domain_document():
     assert subs.loc["TTTT", "points"].tolist() == [6, 2, 2.5]
     assert subs.loc[("TTTT", "B_procedures_with_online_payment"), "target"] == 80
     assert s.groups["TTTT"].cap == 10
-    # MDHL 6 + 6 + 6, satisfaction full at 90%, full marks without complaints
+    # MDHL 6 + 6 + 6: dossier satisfaction full at 90% (domain note), complaint satisfaction at
+    # 100% (the province details of 26/09/2026: 137/224 = 61.16% scores 3.67), full marks without complaints
     assert subs.loc["MDHL", "points"].tolist() == [6, 6, 6]
-    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 90
+    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 100
     assert subs.loc[("MDHL", "dossier_satisfaction"), "target"] == 90
     assert subs.loc[("MDHL", "pakn_on_time"), "full_if_zero"] == "pakn_received"
     # MDSH: re-use full at 80%; e-certified copies 2 only since 2025; 22 points in both versions
@@ -121,7 +122,7 @@ points = 6.0
     s = load_scheme("766-2025", override_path=path)
     subs = s.subindicator_table().set_index(["group", "sub"])
     assert subs.loc[("MDHL", "dossier_satisfaction"), "target"] == 85
-    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 90   # untouched
+    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 100   # untouched
     assert subs.loc[("ONLINE", "online_submission"), "points"] == 6
     assert dict(zip(s.band_names, s.band_lower))["Khá"] == 72
     assert s.version == "766-2025+override"

@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fetch_parser(sub)
 
+    from .audit_command import add_parser as add_audit_parser
+
+    add_audit_parser(sub)
+
     p = sub.add_parser("build", help="build the HTML reports (only those whose inputs changed)")
     p.add_argument("--data", type=_path("--data/DATA"), default=DATA_DIR, help="data directory (default: data/)")
     p.add_argument("--out", type=_path("--out/OUT"), default=REPORTS_DIR, help="output directory (default: reports/)")

@@ -24,7 +24,8 @@ __all__ = ["Scheme", "GroupSpec", "SubIndicator", "load_scheme", "available_vers
 STATUSES = ("verified", "inferred", "unknown")
 SIX, FIVE = "six", "five"
 _GROUP_KEYS = {"name_en", "max", "views", "status", "note", "cap", "parts", "sub"}
-_SUB_KEYS = {"indicators", "points", "target", "status", "note", "full_if_zero"}
+_SUB_KEYS = {"indicators", "points", "target", "status", "note", "full_if_zero", "no_cases", "not_measured"}
+_CASE_RULES = ("full", "zero")
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,15 @@ class SubIndicator:
 
     ``points`` is NaN when the split is not established; ``indicators`` lists the indicator
     codes that can supply the rate, first found wins (empty: no code in the catalogue yet).
+    ``no_cases`` ("full" or "zero") scores a rate whose denominator is 0 (no complaints, no
+    dossiers: the rate is missing, not 0%); ``not_measured`` ("full") scores a sub-indicator the
+    portal prints with null numerator and denominator but with points.
 
     Examples
     --------
     >>> sub = load_scheme().groups["MDHL"].subs[1]
     >>> sub.code, sub.points, sub.target
-    ('pakn_satisfaction', 6.0, 90.0)
+    ('pakn_satisfaction', 6.0, 100.0)
     """
 
     group: str
@@ -49,6 +53,8 @@ class SubIndicator:
     status: str
     full_if_zero: str | None = None
     note: str = ""
+    no_cases: str | None = None
+    not_measured: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,12 @@ def _deep_merge(base: dict, override: dict, path: str, prefix: str = "") -> dict
     return out
 
 
+def _case_rule(value, where: str) -> str | None:
+    if value is None or value in _CASE_RULES:
+        return value
+    raise ParameterError(f"{where} must be one of {', '.join(_CASE_RULES)}, got {value!r}")
+
+
 def _status(value, where: str) -> str:
     if value not in STATUSES:
         raise ParameterError(f"{where}: status '{value}' not allowed; allowed: {', '.join(STATUSES)}")
@@ -281,7 +293,9 @@ def _build(raw: dict, files: tuple[str, ...], digest: str) -> Scheme:
             subs.append(SubIndicator(group=code, code=sub_code, indicators=indicators,
                                      points=_number(s.get("points", math.nan), f"{sw}.points", allow_nan=True),
                                      target=target, status=_status(s.get("status", "inferred"), sw),
-                                     full_if_zero=s.get("full_if_zero"), note=s.get("note", "")))
+                                     full_if_zero=s.get("full_if_zero"), note=s.get("note", ""),
+                                     no_cases=_case_rule(s.get("no_cases"), f"{sw}.no_cases"),
+                                     not_measured=_case_rule(s.get("not_measured"), f"{sw}.not_measured")))
         cap = spec.get("cap")
         group = GroupSpec(code=code, max=_number(spec.get("max"), f"{gw}.max", positive=True),
                           views=tuple(spec.get("views", ())), status=_status(spec.get("status", "inferred"), gw),
