@@ -149,12 +149,15 @@ class _Base:
             parts.append(c.Text(c.Msg("report.synthetic"), "synthetic"))
         parts += [c.Heading(1, heading), c.Text(c.Msg("report.subtitle"), "lead")]
         s = self.scheme
-        name = s.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
-        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(name), version=c.Code(s.version),
+        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(self._scheme_name()), version=c.Code(s.version),
                                   sha=c.Code((s.sha256 or "")[:12] or "–")), "note"))
         return self._content("title", parts=parts, facts={"scheme": s.version, "scheme_sha256": s.sha256,
                                                          "scheme_file": self.scheme_path,
                                                          "scheme_file_sha256": _file_sha(self.scheme_path)})
+
+    def _scheme_name(self) -> str:
+        """The scheme as reports name it: the version, and the user's file when one is used."""
+        return self.scheme.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
 
     def _used_sources(self) -> set[str]:
         return set(self.ds.sources["source_id"])
@@ -177,7 +180,7 @@ class _Base:
         parts = [c.Text(c.Msg("prov.generated")),
                  c.Heading(3, c.Msg("prov.params")), c.TableRef("parameters"),
                  c.Heading(3, c.Msg("prov.scheme")),
-                 c.Text(c.Msg("report.scheme", name=c.Code(self.scheme.version), version=c.Code(self.scheme.version),
+                 c.Text(c.Msg("report.scheme", name=c.Code(self._scheme_name()), version=c.Code(self.scheme.version),
                               sha=c.Code(self.scheme.sha256 or "–"))),
                  c.Heading(3, c.Msg("prov.data_files")), c.TableRef("data_files"),
                  c.Heading(3, c.Msg("prov.sources")), c.TableRef("sources"),
@@ -323,7 +326,7 @@ class ProvinceReport(_Base):
             rows.append({
                 "unit_id": unit, "unit": self._name(unit), "total": r["value"],
                 "band": r["band"] if isinstance(r["band"], str) else None,
-                "band_calc": band_of(pd.Series([r["value"]])).iloc[0],
+                "band_calc": band_of(pd.Series([r["value"]]), self.scheme).iloc[0],
                 "rank": None if rank is None else int(rank["rank"]),
                 "rank_of": None if rank is None or pd.isna(rank["rank_of"]) else int(rank["rank_of"]),
                 "rank_block": None if rank is None else rank["rank_block"],
@@ -472,7 +475,7 @@ class ProvinceReport(_Base):
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
-            table["band_calc"] = band_of(table["total"]).to_numpy()
+            table["band_calc"] = band_of(table["total"], self.scheme).to_numpy()
             grp = sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")]
             if len(grp):
                 wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
@@ -849,7 +852,7 @@ class ComparisonReport(_Base):
                                                         rank_of=("rank_of", "first"), change=("change", "first"))
         first = first.reset_index()
         first["province"] = [self._name(u) for u in first["unit_id"]]
-        first["band_calc"] = band_of(first["value"]).to_numpy()
+        first["band_calc"] = band_of(first["value"], self.scheme).to_numpy()
         grp = s.loc[(s["period_id"] == self.period) & s["unit_id"].isin(self._provinces) & (s["group"] != "TOTAL")]
         if len(grp):
             wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
