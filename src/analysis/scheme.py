@@ -352,7 +352,7 @@ def load_scheme(version: str | None = None, *, period=None, override_path=None) 
     version : str, optional
         ``"766-2022"`` or ``"766-2025"`` (see :func:`available_versions`). Default: the version
         valid for ``period``, or the newest one.
-    period : str or Period, optional
+    period : str or analysis.periods.Period, optional
         A period id (``"2024-07"``); the version whose ``valid_from`` is on or before the period's
         last day is chosen. Give either ``version`` or ``period``.
     override_path : path, optional
