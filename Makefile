@@ -34,7 +34,7 @@ SCRATCH ?= build/portal-data
 
 # Every variable a user may set on the command line (see the quoting rule above).
 USER_VARS := DATA OUT lang PROVINCE PERIOD MONTH FILES PORTAL PORTAL_EXTRA SCRATCH WORKERS FORMAT \
-             RAW GROUPS LEVEL RATE BASE_URL REFRESH
+             RAW GROUPS LEVEL RATE BASE_URL REFRESH SCHEME
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 
@@ -109,14 +109,14 @@ fetch: $(VENV)/.installed ## fetch from the portal into $(RAW)/<date>/ and impor
 
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
-reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)
+reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month) [SCHEME=file.toml]
 	$(PY) -m analysis build --data "$$DATA" --out "$$OUT" --month "$$MONTH" --lang "$$lang" --workers "$$WORKERS" \
-	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}"
+	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}" --scheme "$$SCHEME"
 
 .PHONY: report
-report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx]
+report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx] [SCHEME=file.toml]
 	$(PY) -m analysis build --data "$$DATA" --out "$$OUT" --province "$$PROVINCE" --period "$$PERIOD" --lang "$$lang" --workers "$$WORKERS" \
-	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}"
+	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}" --scheme "$$SCHEME"
 
 GOLDEN := tests/golden
 GOLDEN_CASES := bac-kan:2024-07 an-giang:2024-05-w1

@@ -30,9 +30,13 @@ def _cmd_build(args) -> int:
     _check_dir_arg(args.data, "--data/DATA", must_exist=True)
     _check_dir_arg(args.out, "--out/OUT")
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    if args.scheme is not None:
+        from .scheme import user_scheme
+
+        user_scheme(args.scheme)  # a bad path or file: one line, exit 2, before locks and kernels
     if args.list:
         for job in plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
-                             period=args.period, langs=tuple(args.lang), formats=formats):
+                             period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme):
             print(job.key)
         return 0
     from .dataset import recover
@@ -42,7 +46,7 @@ def _cmd_build(args) -> int:
     # the out dir is locked once the plan is valid
     with build_lock(args.data, None, one_build_per_data=True):
         jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
-                         period=args.period, langs=tuple(args.lang), formats=formats)
+                         period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme)
         results = run_batch(jobs, out_dir=args.out, workers=args.workers, executor=args.executor,
                             force=args.force, progress=not args.quiet)
     built = [r for r in results if r.status == "built"]
@@ -126,6 +130,14 @@ def _path(name: str):
     return check
 
 
+def _scheme_path(value: str):
+    """``--scheme``: a path, or nothing when empty (an unset ``SCHEME=`` in Make). The file itself
+    is checked by :func:`analysis.scheme.user_scheme`."""
+    if value == "":
+        return None
+    return _path("--scheme/SCHEME")(value)
+
+
 def _check_dir_arg(path: Path, name: str, *, must_exist: bool = False) -> None:
     """A directory parameter must be a directory (or, for outputs, absent)."""
     if path.exists() and not path.is_dir():
@@ -177,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_workers, default=None, help="parallel workers, 1-256 (default: CPU count)")
     p.add_argument("--executor", default="process", choices=["process", "serial", "dask"],
                    help="where notebooks run: worker processes, this process, or a Dask LocalCluster")
+    p.add_argument("--scheme", type=_scheme_path, default=None, metavar="PATH",
+                   help="a user scheme TOML file overriding the scheme version valid for each period "
+                        "(only the keys it changes; unknown keys are refused); reports state it, and "
+                        "editing it rebuilds them")
     p.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
     p.add_argument("--list", action="store_true", help="list the reports the data allows, build nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

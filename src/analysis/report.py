@@ -157,12 +157,15 @@ class _Base:
             parts.append(c.Text(c.Msg("report.synthetic"), "synthetic"))
         parts += [c.Heading(1, heading), c.Text(c.Msg("report.subtitle"), "lead")]
         s = self.scheme
-        name = s.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
-        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(name), version=c.Code(s.version),
+        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(self._scheme_name()), version=c.Code(s.version),
                                   sha=c.Code((s.sha256 or "")[:12] or "–")), "note"))
         return self._content("title", parts=parts, facts={"scheme": s.version, "scheme_sha256": s.sha256,
                                                          "scheme_file": self.scheme_path,
                                                          "scheme_file_sha256": _file_sha(self.scheme_path)})
+
+    def _scheme_name(self) -> str:
+        """The scheme as reports name it: the version, and the user's file when one is used."""
+        return self.scheme.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
 
     def _used_sources(self) -> set[str]:
         return set(self.ds.sources["source_id"])
@@ -185,7 +188,7 @@ class _Base:
         parts = [c.Text(c.Msg("prov.generated")),
                  c.Heading(3, c.Msg("prov.params")), c.TableRef("parameters"),
                  c.Heading(3, c.Msg("prov.scheme")),
-                 c.Text(c.Msg("report.scheme", name=c.Code(self.scheme.version), version=c.Code(self.scheme.version),
+                 c.Text(c.Msg("report.scheme", name=c.Code(self._scheme_name()), version=c.Code(self.scheme.version),
                               sha=c.Code(self.scheme.sha256 or "–"))),
                  c.Heading(3, c.Msg("prov.data_files")), c.TableRef("data_files"),
                  c.Heading(3, c.Msg("prov.sources")), c.TableRef("sources"),
@@ -330,7 +333,7 @@ class ProvinceReport(_Base):
                        if rec[f"{f}_source"] is not None}
             rows.append({
                 "unit_id": unit, "unit": self._name(unit), "total": rec["total"], "band": rec["band"],
-                "band_calc": band_of(pd.Series([rec["total"]])).iloc[0],
+                "band_calc": band_of(pd.Series([rec["total"]]), self.scheme).iloc[0],
                 "rank": rec["rank"], "rank_of": rec["rank_of"], "rank_block": rec["rank_block"],
                 "change": rec["change"] if rec["change"] is not None else float("nan"),
                 "change_calc": (rec["total"] - prev[0]) if prev else None,
@@ -528,7 +531,7 @@ class ProvinceReport(_Base):
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
-            table["band_calc"] = band_of(table["total"]).to_numpy()
+            table["band_calc"] = band_of(table["total"], self.scheme).to_numpy()
             grp = preferred(self.ds, "scores",
                             sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")])
             if len(grp):
@@ -946,7 +949,7 @@ class ComparisonReport(_Base):
                                                         rank_of=("rank_of", "first"), change=("change", "first"))
         first = first.reset_index()
         first["province"] = [self._name(u) for u in first["unit_id"]]
-        first["band_calc"] = band_of(first["value"]).to_numpy()
+        first["band_calc"] = band_of(first["value"], self.scheme).to_numpy()
         grp = s.loc[(s["period_id"] == self.period) & s["unit_id"].isin(self._provinces) & (s["group"] != "TOTAL")]
         grp = preferred(self.ds, "scores", grp)
         if len(grp):

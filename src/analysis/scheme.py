@@ -19,7 +19,7 @@ from .periods import Period, parse_period
 from .reference import bands as reference_bands
 
 __all__ = ["Scheme", "GroupSpec", "SubIndicator", "load_scheme", "available_versions", "scheme_for_periods",
-           "STATUSES", "SIX", "FIVE"]
+           "user_scheme", "STATUSES", "SIX", "FIVE"]
 
 STATUSES = ("verified", "inferred", "unknown")
 SIX, FIVE = "six", "five"
@@ -366,7 +366,7 @@ def load_scheme(version: str | None = None, *, period=None, override_path=None) 
     version : str, optional
         ``"766-2022"`` or ``"766-2025"`` (see :func:`available_versions`). Default: the version
         valid for ``period``, or the newest one.
-    period : str or Period, optional
+    period : str or analysis.periods.Period, optional
         A period id (``"2024-07"``); the version whose ``valid_from`` is on or before the period's
         last day is chosen. Give either ``version`` or ``period``.
     override_path : path, optional
@@ -429,3 +429,80 @@ def scheme_for_periods(period_ids) -> dict[str, Scheme]:
     for pid in pd.unique(np.asarray(list(period_ids), dtype=object)):
         out[pid] = load_scheme(period=pid)
     return out
+
+
+def user_scheme(path, *, periods=(), parameter: str = "--scheme/SCHEME") -> Scheme:
+    """Check a user scheme file named on the command line and load it (``build``, ``audit``).
+
+    The file is an override (see :func:`load_scheme`): it is applied to the version valid for
+    each of ``periods`` (the newest version when none is given), so a key that one of those
+    versions lacks is refused before anything runs.
+
+    Parameters
+    ----------
+    path : path
+        The user's TOML file.
+    periods : iterable of str, optional
+        Period ids the file will be used for.
+    parameter : str
+        The parameter's name, as errors print it.
+
+    Returns
+    -------
+    Scheme
+        The scheme of the last period given (of the newest version when none is).
+
+    Raises
+    ------
+    ParameterError
+        One line naming the parameter and the file: missing, not a file, unreadable, not UTF-8,
+        not TOML, an unknown key, a wrong type or an inconsistent scheme.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "strict.toml").write_text('[bands.lower]\\n"Tốt" = 85.0\\n', encoding="utf-8")
+    >>> s = user_scheme(folder / "strict.toml", periods=["2024-07"])
+    >>> s.version, s.bands_table()["lower"].tolist()
+    ('766-2022+override', [0.0, 50.0, 70.0, 85.0, 90.0])
+    >>> _ = (folder / "typo.toml").write_text('[bands.lowr]\\n', encoding="utf-8")
+    >>> user_scheme(folder / "typo.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    analysis.errors.ParameterError: parameter '--scheme/SCHEME': .../typo.toml: unknown key 'bands.lowr' ...
+    """
+    where = f"parameter '{parameter}'"
+    raw_path = str(path)
+    if raw_path.strip() == "":
+        raise ParameterError(f"{where}: an empty path is not allowed")
+    opath = Path(raw_path)
+    if not opath.exists():
+        raise ParameterError(f"{where}: scheme file '{opath}' does not exist")
+    if not opath.is_file():
+        raise ParameterError(f"{where}: '{opath}' is not a file; give a scheme TOML file")
+    try:
+        data = opath.read_bytes()
+    except OSError as exc:
+        raise ParameterError(f"{where}: scheme file '{opath}' cannot be read ({exc.strerror or exc})") from None
+    try:
+        tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{where}: scheme file '{opath}' is not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{where}: scheme file '{opath}' is not valid TOML: {exc}") from None
+    targets = [None] if not list(periods) else list(dict.fromkeys(str(p) for p in periods))
+    by_version: dict[str, str | None] = {}
+    for pid in targets:
+        version = load_scheme(period=pid).version if pid is not None else None
+        by_version.setdefault(version, pid)
+    scheme = None
+    for version, pid in by_version.items():
+        try:
+            scheme = load_scheme(version, override_path=opath)
+        except ParameterError as exc:
+            used = f" (applied to scheme {version}, valid for period {pid})" if pid else ""
+            message = str(exc).strip().splitlines()[0]
+            raise ParameterError(f"{where}: {message}{used}") from None
+    if len(targets) > 1:
+        scheme = load_scheme(period=targets[-1], override_path=opath)
+    return scheme
