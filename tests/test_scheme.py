@@ -157,3 +157,33 @@ def test_every_sub_indicator_points_within_its_group():
         for g in s.groups.values():
             known = sum(x.points for x in g.subs if not math.isnan(x.points))
             assert known <= g.max + 1e-9 or g.cap is not None   # TTTT: 10.5 capped at 10
+
+
+def test_audit_command_takes_a_user_scheme(tmp_path, capsys):
+    """`audit --scheme PATH`: a band cut point moved from 80 to 85 turns published "Tốt" bands
+    between the two cut points into band findings; a missing file is a one-line error (exit 2)."""
+    import csv
+    import io
+
+    from analysis.cli import main
+    from analysis.config import DATA_DIR
+
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[bands.lower]\n"Tốt" = 85.0\n', encoding="utf-8")
+
+    def bands(*extra):
+        assert main(["audit", "--data", str(DATA_DIR), "--format", "csv", *extra]) == 0
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        return {(r["unit_id"], r["period_id"]) for r in rows if r["check"] == "band"}
+
+    default, moved = bands(), bands("--scheme", str(strict))
+    added = moved - default
+    assert added, "moving the Tốt cut point to 85 must add band findings"
+    from analysis.dataset import load_dataset
+
+    sc = load_dataset(DATA_DIR).scores
+    tot = sc.loc[(sc["group"] == "TOTAL") & (sc["band"] == "Tốt")]
+    between = {(u, p) for u, p, v in zip(tot["unit_id"], tot["period_id"], tot["value"]) if 80 <= v < 85}
+    assert added <= between and added
+    assert main(["audit", "--scheme", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err

@@ -14,7 +14,7 @@ COLUMNS = ("severity", "check", "unit_id", "period_id", "published", "expected",
 
 
 def add_parser(sub) -> None:
-    from .cli import _PERIOD, _SLUG, _path, _pattern
+    from .cli import _PERIOD, _SLUG, _path, _pattern, _scheme_path
     from .config import DATA_DIR
 
     p = sub.add_parser("audit", help="audit the published figures of a data directory (exit 0 when it ran)")
@@ -24,15 +24,19 @@ def add_parser(sub) -> None:
     p.add_argument("--period", type=_pattern("PERIOD/--period", _PERIOD, "give a period id such as 2024-07 or "
                                               "2024-05-w1"), help="only findings of this period id")
     p.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
+    p.add_argument("--scheme", type=_scheme_path, default=None, metavar="PATH",
+                   help="a user scheme TOML file overriding the scheme version of --period (or of the newest "
+                        "period in the data); default: the versioned scheme valid for each period")
     p.set_defaults(func=run)
 
 
-def findings_for(ds, province: str | None = None, period: str | None = None) -> pd.DataFrame:
-    """The audit's findings, filtered, with the command's columns."""
+def findings_for(ds, province: str | None = None, period: str | None = None, scheme=None) -> pd.DataFrame:
+    """The audit's findings, filtered, with the command's columns (``scheme``: a Scheme, or None
+    for the versioned scheme valid for each period)."""
     from .audit import audit
     from .views import descendants
 
-    f = audit(ds)
+    f = audit(ds, scheme=scheme)
     if province is not None:
         units = ds.units
         if province not in set(units.loc[units["level"] == "province", "unit_id"]):
@@ -55,8 +59,16 @@ def run(args) -> int:
     from .dataset import load_dataset
 
     _check_dir_arg(args.data, "--data/DATA", must_exist=True)
+    scheme = None
+    if args.scheme is not None:
+        from .scheme import user_scheme
+
+        user_scheme(args.scheme)  # a bad path or file: one line, exit 2, before the data is read
     ds = load_dataset(args.data)
-    f = findings_for(ds, args.province, args.period)
+    if args.scheme is not None:
+        periods = [args.period] if args.period else sorted(ds.periods["period_id"])
+        scheme = user_scheme(args.scheme, periods=periods)
+    f = findings_for(ds, args.province, args.period, scheme)
     if args.format == "csv":
         f.to_csv(sys.stdout, index=False, lineterminator="\n")
     elif args.format == "json":
