@@ -851,7 +851,6 @@ def test_two_builds_are_byte_identical(two_builds, suffix):
     assert [f for f in files if a[f] != b.get(f)] == []
 
 
-@pytest.mark.xfail(reason="xlsx determinism comes with the report rework (#14)", strict=False)
 def test_two_builds_give_identical_xlsx(two_builds):
     a, b = (snapshot(o) for o in two_builds)
     files = [f for f in a if f.endswith(".xlsx")]
