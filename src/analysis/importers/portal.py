@@ -1214,6 +1214,15 @@ def _parse_catalog(b: _Builder, obj: dict, ctx: _Context, key: str) -> tuple[str
                                   _smallest_code_unit(b, [b.units[p] for p in set(provinces)]))
 
 
+def _child_unit(b: _Builder, rec: dict, path: str, field: str, allowed: str, code, parent: str):
+    """The level (from the record's ``field``, one of ``allowed``) and unit id of a child record."""
+    value = b.get(rec, field, path, f"string ({allowed})")
+    level = PORTAL_LEVELS.get(value)
+    if level is None:
+        raise b.error(_join(path, field), f"'{value}' is not {allowed}")
+    return level, b.child(b.get(rec, "departmentName", path, "string (unit name)"), code, level, parent, path)
+
+
 def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date | None, str, str]:
     code = obj.get("code")
     if code != "OK":
@@ -1250,11 +1259,7 @@ def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date | 
                        f"pageSize {page}")
     for path, rec in children:
         code = b._code(rec, path)
-        level_value = b.get(rec, "level", path, "string (PROVINCE or COMMUNE)")
-        level = PORTAL_LEVELS.get(level_value)
-        if level is None:
-            raise b.error(_join(path, "level"), f"'{level_value}' is not PROVINCE or COMMUNE")
-        uid = b.child(b.get(rec, "departmentName", path, "string (unit name)"), code, level, province, path)
+        level, uid = _child_unit(b, rec, path, "level", "PROVINCE or COMMUNE", code, province)
         key = "score" if "score" in rec else "totalScore"
         value = b.get(rec, key, path, "number (points)")
         if not 0 <= value <= 100:
@@ -1459,11 +1464,7 @@ def _parse_service_results(b: _Builder, data: dict, ctx: _Context, period: str) 
         levels: dict[str, int] = {}
         for path, rec in records:
             ucode = b._code(rec, path)
-            group = b.get(rec, "childGroup", path, "string (AGENCY or COMMUNE)")
-            level = PORTAL_LEVELS.get(group)
-            if level is None:
-                raise b.error(_join(path, "childGroup"), f"'{group}' is not AGENCY or COMMUNE")
-            uid = b.child(b.get(rec, "departmentName", path, "string (unit name)"), ucode, level, area, path)
+            level, uid = _child_unit(b, rec, path, "childGroup", "AGENCY or COMMUNE", ucode, area)
             levels[level] = levels.get(level, 0) + 1
             _unit_scores(b, rec, path, section="data.evaluation[]", unit=uid, period=period, ctx=ctx,
                          groups_required=False, checks=checks)
