@@ -28,11 +28,13 @@ lang   ?= vi
 FORMAT ?=
 RAW ?= data/raw
 PORTAL  ?= ../shared/data/portal
+# the whole portal-extra folder: crawler files and raw API responses (issue 13's raw importer)
+PORTAL_EXTRA ?= ../shared/data/portal-extra
 SCRATCH ?= build/portal-data
 
 # Every variable a user may set on the command line (see the quoting rule above).
-USER_VARS := DATA OUT lang PROVINCE PERIOD MONTH FILES PORTAL SCRATCH WORKERS FORMAT \
-             RAW GROUPS LEVEL RATE BASE_URL REFRESH
+USER_VARS := DATA OUT lang PROVINCE PERIOD MONTH FILES PORTAL PORTAL_EXTRA SCRATCH WORKERS FORMAT \
+             RAW GROUPS LEVEL RATE BASE_URL REFRESH SCHEME
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 
@@ -92,8 +94,8 @@ import: $(VENV)/.installed ## import files into a data directory: make import FI
 	@set -f; $(PY) -m analysis import --data "$$DATA" -- $$FILES
 
 .PHONY: portal-reports
-portal-reports: $(VENV)/.installed ## import ../shared/data/portal into $(SCRATCH) and build its reports under $(OUT)/portal
-	$(PY) -m analysis import --data "$$SCRATCH" -- "$$PORTAL"
+portal-reports: $(VENV)/.installed ## import ../shared/data/portal and ../shared/data/portal-extra into $(SCRATCH) and build their reports under $(OUT)/portal
+	$(PY) -m analysis import --data "$$SCRATCH" -- "$$PORTAL" "$$PORTAL_EXTRA"
 	$(PY) -m analysis build --data "$$SCRATCH" --out "$$OUT/portal"
 
 # --- fetch from the national portal -------------------------------------------
@@ -107,14 +109,14 @@ fetch: $(VENV)/.installed ## fetch from the portal into $(RAW)/<date>/ and impor
 
 # --- the two README commands ------------------------------------------------
 .PHONY: reports
-reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month)
+reports: $(VENV)/.installed ## build every report from the data in $(DATA) (MONTH=YYYY-MM for one month) [SCHEME=file.toml]
 	$(PY) -m analysis build --data "$$DATA" --out "$$OUT" --month "$$MONTH" --lang "$$lang" --workers "$$WORKERS" \
-	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}"
+	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}" --scheme "$$SCHEME"
 
 .PHONY: report
-report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx]
+report: $(VENV)/.installed ## build one report: make report PROVINCE=bac-kan PERIOD=2024-07 [lang=en] [FORMAT=docx] [SCHEME=file.toml]
 	$(PY) -m analysis build --data "$$DATA" --out "$$OUT" --province "$$PROVINCE" --period "$$PERIOD" --lang "$$lang" --workers "$$WORKERS" \
-	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}"
+	  --format "html,xlsx,csv$${FORMAT:+,$$FORMAT}" --scheme "$$SCHEME"
 
 GOLDEN := tests/golden
 GOLDEN_CASES := bac-kan:2024-07 an-giang:2024-05-w1

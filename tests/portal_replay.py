@@ -114,6 +114,7 @@ class Replay:
     log: list[tuple[str, dict, str]] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)
     any_period: bool = False  # benchmark: serve an endpoint's recording whatever the period
+    not_found_delay: float = 0.0  # seconds before a 404, so lists in flight together all start first
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handler(self, request: Request) -> Response:
@@ -136,6 +137,7 @@ class Replay:
             if answer is not None:
                 return answer
         if rec is None:
+            time.sleep(self.not_found_delay)
             return _json(404, {"code": "NOT_FOUND", "message": f"no recorded response for {endpoint} "
                                                                f"{json.dumps(payload)}"})
         return self._page(rec, payload)

@@ -186,3 +186,36 @@ def test_dask_executor_keeps_caching_and_failure_semantics(built, tmp_path):
     again = {r.key: r.status for r in run_batch(selected, out_dir=target, notebooks_dir=notebooks, executor="dask",
                                                 workers=2, progress=False)}
     assert again["tuyen-quang/2024-07"] == "skipped"  # the same cache as the other executors
+
+
+def test_one_command_line_build_at_a_time_per_data_dir(tmp_path, monkeypatch, capsys):
+    """A second build from the same data directory queues behind the first, says so in one
+    line, and gives up with a one-line BusyError when its wait runs out."""
+    import subprocess
+    import sys
+    import time
+
+    from analysis.build import build_lock
+    from analysis.errors import BusyError
+
+    data, ready = tmp_path / "data", tmp_path / "ready"
+    data.mkdir()
+    code = ("import pathlib, time\nfrom analysis.build import build_lock\n"
+            f"with build_lock({str(data)!r}, None, one_build_per_data=True):\n"
+            f"    pathlib.Path({str(ready)!r}).touch()\n    time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the first build did not start"
+            time.sleep(0.05)
+        monkeypatch.setenv("ANALYSIS_BUILD_WAIT", "0.3")
+        with pytest.raises(BusyError, match="in use by another build"):
+            with build_lock(data, None, one_build_per_data=True):
+                pass
+        assert "waiting for another build" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    with build_lock(data, None, one_build_per_data=True):  # free again once the first build ends
+        pass

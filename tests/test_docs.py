@@ -42,10 +42,6 @@ SHARED = Path(os.environ.get("ANALYSIS_SHARED_DIR", ROOT.parent / "shared"))
 # Features being built on other branches when these pages were written. Their examples are
 # skipped, with this reason, until the entry is deleted (after the merge).
 PENDING = {
-    "fetch": "issue 13 (portal client): `python -m analysis fetch`, `make fetch`, capture folders",
-    "audit-cli": "issue 11 (real portal data): `python -m analysis audit`",
-    "word-excel": "issue 14 (reports rework): `FORMAT=docx`, `build --format html,docx,xlsx`",
-    "scheme-option": "issue 17 item 2: `build --scheme PATH`, `make … SCHEME=`",
 }
 
 # The pages the issue asks for (built HTML, relative to the site root).

@@ -408,7 +408,7 @@ def run_attack(attack: Attack, tmp: Path, mp) -> dict:
     wrong = outcome.wrong
     if not wrong and outcome.code != attack.expect:
         wrong = f"exit status {outcome.code}, expected {attack.expect}"
-    if not wrong and attack.words and not re.search(attack.words, outcome.err):
+    if not wrong and attack.words and not re.search(attack.words, outcome.err, re.I):
         wrong = f"error does not say /{attack.words}/"
     return {"name": attack.name, "code": outcome.code, "err": outcome.err.strip().splitlines()[-1:] or [""],
             "one_line": attack.expect == 0 or one_line_error(outcome.code, outcome.err),
@@ -707,6 +707,13 @@ def test_killed_worker_and_killed_kernel_fail_their_own_job_only(tmp_path):
     _KILL_CASES.extend(["build worker", "build kernel"])
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:160]
+    except OSError:
+        return "?"
+
+
 def _session_processes(sid: int) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -734,10 +741,11 @@ def test_killing_the_main_process_leaves_no_orphans(tmp_path):
     assert len(_session_processes(proc.pid)) > 2  # main, workers, fork servers, kernels
     proc.kill()
     proc.wait()
-    deadline = time.time() + 15
+    deadline = time.time() + 60  # seconds when idle; a loaded 2-core machine may take longer
     while time.time() < deadline and _session_processes(proc.pid):
         time.sleep(0.2)
-    assert _session_processes(proc.pid) == []
+    left = {pid: _cmdline(pid) for pid in _session_processes(proc.pid)}
+    assert left == {}
     published = snapshot(out)
     time.sleep(2)
     assert snapshot(out) == published  # nobody is still publishing
@@ -750,18 +758,27 @@ def test_killing_the_main_process_leaves_no_orphans(tmp_path):
 
 # --- concurrency, a data change during a build, code reaching the caches ------------------------
 def test_concurrent_builds_one_waits_out_with_a_clear_message(tmp_path):
-    out = tmp_path / "out"
-    cmd = [PY, "-m", "analysis", "build", "--province", "bac-kan", "--period", "2024-07", "--out", str(out),
-           "--executor", "serial", "--quiet"]
-    first = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """While a build runs: another build into the same out dir (from other data) stops at once
+    with a one-line error; another build from the same data dir (into another out dir) queues,
+    says so in one line, and then runs."""
+    out, other_out, other_data = tmp_path / "out", tmp_path / "out2", tmp_path / "data"
+    shutil.copytree(DATA_DIR, other_data)
+    base = [PY, "-m", "analysis", "build", "--province", "bac-kan", "--period", "2024-07",
+            "--executor", "serial", "--quiet"]
+    first = subprocess.Popen(base + ["--out", str(out)], cwd=PROJECT_DIR, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (out / ".build" / "work").exists():
         time.sleep(0.05)
-    second = subprocess.run(cmd, cwd=PROJECT_DIR, capture_output=True, text=True)
+    same_out = subprocess.run(base + ["--out", str(out), "--data", str(other_data)], cwd=PROJECT_DIR,
+                              capture_output=True, text=True)
+    same_data = subprocess.run(base + ["--out", str(other_out)], cwd=PROJECT_DIR, capture_output=True, text=True)
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    assert second.returncode == 1
-    assert second.stderr.strip().count("\n") == 0 and "in use by another build" in second.stderr
+    assert same_out.returncode == 1
+    assert same_out.stderr.strip().count("\n") == 0 and "in use by another build" in same_out.stderr
+    assert same_data.returncode == 0, same_data.stderr
+    assert "waiting for another build" in same_data.stderr
     assert not _no_leftovers(out) and not _consistent(out)
 
 
@@ -834,7 +851,6 @@ def test_two_builds_are_byte_identical(two_builds, suffix):
     assert [f for f in files if a[f] != b.get(f)] == []
 
 
-@pytest.mark.xfail(reason="xlsx determinism comes with the report rework (#14)", strict=False)
 def test_two_builds_give_identical_xlsx(two_builds):
     a, b = (snapshot(o) for o in two_builds)
     files = [f for f in a if f.endswith(".xlsx")]

@@ -447,7 +447,9 @@ def test_import_reads_the_recorded_capture_folder_through_its_manifest(tmp_path)
 
 def test_payloads_are_those_recorded_in_the_manifest(replay, tmp_path):
     # Three of the six month lists are in ../shared; the other three get a 404 from the replay,
-    # but every request is made (six lists in flight) and carries the recorded payload.
+    # but every request is made (six lists in flight) and carries the recorded payload. The 404s
+    # wait a little, so no list is still unstarted (and so cancelled) when the first one fails.
+    replay.not_found_delay = 0.5
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch(pr.PHU_THO_ROOT, "2026-08", tmp_path, groups="CKMB,TDGQ,ONLINE,TTTT,MDHL,MDSH",
               options=options(replay, concurrency=6))

@@ -63,7 +63,12 @@ def test_without_a_server_the_launcher_is_a_plain_kernel(tmp_path, monkeypatch):
     import subprocess
 
     monkeypatch.setenv(ENV_SOCKET, str(tmp_path / "no-such-socket"))
-    km = build._kernel_manager_class(True)(kernel_name=build.KERNEL_NAME)
+    from jupyter_client.manager import KernelManager
+
+    class SyncForkKernelManager(KernelManager):  # the build's command, driven synchronously here
+        format_kernel_cmd = build._kernel_manager_class(True).format_kernel_cmd
+
+    km = SyncForkKernelManager(kernel_name=build.KERNEL_NAME)
     km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         kc = km.client()

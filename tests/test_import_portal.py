@@ -115,7 +115,8 @@ def test_old_api_provinces_fixture():
     assert thu.loc["ONLINE", "value"] == 6.0  # CLGQ in the file
     assert r.tables["periods"]["period_id"].tolist() == ["2026-ytd-09-24"]
     assert any("1 of 2 provinces: totalScore differs" in n for n in r.notes)
-    assert any("'Cả nước'" in n and "not imported" in n for n in r.notes)
+    # the national overview is now the country unit's record (issue 11)
+    assert (r.tables["scores"]["unit_id"] == "viet-nam").any()
     assert {"Mẫu", "UBND tỉnh Mẫu", "UBND Thành phố Thử"} <= set(r.tables["unit_aliases"]["alias"])
 
 

@@ -275,8 +275,9 @@ def test_a_document_without_figures_is_an_error_unless_allowed(tmp_path):
     doc = tmp_path / "thong-bao.txt"
     doc.write_text("Thông báo lịch tiếp dân tháng 7/2024 của huyện Thử\n\nKhông có số liệu trong văn bản này.\n",
                    encoding="utf-8")
-    with pytest.raises(DataError, match="no figure was read from this document.*--allow-empty"):
-        run_import([doc], target)
+    refused = run_import([doc], target)  # the file fails alone, with the reason; nothing is written
+    assert not refused.written and len(refused.failed) == 1
+    assert re.search(r"no figure was read from this document.*--allow-empty", refused.failed[0][1])
     report = run_import([doc], target, allow_empty=True)
     assert report.written and len(load_dataset(target).sources) == 3
 
@@ -372,11 +373,12 @@ def test_a_report_after_the_reform_is_not_tied_to_a_unit_that_ended(tmp_path):
     doc = tmp_path / "sau-sap-nhap.txt"
     doc.write_text("Kết quả Bộ chỉ số tháng 8/2025 của tỉnh Quảng Nam (văn bản mẫu cho kiểm thử)\n\n"
                    "Tỉnh Quảng Nam đạt 80,0/100 điểm.\n", encoding="utf-8")
-    with pytest.raises(DataError, match="cannot tell which unit"):
-        run_import([doc], target)
+    refused = run_import([doc], target)
+    assert len(refused.failed) == 1 and "cannot tell which unit" in refused.failed[0][1]
     (tmp_path / "sau-sap-nhap.txt.source.json").write_text('{"area_unit_id": "quang-nam"}', encoding="utf-8")
-    with pytest.raises(DataError, match="existed until 2025-06-30 but source .* reports on 2025-08"):
-        run_import([doc], target)
+    refused = run_import([doc], target)
+    assert len(refused.failed) == 1
+    assert re.search(r"existed until 2025-06-30 but source .* reports on 2025-08", refused.failed[0][1])
 
 
 def test_averages_and_blocks_are_not_the_area_total(minimal_dir=None, tmp_path=None):

@@ -118,13 +118,14 @@ def test_audit_findings_are_grouped_by_check_in_plain_language(backan, backan_en
     assert len(above) == 1
     assert above[0].startswith("15 xã: điểm vượt mức tối đa – ghi 20, kỳ vọng 18 (lỗi): UBND xã Quang Phong")
     assert above[0].endswith("và 7 đơn vị khác")
-    assert lines[0] == "19 phát hiện (17 lỗi, 2 cảnh báo), thuộc 4 loại kiểm tra."
+    # 19 unit findings and one about the Na Rì table itself: its header prints MDHL out of 20 (max 18)
+    assert lines[0] == "20 phát hiện (18 lỗi, 2 cảnh báo), thuộc 5 loại kiểm tra."
     assert any("ghi 87,15, kỳ vọng 79,2" in x for x in lines)  # local notation
     en = lines_of(backan_en.audit())
     assert any(x.startswith("15 communes: points above the maximum – printed 20, expected 18 (error)") for x in en)
     # the full list stays in the tables
     section = backan.audit()
-    assert len(section.tables["audit"]) == 19
+    assert len(section.tables["audit"]) == 20
     assert section.tables["audit_summary"]["units"].sum() == 19
 
 

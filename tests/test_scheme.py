@@ -54,9 +54,10 @@ def test_sub_indicator_rules_from_the_domain_document():
     assert subs.loc["TTTT", "points"].tolist() == [6, 2, 2.5]
     assert subs.loc[("TTTT", "B_procedures_with_online_payment"), "target"] == 80
     assert s.groups["TTTT"].cap == 10
-    # MDHL 6 + 6 + 6, satisfaction full at 90%, full marks without complaints
+    # MDHL 6 + 6 + 6: dossier satisfaction full at 90% (domain note), complaint satisfaction at
+    # 100% (the province details of 26/09/2026: 137/224 = 61.16% scores 3.67), full marks without complaints
     assert subs.loc["MDHL", "points"].tolist() == [6, 6, 6]
-    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 90
+    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 100
     assert subs.loc[("MDHL", "dossier_satisfaction"), "target"] == 90
     assert subs.loc[("MDHL", "pakn_on_time"), "full_if_zero"] == "pakn_received"
     # MDSH: re-use full at 80%; e-certified copies 2 only since 2025; 22 points in both versions
@@ -121,7 +122,7 @@ points = 6.0
     s = load_scheme("766-2025", override_path=path)
     subs = s.subindicator_table().set_index(["group", "sub"])
     assert subs.loc[("MDHL", "dossier_satisfaction"), "target"] == 85
-    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 90   # untouched
+    assert subs.loc[("MDHL", "pakn_satisfaction"), "target"] == 100   # untouched
     assert subs.loc[("ONLINE", "online_submission"), "points"] == 6
     assert dict(zip(s.band_names, s.band_lower))["Khá"] == 72
     assert s.version == "766-2025+override"
@@ -156,3 +157,33 @@ def test_every_sub_indicator_points_within_its_group():
         for g in s.groups.values():
             known = sum(x.points for x in g.subs if not math.isnan(x.points))
             assert known <= g.max + 1e-9 or g.cap is not None   # TTTT: 10.5 capped at 10
+
+
+def test_audit_command_takes_a_user_scheme(tmp_path, capsys):
+    """`audit --scheme PATH`: a band cut point moved from 80 to 85 turns published "Tốt" bands
+    between the two cut points into band findings; a missing file is a one-line error (exit 2)."""
+    import csv
+    import io
+
+    from analysis.cli import main
+    from analysis.config import DATA_DIR
+
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[bands.lower]\n"Tốt" = 85.0\n', encoding="utf-8")
+
+    def bands(*extra):
+        assert main(["audit", "--data", str(DATA_DIR), "--format", "csv", *extra]) == 0
+        rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        return {(r["unit_id"], r["period_id"]) for r in rows if r["check"] == "band"}
+
+    default, moved = bands(), bands("--scheme", str(strict))
+    added = moved - default
+    assert added, "moving the Tốt cut point to 85 must add band findings"
+    from analysis.dataset import load_dataset
+
+    sc = load_dataset(DATA_DIR).scores
+    tot = sc.loc[(sc["group"] == "TOTAL") & (sc["band"] == "Tốt")]
+    between = {(u, p) for u, p, v in zip(tot["unit_id"], tot["period_id"], tot["value"]) if 80 <= v < 85}
+    assert added <= between and added
+    assert main(["audit", "--scheme", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err

@@ -201,9 +201,9 @@ def test_recompute_by_hand():
         return {g: r.iloc[0] for g, r in recompute_wide(pd.DataFrame([rates]), SCHEME).items()}
 
     assert rec(on_time_rate=90.76)["TDGQ"]["recomputed"] == pytest.approx(20 * 0.9076)
-    # MDHL: satisfaction reaches full marks at 90%
+    # MDHL: dossier satisfaction reaches full marks at 90%, complaint satisfaction at 100%
     r = rec(pakn_on_time_rate=50.0, satisfaction_pakn_rate=91.35, satisfaction_dossier_rate=45.0)["MDHL"]
-    assert r["recomputed"] == pytest.approx(6 * 0.5 + 6 + 6 * 45 / 90)
+    assert r["recomputed"] == pytest.approx(6 * 0.5 + 6 * 0.9135 + 6 * 45 / 90)
     # no complaints: both complaint sub-indicators score 6
     r = rec(pakn_received=0.0, satisfaction_dossier_rate=90.0)["MDHL"]
     assert r["complete"] and r["recomputed"] == pytest.approx(18)

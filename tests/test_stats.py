@@ -631,6 +631,24 @@ def test_mixed_intercept_equals_ols_at_zero_group_variance():
 
 
 @pytest.mark.filterwarnings("error")
+def test_mixed_intercept_boundary_reports_ols_not_hessian_ses():
+    # no group effect; REML puts the group variance on 0 and statsmodels' Hessian SE of x comes
+    # out about 56% above the OLS SE for this draw: the fit must say "boundary" and give OLS SEs
+    rng = np.random.default_rng(21)
+    g = np.repeat(np.arange(5), 4)
+    x = rng.normal(size=20)
+    df = pd.DataFrame({"g": g, "x": x, "y": 1 + 0.5 * x + rng.normal(size=20)})
+    X = np.column_stack([np.ones(20), x])
+    beta, ssr = np.linalg.lstsq(X, df["y"].to_numpy(), rcond=None)[:2]
+    ols_se = np.sqrt(np.diag(ssr[0] / (20 - 2) * np.linalg.inv(X.T @ X)))
+    res = mixed_intercept(df, "y ~ x", group="g")
+    assert res["estimate"].iloc[:2].to_numpy() == pytest.approx(beta, abs=1e-6)
+    assert res["se"].iloc[:2].to_numpy() == pytest.approx(ols_se, rel=1e-9)
+    assert all("boundary fit" in n and "reduces to OLS" in n for n in res["note"])
+    assert res["estimate"].iloc[2] >= 0 and math.isnan(res["se"].iloc[2])
+
+
+@pytest.mark.filterwarnings("error")
 def test_mixed_intercept_close_to_ols_with_small_group_variance():
     rng = np.random.default_rng(3)
     g = np.repeat(np.arange(12), 8)

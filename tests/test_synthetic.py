@@ -89,7 +89,10 @@ def test_ceilings_and_correlations(nat):
 
 
 def test_national_is_consistent_with_the_audit():
-    assert audit(national(seed=4, months=2)).empty
+    # the generator gives communes their province's CKMB, as the portal does: the audit states
+    # it (info "inherited") and finds nothing else
+    f = audit(national(seed=4, months=2))
+    assert set(f["check"]) <= {"inherited"} and (f["severity"] == "info").all()
 
 
 def test_sheet_scores_like_the_engine():

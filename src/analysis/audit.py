@@ -5,13 +5,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .reference import GROUP_CODES, indicator_catalog
+from .reference import GROUP_CODES, SIX_GROUPS, indicator_catalog
 from .scheme import Scheme, load_scheme
 from .scoring import (KEY, _competition, _lookup, _view_totals, as_float, band_codes, block_codes,
                       decimals_of, half_unit, previous_period_ids, recompute_group_points,
                       recompute_wide, to_sheet, _recompute_arrays)
 
-__all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise"]
+__all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise",
+           "data_quality_warnings", "DISTURBING_CHECKS"]
 
 FINDING_COLUMNS = ("unit_id", "period_id", "check", "published", "expected", "difference",
                    "tolerance", "severity", "source_id", "section", "message")
@@ -36,7 +37,25 @@ CHECKS = {
     "units_by_band": "a printed number of units per band disagrees with its whole or with the bands printed in a table",
     "block_extreme": "a printed highest/lowest total of a block disagrees with the table of that block",
     "total_range": "a total outside 0-100, or a negative group value",
+    "source_conflict": "two sources give the same unit, period and group unequal values (beyond printed "
+                       "precision); the report uses the one the source preference rule chooses",
+    "metric_points_sum": "the printed sub-indicator points do not add up to the printed group points "
+                         "(the portal sums its rounded metric points)",
+    "inherited": "child units print the province's own group points (the portal gives them the "
+                 "province's transparency points): the values say nothing about the units",
+    "placeholder_run": "a placeholder-like run: most units of a table print exactly the same value "
+                       "(above 0 and below the group's maximum, where real values pile up)",
+    "temporary_denominator": "the portal marks a denominator as temporary (dataQualityStatus), so the "
+                             "points cannot be read as a measurement",
 }
+# Counts of procedures (TTHC) are not additive over units: one procedure is offered by many units,
+# so sub-units' counts may exceed the province's (the Phú Thọ payment-tree capture shows it).
+NON_ADDITIVE_COUNTS = ("payment_procedures_online", "fee_procedures_with_dossiers",
+                       "procedures_published_on_time", "procedures_updated_on_time",
+                       "procedures_published_full", "procedures_online_full", "procedures_online_partial",
+                       "population_data_procedure_rate")
+# A placeholder run: at least this many units, and at least this share of them, at one value.
+PLACEHOLDER_MIN_UNITS, PLACEHOLDER_MIN_SHARE = 10, 0.5
 _EPS = 1e-9
 
 
@@ -786,7 +805,7 @@ def _check_indicator_cross_section(ind: pd.DataFrame, own_part: np.ndarray, md: 
 def _check_parts(ind: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame, own_part: np.ndarray) -> list[pd.DataFrame]:
     """Counts of sub-units (in one section) against the unit's count printed in another section."""
     fig = ["source_id", "period_id", "indicator", "measure", "category_k", "block_k"]
-    counts = ind.loc[(ind["measure"] == "count")].copy()
+    counts = ind.loc[(ind["measure"] == "count") & ~ind["indicator"].isin(NON_ADDITIVE_COUNTS)].copy()
     if counts.empty:
         return []
     counts["category_k"], counts["block_k"] = counts["category"].fillna(""), counts["block"].fillna("")
@@ -947,11 +966,17 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     parts = [findings.assign(_order=0.0)]
     by = ["source_id", "unit_id", "period_id"]
     rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
+    portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
+    metric_sums = _metric_point_sums(ind, scores, portal)
     if len(rec) and len(_recompute_findings(rec, md)):
         # explain (rates used, sub-indicators missing) only the recomputations that disagree
         keys = _recompute_findings(rec, md)[by].drop_duplicates()
         detail = recompute_group_points(ind.merge(keys, on=by), scheme, scores=scores.merge(keys, on=by))
-        parts.append(_recompute_findings(detail.assign(_order=0.0), md))
+        found = _recompute_findings(detail.assign(_order=0.0), md)
+        parts.append(_explained_by_metric_sums(found, metric_sums))
+    parts += _check_metric_sums(metric_sums)
+    parts += _check_portal_quality(scores, ind, units)
+    parts += _check_source_conflicts(dataset)
     parts += _check_shares(ind, md)
     anc = _ancestors(units)
     own_part = _breakdown_rows(ind, anc)
@@ -967,6 +992,169 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     out["_check"] = out["check"].map({c: i for i, c in enumerate(CHECKS)})
     out = out.sort_values(["_src", "_sec", "_check"], kind="stable")
     return out.reset_index(drop=True)[list(FINDING_COLUMNS)]
+
+
+def _metric_point_sums(ind: pd.DataFrame, scores: pd.DataFrame, portal_sources: set) -> pd.DataFrame:
+    """Per source × unit × period × group: the sum of the printed sub-indicator points and the
+    printed group points of the same source. Portal sources only: the portal's group is the sum
+    of its printed metric points, while a report may print only some of them."""
+    cat = indicator_catalog()
+    pts = ind.loc[ind["measure"] == "points"]
+    pts = pts.loc[pts["indicator"].map(cat["group"]).isin(SIX_GROUPS).to_numpy()
+                  & pts["source_id"].isin(portal_sources)]
+    if pts.empty:
+        return pd.DataFrame(columns=["source_id", "unit_id", "period_id", "group", "metric_sum", "n_metrics",
+                                     "published", "section"])
+    pts = pts.assign(group=pts["indicator"].map(cat["group"]))
+    sums = (pts.groupby(["source_id", "unit_id", "period_id", "group"], sort=False)["value"]
+            .agg(metric_sum="sum", n_metrics="size").reset_index())
+    pub = (scores.loc[scores["value"].notna(), ["source_id", "unit_id", "period_id", "group", "value", "section"]]
+           .drop_duplicates(["source_id", "unit_id", "period_id", "group"]).rename(columns={"value": "published"}))
+    return sums.merge(pub, on=["source_id", "unit_id", "period_id", "group"], how="inner")
+
+
+def _metric_sum_off(m: pd.DataFrame) -> np.ndarray:
+    # the portal sums its printed (2-decimal) metric points: equal up to float noise
+    return (np.abs(m["published"] - m["metric_sum"]) > 0.005 + _EPS).to_numpy()
+
+
+def _check_metric_sums(m: pd.DataFrame) -> list[pd.DataFrame]:
+    if m.empty:
+        return []
+    b = m.loc[_metric_sum_off(m)]
+    if b.empty:
+        return []
+    msg = (b["group"] + " " + _fmt(b["published"]).to_numpy() + " printed, but its " + b["n_metrics"].astype(str)
+           + " printed sub-indicator points add up to " + _fmt(b["metric_sum"]).to_numpy()
+           + ": the source's figures disagree with each other (data quality)")
+    return [_findings("metric_points_sum", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                      source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                      published=b["published"].to_numpy(), expected=b["metric_sum"].to_numpy(), tolerance=0.005,
+                      severity="warning", message=msg.to_numpy(), order=0.0)]
+
+
+def _explained_by_metric_sums(found: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
+    """Drop recomputed-points findings where the source's own metric points disagree with its
+    group (reported once, as metric_points_sum) and the recomputation agrees with those metric
+    points: the rule holds, the source's group figure is what is off."""
+    if found.empty or m.empty:
+        return found
+    grp = found["message"].str.split(" ", n=1).str[0]
+    key = found.assign(group=grp).merge(m.loc[_metric_sum_off(m)], on=["source_id", "unit_id", "period_id", "group"],
+                                        how="left", suffixes=("", "_m"))
+    explained = key["metric_sum"].notna() & (np.abs(key["expected"] - key["metric_sum"])
+                                              <= key["tolerance"] + _EPS)
+    return found.loc[~explained.to_numpy()].reset_index(drop=True)
+
+
+def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.DataFrame) -> list[pd.DataFrame]:
+    """Inherited group points, placeholder-like runs and temporary denominators."""
+    out = []
+    u = units.set_index("unit_id")
+    s = scores.loc[scores["value"].notna()].copy()
+    s["level"] = s["unit_id"].map(u["level"])
+    s["province_id"] = s["unit_id"].map(u["province_id"])
+    from .reference import groups as _groups
+    maxima = _groups()["max_points"]
+    # inherited: child units of one table printing exactly the province's own value of a group
+    own = (s.loc[s["level"] == "province", ["period_id", "unit_id", "group", "value"]]
+           .drop_duplicates(["period_id", "unit_id", "group"]).rename(columns={"unit_id": "province_id",
+                                                                              "value": "own"}))
+    child = s.loc[s["level"].isin(["department", "commune", "district"]) & (s["group"] != "TOTAL")]
+    m = child.merge(own, on=["period_id", "province_id", "group"])
+    if len(m):
+        m["same"] = np.abs(m["value"] - m["own"]) < _EPS
+        agg = (m.groupby(["source_id", "section", "period_id", "province_id", "group"], sort=False)
+               .agg(n=("same", "size"), k=("same", "sum"), own=("own", "first")).reset_index())
+        agg = agg.loc[(agg["k"] >= 2) & (agg["k"] >= 0.5 * agg["n"])]
+        if len(agg):
+            msg = (agg["k"].astype(int).astype(str) + " of " + agg["n"].astype(str) + " units print "
+                   + agg["group"] + " " + _fmt(agg["own"]).to_numpy() + ", the province's own value: inherited "
+                   "from the province, it says nothing about the units (left out of recommendations, "
+                   "rankings and correlations)")
+            out.append(_findings("inherited", unit_id=agg["province_id"].to_numpy(), period_id=agg["period_id"].to_numpy(),
+                                 source_id=agg["source_id"].to_numpy(), section=agg["section"].to_numpy(),
+                                 published=agg["own"].to_numpy(), expected=agg["own"].to_numpy(), tolerance=0.0,
+                                 severity="info", message=msg.to_numpy(), order=0.0))
+    # placeholder runs: most units of one table at exactly one value (neither 0 nor the maximum)
+    runs = s.loc[s["level"] != "country"]
+    if len(runs):
+        cnt = (runs.groupby(["source_id", "section", "period_id", "group", "value"], sort=False).size()
+               .rename("k").reset_index())
+        tot = runs.groupby(["source_id", "section", "period_id", "group"], sort=False).size().rename("n").reset_index()
+        cnt = cnt.merge(tot, on=["source_id", "section", "period_id", "group"])
+        top = cnt["group"].map(maxima).astype(float)
+        hit = cnt.loc[(cnt["n"] >= PLACEHOLDER_MIN_UNITS) & (cnt["k"] >= PLACEHOLDER_MIN_SHARE * cnt["n"])
+                      & (cnt["value"] > _EPS) & (cnt["value"] < top - _EPS) & (cnt["group"] != "CKMB")]
+        if len(hit):
+            msg = (hit["k"].astype(str) + " of " + hit["n"].astype(str) + " units print " + hit["group"] + " exactly "
+                   + _fmt(hit["value"]).to_numpy() + ": a placeholder-like run; the values look disturbed "
+                   "and should not be read as measurements")
+            out.append(_findings("placeholder_run", unit_id=None, period_id=hit["period_id"].to_numpy(),
+                                 source_id=hit["source_id"].to_numpy(), section=hit["section"].to_numpy(),
+                                 published=hit["k"].to_numpy(), expected=hit["n"].to_numpy(), tolerance=0.0,
+                                 severity="warning", message=msg.to_numpy(), order=0.0))
+    # temporary denominators marked by the portal
+    note = ind["note"].astype(object).where(ind["note"].notna(), "").astype(str)
+    temp = ind.loc[note.str.contains("TEMP_NATIONAL_REPORT_DENOMINATOR", regex=False)]
+    if len(temp):
+        agg = (temp.groupby(["source_id", "period_id", "indicator"], sort=False)
+               .agg(n=("unit_id", "nunique"), section=("section", "first")).reset_index())
+        msg = (agg["indicator"] + ": the portal marks the denominator of " + agg["n"].astype(str)
+               + " unit(s) as temporary (TEMP_NATIONAL_REPORT_DENOMINATOR); these points cannot be lost "
+               "and are not a measurement")
+        out.append(_findings("temporary_denominator", unit_id=None, period_id=agg["period_id"].to_numpy(),
+                             source_id=agg["source_id"].to_numpy(), section=agg["section"].to_numpy(),
+                             published=agg["n"].to_numpy(), expected=np.nan, tolerance=0.0, severity="info",
+                             message=msg.to_numpy(), order=0.0))
+    return out
+
+
+def _check_source_conflicts(dataset) -> list[pd.DataFrame]:
+    """Unequal values of one figure across sources (equal values are not a contradiction)."""
+    from .selection import preferred
+
+    s = dataset.scores
+    multi = s.loc[s["value"].notna()]
+    dup = multi.duplicated(["unit_id", "period_id", "group"], keep=False)
+    if not dup.any():
+        return []
+    p = preferred(dataset, "scores", multi.loc[dup])
+    c = p.loc[p["conflict"] & (p["source_id"].notna())]
+    # differing sections of one report are the cross_section check's
+    c = c.loc[[isinstance(a, str) and any(not part.startswith(sid + " – ") for part in a.split("; "))
+               for a, sid in zip(c["alternatives"], c["source_id"])]]
+    if c.empty:
+        return []
+    msg = (c["group"] + " " + _fmt(c["value"]).to_numpy() + " used (source preference: " + c["preference"]
+           + "); other sources give " + c["alternatives"].astype(str))
+    return [_findings("source_conflict", unit_id=c["unit_id"].to_numpy(), period_id=c["period_id"].to_numpy(),
+                      source_id=c["source_id"].to_numpy(), section=c["section"].to_numpy(),
+                      published=c["value"].to_numpy(), expected=np.nan, tolerance=0.0, severity="warning",
+                      message=msg.to_numpy(), order=0.0)]
+
+
+# Findings that make a period's values look disturbed: a report says so plainly, up front.
+DISTURBING_CHECKS = ("placeholder_run",)
+
+
+def data_quality_warnings(findings: pd.DataFrame, period: str) -> pd.DataFrame:
+    """The placeholder-like runs of a period (the findings that make its values look disturbed),
+    as ``group, value, units, of`` for a report to state up front in its own language.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"check": ["placeholder_run", "band"], "period_id": ["2026-02", "2026-02"],
+    ...                   "published": [127.0, 1.0], "expected": [149.0, 1.0],
+    ...                   "message": ["127 of 149 units print TOTAL exactly 16: a placeholder-like run", "x"]})
+    >>> data_quality_warnings(f, "2026-02").values.tolist()
+    [['TOTAL', 16.0, 127, 149]]
+    """
+    hit = findings.loc[findings["check"].isin(DISTURBING_CHECKS) & (findings["period_id"] == period)]
+    what = hit["message"].str.extract(r"print (?P<group>\w+) exactly (?P<value>[-\d.]+)")
+    out = pd.DataFrame({"group": what["group"].to_numpy(), "value": what["value"].astype(float).to_numpy(),
+                        "units": hit["published"].astype(int).to_numpy(), "of": hit["expected"].astype(int).to_numpy()})
+    return out.drop_duplicates().reset_index(drop=True)
 
 
 def summarise(findings: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ Crash safety (what a SIGKILL, a full disk or a second build at the same time can
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -62,6 +63,7 @@ OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches onl
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
+BUILD_WAIT = 1800.0  # seconds a command-line build queues behind another build from the same data dir
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Job:
     data_hash: str = ""  # hash of the data slice this report reads
     formats: tuple = DEFAULT_FORMATS  # outputs besides the notebook: html, xlsx, csv, docx
     inputs: tuple = ()   # sorted (table, SHA-256) pairs: the data files the plan was made from
+    scheme_hash: str = ""  # SHA-256 of the user scheme file (parameter ``scheme``), "" for none
 
     @property
     def parameters(self) -> dict:
@@ -110,8 +113,11 @@ def package_hash() -> str:
 
 def input_hash(job: Job, *, notebook_bytes: bytes, package: str, lock: bytes) -> str:
     """Hash over the notebook code, the parameters, the report's data slice, the package and the lock."""
-    return _sha(notebook_bytes, json.dumps([job.params, list(job.formats)]).encode(), job.data_hash.encode(),
-                package.encode(), lock)
+    parts = [notebook_bytes, json.dumps([job.params, list(job.formats)]).encode(), job.data_hash.encode(),
+             package.encode(), lock]
+    if job.scheme_hash:  # the user scheme file's content: an edited file rebuilds its reports
+        parts.append(b"scheme\0" + job.scheme_hash.encode())
+    return _sha(*parts)
 
 
 # --- planning ----------------------------------------------------------------------------
@@ -123,8 +129,12 @@ def _data_manifest(data_dir: Path) -> dict[str, str]:
 
 def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: str | None = None,
               province: str | None = None, period: str | None = None, langs=("vi",),
-              comparisons: bool = True, formats=DEFAULT_FORMATS) -> list[Job]:
+              comparisons: bool = True, formats=DEFAULT_FORMATS, scheme=None) -> list[Job]:
     """Every report the data allows (or the one asked for), with its data-slice hash.
+
+    ``scheme`` names a user scheme TOML file (an override, see :func:`analysis.scheme.user_scheme`):
+    it is checked against the scheme version of every planned period, passed to the notebooks
+    as their ``scheme`` parameter, and its content is part of each report's input hash.
 
     Loading and validating the data is skipped when its files are byte-identical to the last
     planned build (the slice hashes are then read from the build state), so a no-op rebuild
@@ -139,6 +149,13 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir)
     if month is not None and (len(month) != 7 or month[4] != "-" or not month.replace("-", "").isdigit()):
         raise ParameterError(f"parameter 'MONTH': '{month}' is not YYYY-MM")
+    scheme_path, scheme_hash = "", ""
+    if scheme is not None and str(scheme) != "":
+        from .scheme import user_scheme
+
+        user_scheme(scheme)  # a bad path or file stops here, before the data is read
+        scheme_path = str(Path(scheme).resolve())
+        scheme_hash = hashlib.sha256(Path(scheme_path).read_bytes()).hexdigest()
     manifest = _data_manifest(data_dir)
     cache_file = out_dir / STATE_DIR / "plan.json"
     cached = None
@@ -149,11 +166,11 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
             cached = None
     request = {"data_dir": str(data_dir), "month": month, "province": province, "period": period,
                "langs": list(langs), "comparisons": comparisons, "manifest": manifest, "formats": list(formats),
-               "code": package_hash()}
+               "code": package_hash(), "scheme": [scheme_path, scheme_hash]}
     if cached and cached.get("request") == request:
         return [Job(j["kind"], j["key"], j["notebook"], tuple(tuple(p) for p in j["params"]), j["data_hash"],
                     formats=tuple(j.get("formats", DEFAULT_FORMATS)),
-                    inputs=tuple(tuple(p) for p in j.get("inputs", ())))
+                    inputs=tuple(tuple(p) for p in j.get("inputs", ())), scheme_hash=j.get("scheme_hash", ""))
                 for j in cached["jobs"]]
 
     from .dataset import data_facts
@@ -181,21 +198,29 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         if not pairs:
             raise ParameterError(f"parameter 'MONTH': no report period in {month}; months with data: "
                                  f"{', '.join(months)}")
+    if scheme_path:
+        from .scheme import user_scheme
+
+        planned = sorted({per for _, per in pairs} | set(facts["comparison_periods"] if comparisons else ()))
+        user_scheme(scheme_path, periods=planned)  # every version the reports will use takes the file
+    extra = (("scheme", scheme_path),) if scheme_path else ()
     jobs = []
     inputs = tuple(sorted(manifest.items()))
     data_arg = "" if data_dir == DATA_DIR.resolve() else str(data_dir)
     for lang in langs:
         suffix = "" if lang == "vi" else f".{lang}"
         for prov, per in pairs:
-            params = (("data_dir", data_arg), ("lang", lang), ("period", per), ("province", prov))
+            params = (("data_dir", data_arg), ("lang", lang), ("period", per), ("province", prov)) + extra
             jobs.append(Job("province", f"{prov}/{per}{suffix}", PROVINCE_NOTEBOOK.name, params,
-                            facts["province_hashes"][prov], formats=formats, inputs=inputs))
+                            facts["province_hashes"][prov], formats=formats, inputs=inputs,
+                            scheme_hash=scheme_hash))
         if comparisons:
             periods = [p for p in facts["comparison_periods"] if month is None or p.startswith(month)]
             for per in periods:
-                params = (("data_dir", data_arg), ("lang", lang), ("period", per))
+                params = (("data_dir", data_arg), ("lang", lang), ("period", per)) + extra
                 jobs.append(Job("compare", f"compare/{per}{suffix}", COMPARE_NOTEBOOK.name, params,
-                                facts["compare_hash"], formats=formats, inputs=inputs))
+                                facts["compare_hash"], formats=formats, inputs=inputs,
+                                scheme_hash=scheme_hash))
     try:  # the plan cache is an optimisation: skipped when another build holds the directory
         out_dir.mkdir(parents=True, exist_ok=True)
         with dir_lock(out_dir, "build (writing this output directory)"):
@@ -292,8 +317,13 @@ def _data_build_lock(data: Path):
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
-    except Timeout:
-        raise BusyError(f"'{data}' is in use by another build; wait for it to finish") from None
+    except Timeout:  # queue behind the other build (said once), up to BUILD_WAIT seconds
+        wait = float(os.environ.get("ANALYSIS_BUILD_WAIT", BUILD_WAIT))
+        print(f"waiting for another build from '{data}' to finish (at most {wait:.0f} s)", file=sys.stderr)
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise BusyError(f"'{data}' is in use by another build; wait for it to finish") from None
     try:
         yield
     finally:
@@ -469,13 +499,18 @@ def stop_zygote() -> None:
 
 
 def _kernel_manager_class(fork: bool):
-    """The kernel manager class: kernels forked from the fork server, or plain ipykernels."""
-    from jupyter_client.manager import KernelManager
+    """The kernel manager class: kernels forked from the fork server, or plain ipykernels.
+
+    Asynchronous managers (so asynchronous clients): a blocking client would wait on the
+    kernel's output socket inside nbclient's event loop, and a kernel that dies mid-cell would
+    never be noticed (nbclient's liveness check could not run).
+    """
+    from jupyter_client.manager import AsyncKernelManager
 
     if not fork:
-        return KernelManager
+        return AsyncKernelManager
 
-    class ForkKernelManager(KernelManager):
+    class ForkKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
 
@@ -567,7 +602,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
                 raise RuntimeError("the build's fork server has stopped; the build is being shut down")
             _use_server(fork)
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
-        os.environ[READ_LOG_ENV] = str(handed / "reads.jsonl")  # read by the kernel this worker starts next
+        os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
         nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork))
         _make_deterministic(nb)
         reads = _check_reads(handed / "reads.jsonl", manifest)

@@ -30,18 +30,24 @@ def _cmd_build(args) -> int:
     _check_dir_arg(args.data, "--data/DATA", must_exist=True)
     _check_dir_arg(args.out, "--out/OUT")
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    if args.scheme is not None:
+        from .scheme import user_scheme
+
+        user_scheme(args.scheme)  # a bad path or file: one line, exit 2, before locks and kernels
     if args.list:
         for job in plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
-                             period=args.period, langs=tuple(args.lang), formats=formats):
+                             period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme):
             print(job.key)
         return 0
     scheduler = _scheduler_arg(args)
     from .dataset import recover
 
     recover(args.data)  # finish an interrupted import first (under its own exclusive lock)
-    with build_lock(args.data, None, one_build_per_data=True):  # the out dir: once the plan is valid
+    # one build at a time per data dir (a second one queues, saying so), no import meanwhile;
+    # the out dir is locked once the plan is valid
+    with build_lock(args.data, None, one_build_per_data=True):
         jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
-                         period=args.period, langs=tuple(args.lang), formats=formats)
+                         period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme)
         results = run_batch(jobs, out_dir=args.out, workers=args.workers, executor=args.executor,
                             force=args.force, progress=not args.quiet, scheduler=scheduler)
     built = [r for r in results if r.status == "built"]
@@ -144,6 +150,14 @@ def _path(name: str):
     return check
 
 
+def _scheme_path(value: str):
+    """``--scheme``: a path, or nothing when empty (an unset ``SCHEME=`` in Make). The file itself
+    is checked by :func:`analysis.scheme.user_scheme`."""
+    if value == "":
+        return None
+    return _path("--scheme/SCHEME")(value)
+
+
 def _check_dir_arg(path: Path, name: str, *, must_exist: bool = False) -> None:
     """A directory parameter must be a directory (or, for outputs, absent)."""
     if path.exists() and not path.is_dir():
@@ -175,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fetch_parser(sub)
 
+    from .audit_command import add_parser as add_audit_parser
+
+    add_audit_parser(sub)
+
     p = sub.add_parser("build", help="build the HTML reports (only those whose inputs changed)")
     p.add_argument("--data", type=_path("--data/DATA"), default=DATA_DIR, help="data directory (default: data/)")
     p.add_argument("--out", type=_path("--out/OUT"), default=REPORTS_DIR, help="output directory (default: reports/)")
@@ -196,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=None, help="with --executor dask: address of an existing Dask scheduler (default: "
                                       "$DASK_SCHEDULER_ADDRESS, else a LocalCluster); its workers must reach "
                                       "--data, --out and the notebooks at the same absolute paths")
+    p.add_argument("--scheme", type=_scheme_path, default=None, metavar="PATH",
+                   help="a user scheme TOML file overriding the scheme version valid for each period "
+                        "(only the keys it changes; unknown keys are refused); reports state it, and "
+                        "editing it rebuilds them")
     p.add_argument("--force", action="store_true", help="rebuild even when inputs are unchanged")
     p.add_argument("--list", action="store_true", help="list the reports the data allows, build nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

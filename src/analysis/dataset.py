@@ -251,11 +251,17 @@ def validate_table(df: pd.DataFrame, table: str, *, refs: dict | None = None, pa
         raise _describe_failures(exc, path) from None
 
 
+# The note of a source imported on purpose without figures (``import --allow-empty``).
+NO_FIGURES_NOTE = "no figure read (imported with --allow-empty)"
+
+
 def _check_sources_have_rows(frames: dict, data_dir: Path) -> None:
     """A source exists to bring figures: one with no row in scores.csv or indicators.csv means a
-    table lost its rows (a header-only or truncated file), and every report on it would be empty."""
+    table lost its rows (a header-only or truncated file), and every report on it would be empty.
+    A source whose note says it was imported without figures on purpose is exempt."""
     used = set(frames["scores"]["source_id"]) | set(frames["indicators"]["source_id"])
-    orphans = frames["sources"].loc[~frames["sources"]["source_id"].isin(used)]
+    declared = frames["sources"]["note"].fillna("").astype(str).str.contains(NO_FIGURES_NOTE, regex=False)
+    orphans = frames["sources"].loc[~frames["sources"]["source_id"].isin(used) & ~declared]
     if len(orphans):
         empty = [t for t in ("scores", "indicators") if frames[t].empty]
         where = (f"{' and '.join(t + '.csv' for t in empty)} {'has' if len(empty) == 1 else 'have'} no rows "

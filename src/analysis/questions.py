@@ -76,8 +76,15 @@ def _ceiling(series: pd.Series, maximum: float) -> float:
     return float(np.mean(v >= maximum - 1e-9)) if v.size else math.nan
 
 
-def _build_table(ds, period: str, provinces: list[str], area: str | None) -> pd.DataFrame:
+def _build_table(ds, period: str, provinces: list[str], area: str | None, level: str = "commune") -> pd.DataFrame:
     frames = []
+    if level == "province":   # one row per province: its own record and sub-indicators
+        units = ds.units.loc[ds.units["level"] == "province"]
+        specs = {k: (t, c, m or "percent") for k, (t, c, m, _, _) in QUANTITIES.items()}
+        t = wide_values(ds, specs, period=period, units=units["unit_id"])
+        t.insert(0, "name", units.set_index("unit_id")["name"].reindex(t.index))
+        t.insert(1, "province_id", t.index.to_numpy())
+        return t.loc[t[list(QUANTITIES)].notna().any(axis=1)]
     for prov in provinces:
         units = area_units(ds, area or prov, level="commune")
         if units.empty:
@@ -97,7 +104,7 @@ def _build_table(ds, period: str, provinces: list[str], area: str | None) -> pd.
 
 
 def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area: str | None = None,
-                           pooled: bool = False, method: str = "spearman") -> QuestionResult:
+                           pooled: bool = False, method: str = "spearman", level: str = "commune") -> QuestionResult:
     """Test "online submission rate against satisfaction" on the communes of an area.
 
     Parameters
@@ -110,6 +117,9 @@ def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area
         Province id. Required unless ``pooled``.
     area : str, optional
         A district inside the province, to restrict the units.
+    level : {'commune', 'province'}
+        ``'province'``: one row per province (its own record and sub-indicators, e.g. the 34
+        provinces of a province details file); ``province`` and ``pooled`` are then ignored.
     pooled : bool
         Pool the communes of every province with data for the period; the regression then has
         province fixed effects with standard errors clustered by province.
@@ -131,13 +141,15 @@ def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area
     >>> res.answerable
     True
     """
-    if not pooled and province is None:
-        raise ParameterError("parameter 'province': give a province id, or pooled=True")
+    if level not in ("commune", "province"):
+        raise ParameterError(f"parameter 'level': '{level}' is not 'commune' or 'province'")
+    if not pooled and province is None and level != "province":
+        raise ParameterError("parameter 'province': give a province id, or pooled=True, or level='province'")
     if pooled:
         provinces = sorted(set(ds.units.loc[ds.units["level"] == "province", "unit_id"]))
     else:
         provinces = [province]
-    table = _build_table(ds, period, provinces, None if pooled else area)
+    table = _build_table(ds, period, provinces, None if pooled else area, level)
     methods = [method] + [m for m in ("spearman", "pearson") if m != method]
 
     # Satisfaction: the dossier-handling satisfaction rate where units publish it, else the
@@ -164,9 +176,9 @@ def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area
             _ceiling(data[v], QUANTITIES[v][3]) if v in data else math.nan for v in tests[side]]
 
     main = tests.loc[(tests["x"] == online) & (tests["y"] == satisfaction) & (tests["method"] == method)].iloc[0]
-    models = _models(table, online, satisfaction, pooled)
+    models = _models(table, online, satisfaction, pooled and level == "commune")
     complete = table.dropna(subset=[online, satisfaction])
-    answerable, vi, en = _verdict(main, online, satisfaction, complete, pooled)
+    answerable, vi, en = _verdict(main, online, satisfaction, complete, pooled, level)
     return QuestionResult(table.reset_index(), tests, models, online, satisfaction, answerable, vi, en)
 
 
@@ -178,7 +190,7 @@ def _models(table: pd.DataFrame, online: str, satisfaction: str, pooled: bool) -
     return ols_robust(data, formula)
 
 
-def _verdict(row, online: str, satisfaction: str, complete: pd.DataFrame, pooled: bool):
+def _verdict(row, online: str, satisfaction: str, complete: pd.DataFrame, pooled: bool, level: str = "commune"):
     sat_vi = "tỷ lệ hài lòng" if satisfaction == "satisfaction_rate" else "điểm nhóm mức độ hài lòng"
     sat_en = "the satisfaction rate" if satisfaction == "satisfaction_rate" else "the satisfaction group's points"
     on_vi = "tỷ lệ hồ sơ nộp trực tuyến" if online == "online_submission_rate" else \
@@ -207,11 +219,17 @@ def _verdict(row, online: str, satisfaction: str, complete: pd.DataFrame, pooled
         "có liên hệ cùng chiều" if r > 0 else "có liên hệ ngược chiều")
     strength_en = "no clear evidence of an association" if lo <= 0 <= hi else (
         "a positive association" if r > 0 else "a negative association")
-    who = f"{n} xã, phường, thị trấn" + (f" của {n_prov} tỉnh (gộp)" if pooled else "")
+    pooled_text_vi = (f" của {n_prov} tỉnh (gộp)" if n_prov > 1 else
+                      " của 1 tỉnh (chỉ một tỉnh có số liệu theo đơn vị, không gộp được)")
+    pooled_text_en = (f" pooled over {n_prov} provinces" if n_prov > 1 else
+                      " of a single province (only one province has unit-level figures; nothing to pool)")
+    who = (f"{n} tỉnh, thành phố" if level == "province" else
+           f"{n} xã, phường, thị trấn" + (pooled_text_vi if pooled else ""))
     vi = (f"Trên {who}, hệ số {row['method'].capitalize()} giữa {on_vi} và "
           f"{sat_vi} là r = {format_vi(r)} (khoảng tin cậy 95%: {format_vi(lo)} đến {format_vi(hi)}; "
           f"p = {format_vi(p, 3)}): {strength_vi}.")
-    en = (f"Across {n} communes{' pooled over ' + str(n_prov) + ' provinces' if pooled else ''}, the "
+    en = (f"Across {n} {'provinces' if level == 'province' else 'communes'}"
+          f"{pooled_text_en if pooled and level != 'province' else ''}, the "
           f"{row['method']} correlation between {on_en} and {sat_en} is "
           f"r = {r:.2f} (95% CI {lo:.2f} to {hi:.2f}; p = {p:.3f}): {strength_en}.")
     if not pd.isna(ceiling) and ceiling >= 0.5:

@@ -26,7 +26,11 @@ from .i18n import LANGS, check_lang
 from .periods import parse_period
 from .reference import group_order, groups, indicator_catalog, recommendation_rules
 from .units import display_name
-from .views import area_units, comparison_periods, descendants, report_periods, unit_values
+from .selection import preferred, rank_rows
+from .views import (area_units, comparison_periods, descendants, headline_record, national_average,
+                    province_level_only, province_ranking, report_periods, unit_values)
+from .views import group_table as derive_group_table
+from .views import sub_indicator_table as derive_sub_indicator_table
 
 __all__ = ["ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS", "comparison_periods",
            "package_versions", "code_version", "load_report", "FORMATS", "NAMED_UNITS"]
@@ -39,6 +43,10 @@ PER_UNIT_INDICATORS = ("overdue_dossiers", "on_time_rate", "online_submission_ra
                        "e_certified_copies", "e_cert_units_deployed")
 # Formats a build can write beside the executed notebook (the HTML comes from the notebook).
 FORMATS = ("html", "docx", "xlsx", "csv")
+# Why a sub-indicator's rate is undefined (views.sub_indicator_table's ``missing_case``) -> message key.
+MISSING_CASES = {"no complaints": "missing.no_complaints", "no dossiers": "missing.no_dossiers",
+                 "no procedures": "missing.no_procedures", "no requests": "missing.no_requests",
+                 "no cases": "missing.no_cases", "not measured": "missing.not_measured"}
 # A recommendation or an audit line names at most this many units, then "and n other units".
 NAMED_UNITS = 8
 
@@ -149,12 +157,15 @@ class _Base:
             parts.append(c.Text(c.Msg("report.synthetic"), "synthetic"))
         parts += [c.Heading(1, heading), c.Text(c.Msg("report.subtitle"), "lead")]
         s = self.scheme
-        name = s.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
-        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(name), version=c.Code(s.version),
+        parts.append(c.Text(c.Msg("report.scheme", name=c.Code(self._scheme_name()), version=c.Code(s.version),
                                   sha=c.Code((s.sha256 or "")[:12] or "–")), "note"))
         return self._content("title", parts=parts, facts={"scheme": s.version, "scheme_sha256": s.sha256,
                                                          "scheme_file": self.scheme_path,
                                                          "scheme_file_sha256": _file_sha(self.scheme_path)})
+
+    def _scheme_name(self) -> str:
+        """The scheme as reports name it: the version, and the user's file when one is used."""
+        return self.scheme.version + (f" + {Path(self.scheme_path).name}" if self.scheme_path else "")
 
     def _used_sources(self) -> set[str]:
         return set(self.ds.sources["source_id"])
@@ -177,7 +188,7 @@ class _Base:
         parts = [c.Text(c.Msg("prov.generated")),
                  c.Heading(3, c.Msg("prov.params")), c.TableRef("parameters"),
                  c.Heading(3, c.Msg("prov.scheme")),
-                 c.Text(c.Msg("report.scheme", name=c.Code(self.scheme.version), version=c.Code(self.scheme.version),
+                 c.Text(c.Msg("report.scheme", name=c.Code(self._scheme_name()), version=c.Code(self.scheme.version),
                               sha=c.Code(self.scheme.sha256 or "–"))),
                  c.Heading(3, c.Msg("prov.data_files")), c.TableRef("data_files"),
                  c.Heading(3, c.Msg("prov.sources")), c.TableRef("sources"),
@@ -307,28 +318,29 @@ class ProvinceReport(_Base):
         return (float(vals["value"].iloc[0]), prev) if len(vals) else None
 
     def headline_table(self) -> pd.DataFrame:
-        """One row per area unit: total, printed and computed band, rank, printed and computed change."""
+        """One row per area unit from its own record (:func:`analysis.views.headline_record`):
+        total, printed and computed band, rank, printed and computed change, and the source of
+        each field (one name when one source gives them all)."""
         from .scoring import band_of
 
         rows = []
-        tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == self.period)]
         for unit in self.area_units:
-            recs = tot.loc[(tot["unit_id"] == unit) & tot["value"].notna()]
-            if recs.empty:
+            rec = headline_record(self.ds, unit, self.period)   # the area's own record (derive layer)
+            if rec["total"] is None:
                 continue
-            r = recs.iloc[0]
-            ranked = tot.loc[(tot["unit_id"] == unit) & tot["rank"].notna()]
-            rank = ranked.iloc[0] if len(ranked) else None
             prev = self._previous_total(unit)
+            sources = {f: self._doc(rec[f"{f}_source"]) for f in ("total", "rank", "change", "band")
+                       if rec[f"{f}_source"] is not None}
             rows.append({
-                "unit_id": unit, "unit": self._name(unit), "total": r["value"],
-                "band": r["band"] if isinstance(r["band"], str) else None,
-                "band_calc": band_of(pd.Series([r["value"]])).iloc[0],
-                "rank": None if rank is None else int(rank["rank"]),
-                "rank_of": None if rank is None or pd.isna(rank["rank_of"]) else int(rank["rank_of"]),
-                "rank_block": None if rank is None else rank["rank_block"],
-                "change": r["change"], "change_calc": (r["value"] - prev[0]) if prev else None,
-                "previous": prev[1] if prev else None, "source": self._doc(r["source_id"]),
+                "unit_id": unit, "unit": self._name(unit), "total": rec["total"], "band": rec["band"],
+                "band_calc": band_of(pd.Series([rec["total"]]), self.scheme).iloc[0],
+                "rank": rec["rank"], "rank_of": rec["rank_of"], "rank_block": rec["rank_block"],
+                "change": rec["change"] if rec["change"] is not None else float("nan"),
+                "change_calc": (rec["total"] - prev[0]) if prev else None,
+                "previous": prev[1] if prev else None,
+                # which source gave each field; one name when they all agree
+                "source": "; ".join(dict.fromkeys(sources.values())) if len(set(sources.values())) <= 1 else
+                "; ".join(f"{k}: {v}" for k, v in sources.items()),
             })
         cols = ["unit_id", "unit", "total", "band", "band_calc", "rank", "rank_of", "rank_block", "change",
                 "change_calc", "previous", "source"]
@@ -347,10 +359,11 @@ class ProvinceReport(_Base):
         printed = not pd.isna(r.change)
         delta = r.change if printed else r.change_calc
         change = ""
-        if delta is not None and not pd.isna(delta) and isinstance(r.previous, str):
+        if delta is not None and not pd.isna(delta) and (isinstance(r.previous, str) or printed):
             direction = c.Msg("headline.up" if delta > 0 else "headline.down" if delta < 0 else "headline.same")
-            change = [c.Msg("headline.change", direction=direction, delta=c.Num(abs(delta)),
-                            previous=c.Period(r.previous))]
+            # a change the portal prints needs no previous period of ours to be stated
+            previous = c.Period(r.previous) if isinstance(r.previous, str) else c.Msg("headline.previous_as_given")
+            change = [c.Msg("headline.change", direction=direction, delta=c.Num(abs(delta)), previous=previous)]
             if not printed:
                 change.append(c.Msg("headline.computed"))
             change = c.Join(change)
@@ -365,6 +378,15 @@ class ProvinceReport(_Base):
         """1. The total, band, rank and change of the province and its districts, and the trend."""
         table = self.headline_table()
         out = self._content("headline", c.Msg("section.headline"), number=1, tables={"headline": table})
+        disturbed = self.disturbed_table()
+        if len(disturbed):
+            what = [c.Msg("headline.disturbed_item", units=c.Num(r.units, 0), of=c.Num(r.of, 0),
+                          group=c.Msg("headline.total_word") if r.group == "TOTAL" else c.Group(r.group),
+                          value=c.Num(r.value)) for r in disturbed.itertuples()]
+            out.parts.append(c.Text(c.Msg("headline.disturbed", what=c.Join(what, "; ")), "warning"))
+            out.tables["disturbed"] = disturbed
+            out.labels["disturbed"] = c.Msg("col.disturbed")
+            out.facts["disturbed"] = True
         if table.empty:
             out.parts.append(c.Text(c.Msg("empty.headline")))
         else:
@@ -377,7 +399,7 @@ class ProvinceReport(_Base):
             out.parts.append(c.TableRef("headline_shown", ("unit", "total", "band", "band_calc", "rank_text",
                                                           "change", "change_calc", "source")))
             first = table.iloc[0]
-            out.facts = {"unit": first["unit"], "total": float(first["total"]),
+            out.facts = {**out.facts, "unit": first["unit"], "total": float(first["total"]),
                          "band": first["band"] if isinstance(first["band"], str) else first["band_calc"],
                          "rank": None if pd.isna(first["rank"]) else int(first["rank"]),
                          "rank_of": None if pd.isna(first["rank_of"]) else int(first["rank_of"])}
@@ -387,6 +409,13 @@ class ProvinceReport(_Base):
         out.figures.update(trend.figures)
         out.labels.update({"headline": c.Msg("section.headline"), **trend.labels})
         return out
+
+    def disturbed_table(self) -> pd.DataFrame:
+        """The placeholder-like runs of the period among the province's findings (values that look
+        disturbed): ``group, value, units, of`` (:func:`analysis.audit.data_quality_warnings`)."""
+        from .audit import data_quality_warnings
+
+        return data_quality_warnings(self.findings, self.period)
 
     def trend_table(self) -> pd.DataFrame:
         tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
@@ -414,23 +443,47 @@ class ProvinceReport(_Base):
 
     # --- 2. groups -----------------------------------------------------------------------
     def group_table(self, unit: str) -> pd.DataFrame:
-        """One row per group of a unit: points, maximum, share of the maximum, change, source."""
-        g = groups()
-        sc = self._scores.loc[(self._scores["period_id"] == self.period) & (self._scores["group"] != "TOTAL")
-                              & (self._scores["unit_id"] == unit)]
-        sc = sc.drop_duplicates("group")
-        maxima = sc["group"].map(g["max_points"])
-        return pd.DataFrame({"group": sc["group"].to_numpy(), "points": sc["value"].to_numpy(),
-                             "max": maxima.to_numpy(), "share": (100 * sc["value"] / maxima).to_numpy(),
-                             "change": sc["change"].to_numpy(),
-                             "source": [f"{self._doc(s)} – {sec}" for s, sec in zip(sc["source_id"], sc["section"])]})
+        """One row per group of a unit (:func:`analysis.views.group_table`: the preferred source's
+        value): points, maximum, national average (when every province has one), share of the
+        maximum, change, source."""
+        rows = derive_group_table(self.ds, unit, self.period)
+        return pd.DataFrame({"group": rows["group"].to_numpy(), "points": rows["value"].to_numpy(),
+                             "max": rows["max_points"].to_numpy(),
+                             "national_average": rows["national_average"].to_numpy(dtype=float),
+                             "share": rows["share"].to_numpy(), "change": rows["change"].to_numpy(),
+                             "source": [f"{self._doc(s)} – {sec}" for s, sec in zip(rows["source_id"], rows["section"])]})
 
     def sub_indicator_table(self, unit: str) -> pd.DataFrame:
-        """The unit's sub-indicators for the period: value, measure and denominator."""
-        ind = self._indicators.loc[(self._indicators["unit_id"] == unit) & (self._indicators["period_id"] == self.period)]
-        return pd.DataFrame({"indicator": ind["indicator"].to_numpy(),
-                             "category": ind["category"].to_numpy(), "value": ind["value"].to_numpy(),
-                             "measure": ind["measure"].to_numpy(), "denominator": ind["denominator"].to_numpy()})
+        """One row per metric of a unit (:func:`analysis.views.sub_indicator_table`): numerator,
+        denominator, rate, points, maximum; an undefined rate stays missing (printed "–", never
+        0 %), with a footnote mark in ``note`` and the reason in ``missing_case``."""
+        sub = derive_sub_indicator_table(self.ds, unit, self.period)
+        marks, cases = [], []
+        for case, kind in zip(sub["missing_case"], sub["missing_kind"]):
+            if not isinstance(case, str):
+                marks.append("")
+                continue
+            key = (case, kind)
+            if key not in cases:
+                cases.append(key)
+            marks.append("*" * (cases.index(key) + 1))
+        out = pd.DataFrame({"indicator": sub["indicator"].to_numpy(),
+                            "numerator": sub["numerator"].to_numpy(dtype=float),
+                            "denominator": sub["denominator"].to_numpy(dtype=float),
+                            "rate": sub["rate"].to_numpy(dtype=float), "note": marks,
+                            "points": sub["points"].to_numpy(dtype=float),
+                            "max": sub["max_points"].to_numpy(dtype=float),
+                            "missing_case": sub["missing_case"].to_numpy(), "missing_kind": sub["missing_kind"].to_numpy(),
+                            "source_id": sub["source_id"].to_numpy()})
+        out.attrs["decimals"] = {"points": 2, "max": 0, "numerator": 0, "denominator": 0}
+        out.attrs["missing"] = cases
+        return out
+
+    def _missing_note(self, mark: str, case: str, kind: str) -> c.Msg:
+        reason = c.Msg(MISSING_CASES.get(case, "missing.other"))
+        if kind != "not_measured":
+            reason = c.Join([reason, c.Code(" (0/0)")])
+        return c.Msg("groups.rate_missing", mark=c.Code(mark), reason=reason)
 
     def groups(self) -> c.Content:
         """2. Group points of the province and its districts against their maxima."""
@@ -441,13 +494,18 @@ class ProvinceReport(_Base):
                 continue
             out.tables[f"groups_{unit}"] = table
             out.labels[f"groups_{unit}"] = c.Join([c.Msg("col.points"), c.Code(" – "), c.Code(self._name(unit))])
-            out.parts += [c.Heading(3, c.Code(self._name(unit))), c.TableRef(f"groups_{unit}")]
+            cols = ("group", "points", "max") + (("national_average",) if table["national_average"].notna().any()
+                                                  else ()) + ("share", "change", "source")
+            out.parts += [c.Heading(3, c.Code(self._name(unit))), c.TableRef(f"groups_{unit}", cols)]
             sub = self.sub_indicator_table(unit)
             if len(sub):
                 out.tables[f"sub_{unit}"] = sub
                 out.labels[f"sub_{unit}"] = c.Join([c.Msg("col.indicator"), c.Code(" – "), c.Code(self._name(unit))])
                 out.parts += [c.Heading(4, c.Msg("groups.sub_indicators", unit=c.Code(self._name(unit)))),
-                              c.TableRef(f"sub_{unit}", ("indicator", "category", "value", "measure", "denominator"))]
+                              c.TableRef(f"sub_{unit}", ("indicator", "numerator", "denominator", "rate", "note",
+                                                         "points", "max"))]
+                for i, (case, kind) in enumerate(sub.attrs["missing"]):
+                    out.parts.append(c.Text(self._missing_note("*" * (i + 1), case, kind), "note"))
         if not out.tables:
             out.parts.append(c.Text(c.Msg("empty.groups")))
         return out
@@ -468,12 +526,14 @@ class ProvinceReport(_Base):
         order = list(group_order())
         for (parent, lvl), tot in blocks.groupby(["parent", "level"], sort=False):
             tot = tot.loc[tot["section"] == _largest_section(tot)]
+            tot = preferred(self.ds, "scores", tot)   # one row per unit: the source preference rule
             key = parent if lvl == "commune" else f"{parent}#department"
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
-            table["band_calc"] = band_of(table["total"]).to_numpy()
-            grp = sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")]
+            table["band_calc"] = band_of(table["total"], self.scheme).to_numpy()
+            grp = preferred(self.ds, "scores",
+                            sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")])
             if len(grp):
                 wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
                 table = table.merge(wide[[g for g in order if g in wide]], left_on="unit_id", right_index=True,
@@ -486,6 +546,20 @@ class ProvinceReport(_Base):
             table.insert(1, "unit", [self._table_name(u) for u in table["unit_id"]])
             out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)
         return out
+
+    def province_ranking_table(self) -> pd.DataFrame:
+        """The place of every province for the period (:func:`analysis.views.province_ranking`),
+        only when the ranked list is complete (e.g. 34 of 34); else empty."""
+        ranking = province_ranking(self.ds, self.period)
+        complete = (len(ranking) >= 2 and ranking["rank_of"].notna().all()
+                    and len(ranking) == int(ranking["rank_of"].max()))
+        if not complete:
+            return pd.DataFrame(columns=["unit_id", "province", "total", "rank", "rank_of", "rank_text"])
+        return pd.DataFrame({"unit_id": ranking["unit_id"].to_numpy(), "province": ranking["name"].to_numpy(),
+                             "total": ranking["value"].to_numpy(), "rank": ranking["rank"].to_numpy(),
+                             "rank_of": ranking["rank_of"].to_numpy(),
+                             "rank_text": [("–" if pd.isna(a) else f"{int(a)}/{int(b) if not pd.isna(b) else '?'}")
+                                           for a, b in zip(ranking["rank"], ranking["rank_of"])]})
 
     def department_table(self) -> pd.DataFrame:
         deps = area_units(self.ds, self.province, level="department")["unit_id"]
@@ -500,6 +574,21 @@ class ProvinceReport(_Base):
 
         out = self._content("units", c.Msg("section.units"), number=3)
         tables = self.unit_tables()
+        if not tables and province_level_only(self.ds, self.province, self.period):
+            ranking = self.province_ranking_table()
+            if len(ranking):
+                from .render import resolve
+
+                heading = c.Msg("units.place_among", unit=c.Code(self._name(self.province)), n=c.Num(len(ranking), 0))
+                out.figures["province_ranking"] = ranking_bars(
+                    ranking.rename(columns={"province": "unit", "total": "value"}), label="unit",
+                    highlight=self._name(self.province), title=resolve(heading, self.lang), xlabel=None,
+                    synthetic=self.synthetic, lang=self.lang)
+                out.tables["province_ranking"] = ranking
+                out.labels["province_ranking"] = heading
+                out.parts += [c.Heading(3, heading), c.FigureRef("province_ranking", heading),
+                              c.TableRef("province_ranking", ("rank_text", "province", "total"))]
+                return out
         if not tables:
             out.parts.append(c.Text(c.Msg("empty.units")))
         for key, table in tables.items():
@@ -571,7 +660,10 @@ class ProvinceReport(_Base):
         from .audit import audit
 
         f = audit(self.ds, scheme=self.scheme if self.scheme_path else None)
-        return f.loc[f["unit_id"].isin(self._inside)].reset_index(drop=True)
+        # findings about a whole table (no unit) belong to the province of the table's source
+        area = self.ds.sources.set_index("source_id")["area_unit_id"]
+        mine = f["unit_id"].isin(self._inside) | (f["unit_id"].isna() & f["source_id"].map(area).isin(self._inside))
+        return f.loc[mine].reset_index(drop=True)
 
     def _count_noun(self, unit_ids) -> c.Msg | c.Code:
         """``15 xã`` when every unit has one level, else ``15 đơn vị``."""
@@ -588,16 +680,19 @@ class ProvinceReport(_Base):
 
         f = self.findings
         if f.empty:
-            return pd.DataFrame(columns=["check", "severity", "published", "expected", "units", "unit_ids"])
+            return pd.DataFrame(columns=["check", "severity", "published", "expected", "units", "unit_ids",
+                                         "table_sources"])
         order = checks()["order"]
         g = f.assign(_p=f["published"].round(6), _e=f["expected"].round(6),
                      _o=f["check"].map(order).fillna(999))
         rows = []
         for (o, check, sev, p, e), part in g.groupby(["_o", "check", "severity", "_p", "_e"], sort=True,
                                                      dropna=False):
-            ids = list(dict.fromkeys(part["unit_id"]))
+            ids = list(dict.fromkeys(u for u in part["unit_id"] if isinstance(u, str)))
+            # a finding about a whole table (no unit) is named by its source
+            tables = tuple(dict.fromkeys(part.loc[~part["unit_id"].apply(lambda u: isinstance(u, str)), "source_id"]))
             rows.append({"check": check, "severity": sev, "published": p, "expected": e,
-                         "units": len(ids), "unit_ids": tuple(ids)})
+                         "units": len(ids), "unit_ids": tuple(ids), "table_sources": tables})
         lines = pd.DataFrame(rows)
         sev_rank = {"error": 0, "warning": 1, "info": 2}
         lines["_s"] = lines["severity"].map(sev_rank)
@@ -620,8 +715,10 @@ class ProvinceReport(_Base):
         # the technical message is written by the audit in English: it goes only to English reports
         full = full[["severity", "check", "unit", "period_id", "published", "expected", "difference", "source"]
                     + (["message"] if self.lang == "en" else [])]
-        summary = lines.assign(named=[", ".join(self._table_name(u) if u in self._units.index else u for u in ids)
-                                      for ids in lines["unit_ids"]]).drop(columns=["unit_ids"])
+        summary = lines.assign(named=[", ".join([self._table_name(u) if u in self._units.index else u for u in ids]
+                                                + [self._doc(s) for s in srcs])
+                                      for ids, srcs in zip(lines["unit_ids"], lines["table_sources"])]) \
+            .drop(columns=["unit_ids", "table_sources"])
         out.tables.update({"audit_summary": summary, "audit": full})
         out.labels.update({"audit_summary": c.Join([c.Msg("section.audit"), c.Code(" – "), c.Msg("col.line")]),
                            "audit": c.Msg("section.audit")})
@@ -631,9 +728,11 @@ class ProvinceReport(_Base):
                                       warnings=c.Num(out.facts["warnings"], 0), checks=c.Num(out.facts["checks"], 0))))
         items = []
         for r in lines.itertuples():
-            names = tuple(self._table_name(u) if u in self._units.index else u for u in r.unit_ids)
+            names = tuple(self._table_name(u) if u in self._units.index else u for u in r.unit_ids) + \
+                tuple(self._doc(s) for s in r.table_sources)
+            count = self._count_noun(r.unit_ids) if r.unit_ids else c.Msg("audit.whole_table")
             detail = c.Msg("audit.value_pair", published=c.Num(r.published), expected=c.Num(r.expected))
-            items.append(c.Join([c.Msg("audit.line", count=self._count_noun(r.unit_ids), check=c.Check(r.check),
+            items.append(c.Join([c.Msg("audit.line", count=count, check=c.Check(r.check),
                                       detail=detail), c.Code(" ("), c.Severity(r.severity), c.Code("): "),
                                 c.Units(names, NAMED_UNITS)]))
         out.parts += [c.Items(tuple(items)), c.Text(c.Msg("audit.full_list"), "note")]
@@ -845,12 +944,14 @@ class ComparisonReport(_Base):
 
         s = self.ds.scores
         tot = s.loc[(s["group"] == "TOTAL") & (s["period_id"] == self.period) & s["unit_id"].isin(self._provinces)]
+        tot = rank_rows(tot, self.ds.sources)   # each field from the preferred source that gives it
         first = tot.groupby("unit_id", sort=False).agg(value=("value", "first"), rank=("rank", "first"),
                                                         rank_of=("rank_of", "first"), change=("change", "first"))
         first = first.reset_index()
         first["province"] = [self._name(u) for u in first["unit_id"]]
-        first["band_calc"] = band_of(first["value"]).to_numpy()
+        first["band_calc"] = band_of(first["value"], self.scheme).to_numpy()
         grp = s.loc[(s["period_id"] == self.period) & s["unit_id"].isin(self._provinces) & (s["group"] != "TOTAL")]
+        grp = preferred(self.ds, "scores", grp)
         if len(grp):
             wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
             first = first.merge(wide, left_on="unit_id", right_index=True, how="left")
@@ -877,6 +978,10 @@ class ComparisonReport(_Base):
         cols = ("province", "total", "band_calc", "rank", "rank_of", "change") + \
             tuple(g for g in group_order("six") if g in shown)
         out.parts.append(c.TableRef("provinces", cols))
+        nat = national_average(self.ds, self.period)
+        if "TOTAL" in nat:
+            out.parts.append(c.Text(c.Msg("provinces.national_average", value=c.Num(nat["TOTAL"]))))
+            out.facts["national_average"] = float(nat["TOTAL"])
         return out
 
     def group_profiles(self) -> c.Content:
@@ -908,6 +1013,7 @@ class ComparisonReport(_Base):
         out = self._content("distributions", c.Msg("section.distributions"), number=3)
         if tot.empty:
             out.parts.append(c.Text(c.Msg("empty.distributions")))
+            self._province_question(out)
             return out
         prov = self._units["province_id"]
         data = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "value": tot["value"].to_numpy(),
@@ -917,7 +1023,24 @@ class ComparisonReport(_Base):
             synthetic=self.synthetic, lang=self.lang)
         out.tables["unit_totals"] = data.rename(columns={"value": "total"})
         out.parts.append(c.FigureRef("distributions", c.Msg("section.distributions")))
+        self._province_question(out)
         return out
+
+    def _province_question(self, out: c.Content) -> None:
+        """The headline question across the provinces (online use against satisfaction), from
+        their own records and the rates of a province details file; intervals and ceiling shown."""
+        from .questions import online_vs_satisfaction
+
+        res = online_vs_satisfaction(self.ds, self.period, level="province")
+        if res.table.empty:
+            return
+        tests = res.tests.assign(ceiling=100 * res.tests["y_share_at_max"])
+        out.tables["province_question"] = tests
+        out.labels["province_question"] = c.Msg("provinces.question")
+        out.parts += [c.Heading(3, c.Msg("provinces.question")),
+                      c.Text(c.Code(res.verdict_vi if self.lang == "vi" else res.verdict_en)),
+                      c.TableRef("province_question", ("x", "y", "method", "n", "r", "ci_low", "ci_high", "p_val",
+                                                       "ceiling"))]
 
     def trends(self) -> c.Content:
         from .figures import trend as trend_figure

@@ -19,12 +19,13 @@ from .periods import Period, parse_period
 from .reference import bands as reference_bands
 
 __all__ = ["Scheme", "GroupSpec", "SubIndicator", "load_scheme", "available_versions", "scheme_for_periods",
-           "STATUSES", "SIX", "FIVE"]
+           "user_scheme", "STATUSES", "SIX", "FIVE"]
 
 STATUSES = ("verified", "inferred", "unknown")
 SIX, FIVE = "six", "five"
 _GROUP_KEYS = {"name_en", "max", "views", "status", "note", "cap", "parts", "sub"}
-_SUB_KEYS = {"indicators", "points", "target", "status", "note", "full_if_zero"}
+_SUB_KEYS = {"indicators", "points", "target", "status", "note", "full_if_zero", "no_cases", "not_measured"}
+_CASE_RULES = ("full", "zero")
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,15 @@ class SubIndicator:
 
     ``points`` is NaN when the split is not established; ``indicators`` lists the indicator
     codes that can supply the rate, first found wins (empty: no code in the catalogue yet).
+    ``no_cases`` ("full" or "zero") scores a rate whose denominator is 0 (no complaints, no
+    dossiers: the rate is missing, not 0%); ``not_measured`` ("full") scores a sub-indicator the
+    portal prints with null numerator and denominator but with points.
 
     Examples
     --------
     >>> sub = load_scheme().groups["MDHL"].subs[1]
     >>> sub.code, sub.points, sub.target
-    ('pakn_satisfaction', 6.0, 90.0)
+    ('pakn_satisfaction', 6.0, 100.0)
     """
 
     group: str
@@ -49,6 +53,8 @@ class SubIndicator:
     status: str
     full_if_zero: str | None = None
     note: str = ""
+    no_cases: str | None = None
+    not_measured: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,12 @@ def _deep_merge(base: dict, override: dict, path: str, prefix: str = "") -> dict
     return out
 
 
+def _case_rule(value, where: str) -> str | None:
+    if value is None or value in _CASE_RULES:
+        return value
+    raise ParameterError(f"{where} must be one of {', '.join(_CASE_RULES)}, got {value!r}")
+
+
 def _status(value, where: str) -> str:
     if value not in STATUSES:
         raise ParameterError(f"{where}: status '{value}' not allowed; allowed: {', '.join(STATUSES)}")
@@ -281,7 +293,9 @@ def _build(raw: dict, files: tuple[str, ...], digest: str) -> Scheme:
             subs.append(SubIndicator(group=code, code=sub_code, indicators=indicators,
                                      points=_number(s.get("points", math.nan), f"{sw}.points", allow_nan=True),
                                      target=target, status=_status(s.get("status", "inferred"), sw),
-                                     full_if_zero=s.get("full_if_zero"), note=s.get("note", "")))
+                                     full_if_zero=s.get("full_if_zero"), note=s.get("note", ""),
+                                     no_cases=_case_rule(s.get("no_cases"), f"{sw}.no_cases"),
+                                     not_measured=_case_rule(s.get("not_measured"), f"{sw}.not_measured")))
         cap = spec.get("cap")
         group = GroupSpec(code=code, max=_number(spec.get("max"), f"{gw}.max", positive=True),
                           views=tuple(spec.get("views", ())), status=_status(spec.get("status", "inferred"), gw),
@@ -352,7 +366,7 @@ def load_scheme(version: str | None = None, *, period=None, override_path=None) 
     version : str, optional
         ``"766-2022"`` or ``"766-2025"`` (see :func:`available_versions`). Default: the version
         valid for ``period``, or the newest one.
-    period : str or Period, optional
+    period : str or analysis.periods.Period, optional
         A period id (``"2024-07"``); the version whose ``valid_from`` is on or before the period's
         last day is chosen. Give either ``version`` or ``period``.
     override_path : path, optional
@@ -415,3 +429,80 @@ def scheme_for_periods(period_ids) -> dict[str, Scheme]:
     for pid in pd.unique(np.asarray(list(period_ids), dtype=object)):
         out[pid] = load_scheme(period=pid)
     return out
+
+
+def user_scheme(path, *, periods=(), parameter: str = "--scheme/SCHEME") -> Scheme:
+    """Check a user scheme file named on the command line and load it (``build``, ``audit``).
+
+    The file is an override (see :func:`load_scheme`): it is applied to the version valid for
+    each of ``periods`` (the newest version when none is given), so a key that one of those
+    versions lacks is refused before anything runs.
+
+    Parameters
+    ----------
+    path : path
+        The user's TOML file.
+    periods : iterable of str, optional
+        Period ids the file will be used for.
+    parameter : str
+        The parameter's name, as errors print it.
+
+    Returns
+    -------
+    Scheme
+        The scheme of the last period given (of the newest version when none is).
+
+    Raises
+    ------
+    ParameterError
+        One line naming the parameter and the file: missing, not a file, unreadable, not UTF-8,
+        not TOML, an unknown key, a wrong type or an inconsistent scheme.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "strict.toml").write_text('[bands.lower]\\n"Tốt" = 85.0\\n', encoding="utf-8")
+    >>> s = user_scheme(folder / "strict.toml", periods=["2024-07"])
+    >>> s.version, s.bands_table()["lower"].tolist()
+    ('766-2022+override', [0.0, 50.0, 70.0, 85.0, 90.0])
+    >>> _ = (folder / "typo.toml").write_text('[bands.lowr]\\n', encoding="utf-8")
+    >>> user_scheme(folder / "typo.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    analysis.errors.ParameterError: parameter '--scheme/SCHEME': .../typo.toml: unknown key 'bands.lowr' ...
+    """
+    where = f"parameter '{parameter}'"
+    raw_path = str(path)
+    if raw_path.strip() == "":
+        raise ParameterError(f"{where}: an empty path is not allowed")
+    opath = Path(raw_path)
+    if not opath.exists():
+        raise ParameterError(f"{where}: scheme file '{opath}' does not exist")
+    if not opath.is_file():
+        raise ParameterError(f"{where}: '{opath}' is not a file; give a scheme TOML file")
+    try:
+        data = opath.read_bytes()
+    except OSError as exc:
+        raise ParameterError(f"{where}: scheme file '{opath}' cannot be read ({exc.strerror or exc})") from None
+    try:
+        tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{where}: scheme file '{opath}' is not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{where}: scheme file '{opath}' is not valid TOML: {exc}") from None
+    targets = [None] if not list(periods) else list(dict.fromkeys(str(p) for p in periods))
+    by_version: dict[str, str | None] = {}
+    for pid in targets:
+        version = load_scheme(period=pid).version if pid is not None else None
+        by_version.setdefault(version, pid)
+    scheme = None
+    for version, pid in by_version.items():
+        try:
+            scheme = load_scheme(version, override_path=opath)
+        except ParameterError as exc:
+            used = f" (applied to scheme {version}, valid for period {pid})" if pid else ""
+            message = str(exc).strip().splitlines()[0]
+            raise ParameterError(f"{where}: {message}{used}") from None
+    if len(targets) > 1:
+        scheme = load_scheme(period=targets[-1], override_path=opath)
+    return scheme

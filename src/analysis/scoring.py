@@ -712,6 +712,9 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
     def text(series):
         return series.str.rstrip("; ").to_numpy() if explain else None
 
+    # each sub-indicator's points are rounded (portal: 2 decimals) before they are summed
+    metric_decimals = s.audit.get("metric_points_decimals")
+    metric_half = 0.0 if metric_decimals is None else 0.5 * 10.0 ** -int(metric_decimals)
     for g in s.groups.values():
         if not g.subs or (needed is not None and g.code not in needed):
             continue
@@ -726,7 +729,9 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
         for sub in g.subs:
             present = [c for c in sub.indicators if c in cols]
             zero_col = sub.full_if_zero if sub.full_if_zero and sub.full_if_zero in cols else None
-            if not present and zero_col is None:
+            ruled = (sub.no_cases or sub.not_measured) and any(
+                f"{c}{DEN_SUFFIX}" in cols or f"{c}{PTS_SUFFIX}" in cols for c in sub.indicators)
+            if not present and zero_col is None and not ruled:
                 # no column can supply this rate: nothing to add, the whole weight stays open
                 complete[:] = False
                 if not math.isnan(sub.points):
@@ -750,6 +755,28 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
                     if explain:
                         name = name.where(~take, code)
             have = ~np.isnan(rate)
+            if sub.no_cases or sub.not_measured:
+                # a rate stored as missing for a reason: 0/0 (no cases) or null/null (not measured)
+                den = np.full(n, np.nan)
+                pts_printed = np.full(n, np.nan)
+                for code in sub.indicators:
+                    if f"{code}{DEN_SUFFIX}" in cols:
+                        den = np.where(np.isnan(den), as_float(rates[f"{code}{DEN_SUFFIX}"]), den)
+                    if f"{code}{PTS_SUFFIX}" in cols:
+                        pts_printed = np.where(np.isnan(pts_printed), as_float(rates[f"{code}{PTS_SUFFIX}"]),
+                                               pts_printed)
+                rules = []
+                if sub.no_cases:
+                    rules.append((~have & (den == 0), sub.no_cases, "no cases (0/0)"))
+                if sub.not_measured:
+                    rules.append((~have & np.isnan(den) & ~np.isnan(pts_printed), sub.not_measured,
+                                  "not measured (null/null)"))
+                for hit, rule, why in rules:
+                    rate = np.where(hit, sub.target if rule == "full" else 0.0, rate)
+                    dec = np.where(hit, 0, dec if dec is not None else np.nan)
+                    if explain:
+                        name = name.where(~hit, f"{sub.code} {why}, scored {rule}")
+                    have = have | hit
             if zero_col is not None:
                 zero = as_float(rates[zero_col]) == 0
                 # no cases (e.g. no complaints) scores full marks
@@ -766,7 +793,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             lower += np.where(have, pts, 0.0)
             upper += np.where(have, pts, sub.points)
             unit = half_unit(dec, missing_decimals) if dec is not None else 0.5 * 10.0 ** -missing_decimals
-            tol += np.where(have, sub.points / sub.target * unit, 0.0)
+            tol += np.where(have, sub.points / sub.target * unit + metric_half, 0.0)
             complete &= have
             informative |= have
             if _STATUS_ORDER[sub.status]:
@@ -814,6 +841,9 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
     return out
 
 
+DEN_SUFFIX, PTS_SUFFIX = "__denominator", "__points"
+
+
 def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
     """One row per key: the rates (percent) of the scheme's sub-indicators and the counts that
     trigger full marks (``full_if_zero``), each with ``CODE_decimals``."""
@@ -832,11 +862,25 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
         for attr, code in wide.columns:
             flat[code if attr == "value" else f"{code}_decimals"] = as_float(wide[(attr, code)])
         frames.append(pd.DataFrame(flat, index=wide.index))
+    # a rate left missing (0/0: no cases; null/null: not measured) is scored by the sub-indicator's
+    # no_cases / not_measured rule: the denominator of its count row and its printed points say which
+    ruled = {c for g in scheme.groups.values() for s in g.subs if s.no_cases or s.not_measured
+             for c in s.indicators}
+    for measure, column, suffix in (("count", "denominator", DEN_SUFFIX), ("points", "value", PTS_SUFFIX)):
+        if column not in indicators.columns:
+            continue
+        part = indicators.loc[ind.isin(ruled) & (indicators["measure"] == measure)]
+        if part.empty:
+            continue
+        first = part.drop_duplicates(subset=by + ["indicator"], keep="first")
+        wide = first.pivot(index=by, columns="indicator", values=column)
+        frames.append(pd.DataFrame({f"{code}{suffix}": as_float(wide[code]) for code in wide.columns},
+                                   index=wide.index))
     if not frames:
         return pd.DataFrame(index=pd.MultiIndex.from_arrays([[] for _ in by], names=by))
     wide = frames[0]
     for f in frames[1:]:
-        wide = wide.join(f, how="outer")   # the two parts have no column in common
+        wide = wide.join(f, how="outer")   # the parts have no column in common
     return wide
 
 

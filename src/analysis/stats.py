@@ -43,6 +43,8 @@ REGRESSION_COLUMNS = (
 CORRELATION_METHODS = ("pearson", "spearman", "kendall")
 MIN_PAIRS = 4
 FEW_CLUSTERS = 10
+# A MixedLM group variance at or below this share of the residual variance is a boundary fit.
+BOUNDARY_SHARE = 1e-6
 ROBUST_COV_TYPES = ("HC0", "HC1", "HC2", "HC3")
 
 # Fisher-z sampling variances other than the Pearson 1/(n - 3); Bonett & Wright (2000),
@@ -291,8 +293,6 @@ def correlation_test(
     method: str = "pearson",
     *,
     ci: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
 ) -> pd.DataFrame:
     """Correlation between two columns with a Fisher-z confidence interval.
 
@@ -312,11 +312,6 @@ def correlation_test(
         Correlation coefficient.
     ci : float, default 0.95
         Two-sided confidence level.
-    n_boot : int, default 2000
-        Reserved for a bootstrap interval; the Fisher-z intervals used for all three
-        methods do not resample, so it is validated but currently unused.
-    seed : int, default 0
-        Reserved for a bootstrap interval (see ``n_boot``); currently unused.
 
     Returns
     -------
@@ -329,7 +324,7 @@ def correlation_test(
     Raises
     ------
     ParameterError
-        If ``method``, ``ci``, ``n_boot`` or ``seed`` is not allowed (a ``ValueError``).
+        If ``method`` or ``ci`` is not allowed (a ``ValueError``).
     MissingColumnError
         If ``x`` or ``y`` is not a column of ``data`` (a ``KeyError`` and ``ValueError``).
     DataError
@@ -349,10 +344,6 @@ def correlation_test(
     _check_frame(data)
     method = _check_method(method)
     ci = _check_ci(ci)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ParameterError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ParameterError(f"seed must be an integer or None, got {seed!r}")
     return _correlation_frame([_correlation_row(data, x, y, method, ci)])
 
 
@@ -818,8 +809,10 @@ def mixed_intercept(
         Columns ``model, term, estimate, se, ci_low, ci_high, p_val, n, n_groups,
         note``: the fixed-effect terms, then a ``"Group Var"`` row whose estimate is
         the random-intercept variance (no Wald SE, interval or p-value, which are
-        unreliable for a variance near zero). Convergence and boundary warnings from
-        statsmodels are put in ``note`` instead of being printed. Degenerate input
+        unreliable for a variance near zero). Convergence warnings from statsmodels are
+        put in ``note`` instead of being printed. At a boundary fit (group variance
+        ≤ ``BOUNDARY_SHARE`` × residual variance) the model is OLS: the OLS estimates
+        and SEs are reported and ``note`` says so. Degenerate input
         gives one NaN row with the reason in ``note``.
 
     Raises
@@ -878,6 +871,24 @@ def mixed_intercept(
         notes.append(
             f"few groups (n_groups = {n_groups} < {FEW_CLUSTERS}): group variance imprecise"
         )
+    group_var = float(np.asarray(result.cov_re)[0, 0])
+    scale = float(result.scale)
+    if not group_var > BOUNDARY_SHARE * scale:
+        # Boundary fit: with the random-intercept variance at (about) zero the REML fit is the
+        # OLS fit, but statsmodels' Hessian SEs at the boundary are not OLS's (they come out far
+        # larger). Report the OLS fit, which is what the model reduces to, and say so.
+        ols = fixed.fit()
+        boundary = (f"boundary fit: group variance {group_var:.3g} is about 0 (≤ {BOUNDARY_SHARE:g} × "
+                    f"residual variance {scale:.3g}); the model reduces to OLS, whose estimates and "
+                    f"SEs are reported")
+        notes = [m for m in notes + messages if "boundary" not in m.lower()
+                 and "singular" not in m.lower()] + [boundary]
+        rows = _tidy_rows(name, ols, names, ci, n, float(n_groups), _join(notes))
+        rows.append({"model": name, "term": "Group Var", "estimate": max(group_var, 0.0), "se": math.nan,
+                     "ci_low": math.nan, "ci_high": math.nan, "p_val": math.nan, "n": n,
+                     "n_groups": float(n_groups),
+                     "note": _join([boundary, "random-intercept variance; Wald SE not reported"])})
+        return _regression_frame(rows)
     note = _join(notes + messages)
     k_fe = len(names)
     fe_bounds = np.asarray(result.conf_int(alpha=1 - ci))[:k_fe]
@@ -896,7 +907,7 @@ def mixed_intercept(
     rows.append(
         {
             "model": name, "term": "Group Var",
-            "estimate": float(np.asarray(result.cov_re)[0, 0]), "se": math.nan,
+            "estimate": group_var, "se": math.nan,
             "ci_low": math.nan, "ci_high": math.nan, "p_val": math.nan,
             "n": n, "n_groups": float(n_groups),
             "note": _join([note, "random-intercept variance; Wald SE not reported"]),

@@ -130,7 +130,7 @@ def _draw(u: dict, months: int, rng) -> dict:
         "ONLINE": score(6, r["online_submission_rate"], 50.0) + score(6, r["procedures_online_full"], 80.0),
         "TTTT": np.minimum(10.0, score(6, r["online_payment_rate"]) + score(2, r["payment_procedures_online"], 80.0)
                            + score(2.5, c_share)),
-        "MDHL": score(6, r["pakn_on_time_rate"]) + score(6, r["satisfaction_pakn_rate"], 90.0)
+        "MDHL": score(6, r["pakn_on_time_rate"]) + score(6, r["satisfaction_pakn_rate"])
         + score(6, r["satisfaction_dossier_rate"], 90.0),
         "MDSH": score(6, r["e_results_rate"]) + score(4, r["digitised_dossiers_rate"])
         + score(2, r["reuse_rate"], 80.0) + 10.0 * _logistic(1.0 + 0.8 * q + 0.5 * rng.standard_normal(n)),

@@ -985,6 +985,11 @@ def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | 
                         f"its provenance anyway", file=path)
     if is_new:
         clean = {k: v for k, v in row.items() if k != "cutoff_date"}
+        if n_figures == 0:  # imported on purpose without figures: the data check knows it by its note
+            from ..dataset import NO_FIGURES_NOTE
+
+            note = clean.get("note")
+            clean["note"] = NO_FIGURES_NOTE if not isinstance(note, str) or not note else f"{note}; {NO_FIGURES_NOTE}"
         result.tables["sources"] = rows_frame("sources", [clean])
         if row["period_id"] not in set(dataset.periods["period_id"]) and \
                 row["period_id"] not in set(result.tables["periods"]["period_id"]):

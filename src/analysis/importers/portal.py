@@ -47,6 +47,14 @@ Decisions (the data is recorded *as published*; nothing is corrected silently):
   the level) and the portal ``rank`` is kept in the row's note.
 * **Precision.** Portal points and percentages are rounded to 2 decimals; JSON drops trailing
   zeros, so ``decimals`` is 2 for them (0 for counts).
+* **Missing is not zero.** A metric rate over 0 cases (0/0: no complaints, no dossiers) or over
+  nothing measured (null/null: the e-certified copy) is undefined, whatever ``ratio`` the crawler
+  prints (0, or 100). No percent row is stored; the count (0/0) and the points are, with the
+  reason in the note (``rate missing: no complaints (PAKN) (0/0)``). Scoring applies the portal's
+  rule for each case (scheme keys ``no_cases`` and ``not_measured``).
+* **National overview.** The ``overview`` of a provinces file ("Cả nước") is the record of the
+  country unit ``viet-nam``; the details file's ``componentIndicators`` are read per province
+  (provinces with an empty breakdown are named in a note; nothing is invented for them).
 * **Derived fields** (``ratio`` of a group = score ÷ maximum, ``scoreDelta`` of nothing,
   ``growthPercent``) are not stored; fields with no indicator code yet are listed in
   ``ImportResult.unmapped``. Indicator codes and allowed measures are read from
@@ -154,7 +162,10 @@ COUNTER_RULES: dict[str, dict[str, tuple[str, str, str | None]]] = {
                                                       "totalFeeFormality"),
         "totalFeeDossierFormality": ("fee_procedures_with_dossiers", "count", "totalFeeFormality"),
     },
-    "CKMB": {}, "MDSH": {}, "MDHL": {},
+    "MDHL": {
+        "totalPetitions": ("pakn_received", "count", None),
+    },
+    "CKMB": {}, "MDSH": {},
 }
 # Fields used only as the denominator of a rule above.
 DENOMINATOR_FIELDS = {"totalReceived", "channelTotalSum", "totalDossierFinancialObligation",
@@ -177,6 +188,33 @@ METRIC_RULES: dict[str, str] = {
     "PETITION_HANDLING_SATISFACTION": "satisfaction_pakn_rate",
     "DOSSIER_RECEIVING_SATISFACTION": "satisfaction_dossier_rate",
 }
+
+# Why a rate has no cases (denominator 0): what the metric counts, by code prefix. The rate is
+# then missing (never 0%), with this reason in the note.
+NO_CASE_REASONS: dict[str, str] = {
+    "PETITION_": "no complaints (PAKN)",
+    "DOSSIER_RECEIVING_SATISFACTION": "no dossiers",
+    "DOSSIER_": "no dossiers",
+    "ORIGINAL_RESULT": "no dossiers", "SO_HOA_": "no dossiers", "REUSED_": "no dossiers",
+    "SYNCED_": "no dossiers", "CITIZEN_DATA_CONNECTED_DOSSIER": "no dossiers",
+    "CITIZEN_DATA_CONNECTED_FORMALITY": "no procedures", "PUBLISH_": "no procedures",
+    "PUBLIC_": "no procedures", "ELECTRONIC_CERTIFIED_COPY": "no requests",
+}
+
+
+def no_case_reason(code: str) -> str:
+    """Reason a metric has no cases (denominator 0), from its code.
+
+    Examples
+    --------
+    >>> no_case_reason("PETITION_PROCESSING_ON_TIME"), no_case_reason("XYZ")
+    ('no complaints (PAKN)', 'no cases')
+    """
+    for prefix, reason in NO_CASE_REASONS.items():
+        if code.startswith(prefix):
+            return reason
+    return "no cases"
+
 
 # Raw API endpoints: group and a parent field that identifies the response when no manifest says.
 # The three endpoints without a marker (no real capture in ../shared yet) are recognised through
@@ -917,8 +955,13 @@ def _counters(b: _Builder, group: str, rec: dict, path: str, *, section, unit, p
                 if denominator is not None and not _is_number(denominator):
                     raise b.error(_join(path, denominator_key), f"expected a number, found {denominator!r:.40}")
             row_note = note
-            if group == "TDGQ" and key == "ratio" and rec.get("totalReceived") == 0:
-                row_note = "; ".join(filter(None, [note, "no dossiers received (0/0); rate as published"]))
+            if denominator_key is None and measure == "percent" and group == "TDGQ" \
+                    and rec.get("totalReceived") == 0:
+                # missing is not zero: an on-time rate over no dossiers is undefined
+                b.notes.append(f"{where}: rate missing: no dossiers received (0/0); not stored")
+                continue
+            if denominator == 0:
+                row_note = "; ".join(filter(None, [note, "rate missing: no cases (0/0)"]))
             b.indicator(path=where, section=section, unit=unit, period=period, indicator=indicator,
                         measure=measure, value=value, denominator=denominator, note=row_note)
         elif key in _IDENTITY or key in _SCORE_FIELDS or key in DENOMINATOR_FIELDS or key in skip:
@@ -947,6 +990,21 @@ def _metrics(b: _Builder, block: dict, path: str, *, section, unit, period) -> N
         num = b.get(m, "numerator", where, "number or null", nullable=True)
         den = b.get(m, "denominator", where, "number or null", nullable=True)
         score = b.get(m, "score", where, "number or null (points)", nullable=True)
+        # Missing is not zero: a rate over 0 cases (0/0) or over nothing measured (null/null) is
+        # undefined, whatever the crawler prints as ratio (0 for no complaints, 100 for the
+        # e-certified copy). The rate is not stored; the count (0/0) and the points are, with
+        # the reason; scoring applies the portal's rule for the case (scheme no_cases/not_measured).
+        missing_reason = None
+        if den is not None and den == 0:
+            missing_reason = f"rate missing: {no_case_reason(code)} (0/0)"
+        elif num is None and den is None and ratio is not None:
+            missing_reason = (f"rate missing: not measured (numerator and denominator null, the portal "
+                              f"prints ratio {ratio:g})")
+        if missing_reason is not None:
+            note = "; ".join(filter(None, [missing_reason, note]))
+            ratio = None
+            b.notes.append(f"{_INDEX.sub('[*]', path)}.metrics[{code}]: rates at 0/0 or null/null stored as "
+                           f"missing with their reason, not as a rate")
         if ratio is not None:
             b.indicator(path=f"{label}.ratio", section=section, unit=unit, period=period,
                         indicator=indicator, measure="percent", value=ratio, note=note)
@@ -963,9 +1021,6 @@ def _parse_provinces(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, d
     period, cutoff, as_of = _metadata_period(b, meta, "metadata")
     b.period(period, cutoff)
     overview = b.get(obj, "overview", "", "object (national overview)", required=False)
-    if overview is not None:
-        b.notes.append(f"overview ('{overview.get('departmentName')}', totalScore "
-                       f"{overview.get('totalScore')}) not imported: units.csv has no country-level unit")
     records = b.records(obj, "provinces", "")
     declared = overview.get("totalProvincesCount") if overview else None
     rank_of = len(records)
@@ -973,6 +1028,7 @@ def _parse_provinces(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, d
         b.notes.append(f"overview.totalProvincesCount {declared} but provinces[] has {rank_of} records")
     checks: list = []
     uids = []
+    empty_breakdown: list[str] = []
     for path, rec in records:
         code = b._code(rec, path)
         name = b.get(rec, "departmentName", path, "string (unit name)")
@@ -982,13 +1038,35 @@ def _parse_provinces(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, d
         rank = b.get(rec, "rank", path, "integer (rank)", required=False, nullable=True)
         if rank is not None and not 1 <= rank <= rank_of:
             raise b.error(_join(path, "rank"), f"rank {rank} is outside 1–{rank_of}")
+        maxima = None
+        if "componentIndicators" in rec:   # the details file: sub-indicators per province
+            comp = rec.get("componentIndicators") or {}
+            maxima = _detail_block(b, rec, path, unit=uid, period=period,
+                                   section="provinces[].componentIndicators")
+            if not any((blk or {}).get("metrics") for blk in comp.values() if isinstance(blk, dict)):
+                empty_breakdown.append(b.units[uid]["name"])
         _unit_scores(b, rec, path, section="provinces[]", unit=uid, period=period, ctx=ctx,
                      rank=rank, rank_of=rank_of if rank is not None else None,
-                     rank_block="province" if rank is not None else None, checks=checks)
+                     rank_block="province" if rank is not None else None, checks=checks,
+                     maxima=maxima)
     _check_sum(b, checks, "provinces")
+    if empty_breakdown:
+        b.notes.append(f"{len(empty_breakdown)} provinces have no sub-indicator breakdown (empty metrics, "
+                       f"null ratios): {', '.join(empty_breakdown)}; only their scores are recorded")
+    area = _smallest_code_unit(b, [b.units[u] for u in uids])
+    if overview is not None:
+        # the national overview ("Cả nước") is the country unit's record
+        name = overview.get("departmentName")
+        if area != COUNTRY_ID:
+            area = _country(b)
+        if isinstance(name, str):
+            b.alias(name, COUNTRY_ID)
+        _unit_scores(b, overview, "overview", section="overview", unit=COUNTRY_ID, period=period,
+                     ctx=ctx, groups_required=False)
     label = meta.get("periodLabel") or period
-    title = f"Kết quả đánh giá chất lượng phục vụ: {rank_of} tỉnh, thành phố ({label})"
-    return period, title, as_of, _smallest_code_unit(b, [b.units[u] for u in uids])
+    kind = "chỉ số thành phần của " if any("componentIndicators" in r for _, r in records) else ""
+    title = f"Kết quả đánh giá chất lượng phục vụ: {kind}{rank_of} tỉnh, thành phố ({label})"
+    return period, title, as_of, area
 
 
 COUNTRY_ID = "viet-nam"
@@ -998,6 +1076,11 @@ def _smallest_code_unit(b: _Builder, units: list[dict]) -> str:
     """The area of a file: its one province, or the country when it covers several."""
     if len({u["unit_id"] for u in units}) == 1:
         return units[0]["unit_id"]
+    return _country(b)
+
+
+def _country(b: _Builder) -> str:
+    """The country unit, created when new."""
     if COUNTRY_ID not in b.units:
         b._add_unit({"unit_id": COUNTRY_ID, "code": None, "name": "Việt Nam", "unit_type": None,
                      "level": "country", "parent_id": None, "province_id": COUNTRY_ID, "valid_to": None,
@@ -1063,7 +1146,8 @@ def _parse_unit_list(b: _Builder, obj: dict, ctx: _Context, *, detail=False) -> 
     return period, title, as_of, province
 
 
-def _detail_block(b: _Builder, rec: dict, path: str, *, unit, period) -> dict:
+def _detail_block(b: _Builder, rec: dict, path: str, *, unit, period,
+                  section: str = "agenciesDetail[].componentIndicators") -> dict:
     """Indicators of ``componentIndicators``; returns the stated maximum of each group."""
     comp = b.get(rec, "componentIndicators", path, "object (sub-indicators by group)")
     where = _join(path, "componentIndicators")
@@ -1082,10 +1166,9 @@ def _detail_block(b: _Builder, rec: dict, path: str, *, unit, period) -> dict:
         printed = gs.get(key.split("_")[0], gs.get("CLGQ") if group == "ONLINE" else None)
         if score is not None and printed is not None and abs(score - printed) > 0.005:
             b.notes.append(f"{bpath}.score {score} differs from groupScores {printed}")
-        _counters(b, group, block, bpath, section="agenciesDetail[].componentIndicators",
-                  unit=unit, period=period, skip={"metrics"})
-        _metrics(b, block, bpath, section="agenciesDetail[].componentIndicators", unit=unit,
-                 period=period)
+        _counters(b, group, block, bpath, section=section, unit=unit, period=period,
+                  skip={"metrics"})
+        _metrics(b, block, bpath, section=section, unit=unit, period=period)
     return maxima
 
 
@@ -1131,6 +1214,15 @@ def _parse_catalog(b: _Builder, obj: dict, ctx: _Context, key: str) -> tuple[str
                                   _smallest_code_unit(b, [b.units[p] for p in set(provinces)]))
 
 
+def _child_unit(b: _Builder, rec: dict, path: str, field: str, allowed: str, code, parent: str):
+    """The level (from the record's ``field``, one of ``allowed``) and unit id of a child record."""
+    value = b.get(rec, field, path, f"string ({allowed})")
+    level = PORTAL_LEVELS.get(value)
+    if level is None:
+        raise b.error(_join(path, field), f"'{value}' is not {allowed}")
+    return level, b.child(b.get(rec, "departmentName", path, "string (unit name)"), code, level, parent, path)
+
+
 def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date | None, str, str]:
     code = obj.get("code")
     if code != "OK":
@@ -1167,11 +1259,7 @@ def _parse_raw(b: _Builder, obj: dict, ctx: _Context) -> tuple[str, str, date | 
                        f"pageSize {page}")
     for path, rec in children:
         code = b._code(rec, path)
-        level_value = b.get(rec, "level", path, "string (PROVINCE or COMMUNE)")
-        level = PORTAL_LEVELS.get(level_value)
-        if level is None:
-            raise b.error(_join(path, "level"), f"'{level_value}' is not PROVINCE or COMMUNE")
-        uid = b.child(b.get(rec, "departmentName", path, "string (unit name)"), code, level, province, path)
+        level, uid = _child_unit(b, rec, path, "level", "PROVINCE or COMMUNE", code, province)
         key = "score" if "score" in rec else "totalScore"
         value = b.get(rec, key, path, "number (points)")
         if not 0 <= value <= 100:
@@ -1376,11 +1464,7 @@ def _parse_service_results(b: _Builder, data: dict, ctx: _Context, period: str) 
         levels: dict[str, int] = {}
         for path, rec in records:
             ucode = b._code(rec, path)
-            group = b.get(rec, "childGroup", path, "string (AGENCY or COMMUNE)")
-            level = PORTAL_LEVELS.get(group)
-            if level is None:
-                raise b.error(_join(path, "childGroup"), f"'{group}' is not AGENCY or COMMUNE")
-            uid = b.child(b.get(rec, "departmentName", path, "string (unit name)"), ucode, level, area, path)
+            level, uid = _child_unit(b, rec, path, "childGroup", "AGENCY or COMMUNE", ucode, area)
             levels[level] = levels.get(level, 0) + 1
             _unit_scores(b, rec, path, section="data.evaluation[]", unit=uid, period=period, ctx=ctx,
                          groups_required=False, checks=checks)

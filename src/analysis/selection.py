@@ -1,0 +1,218 @@
+"""Which value a report uses when several sources give the same figure: one rule, held as data.
+
+Several sources can print the same unit × period × group (a commune catalog and the communes
+list of the same crawl; the provinces file and a province's own overview; a detail file and a
+list file). ``data/`` keeps every one of them with its provenance. The value a report, the
+statistics and the recommendations use is chosen by one rule:
+
+1. the **source preference** of the row (``reference/source_preference.csv``: lower priority
+   first; matched on the source's ``kind``, the portal layout recorded in the source's note, and
+   the section; the first matching line wins);
+2. then the **newer extraction** (``sources.data_as_of``, later first);
+3. then the order of the rows in the table (the document's own order), which keeps the choice
+   deterministic.
+
+Equal values (equal at the coarser printed precision) are not a contradiction; unequal values
+are listed by :func:`source_conflicts` and reported by the audit (check ``source_conflict``).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .config import REFERENCE_DIR
+
+__all__ = ["source_preference", "row_priority", "rank_rows", "preferred", "preferred_fields",
+           "source_conflicts", "source_layout", "SCORE_KEY", "INDICATOR_KEY"]
+
+SCORE_KEY = ["unit_id", "period_id", "group"]
+INDICATOR_KEY = ["unit_id", "period_id", "indicator", "measure", "category"]
+_LAYOUT = re.compile(r"\blayout ([a-z-]+)")
+
+
+@lru_cache(maxsize=None)
+def source_preference() -> pd.DataFrame:
+    """The preference table (``priority, kind, layout, section, reason``), in file order.
+
+    Examples
+    --------
+    >>> int(source_preference().iloc[0]["priority"])
+    10
+    """
+    df = pd.read_csv(REFERENCE_DIR / "source_preference.csv", dtype=str, keep_default_na=False,
+                     encoding="utf-8")
+    df["priority"] = df["priority"].astype(int)
+    return df
+
+
+def source_layout(sources: pd.DataFrame) -> pd.Series:
+    """The portal layout of each source (from its note, ``layout unit-list``), '' when none.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"source_id": ["a", "b"], "note": ["layout unit-list; x", None]})
+    >>> source_layout(s).tolist()
+    ['unit-list', '']
+    """
+    note = sources["note"].astype(object).where(sources["note"].notna(), "").astype(str)
+    layout = note.str.extract(_LAYOUT, expand=False).fillna("")
+    return pd.Series(layout.to_numpy(), index=sources["source_id"].to_numpy())
+
+
+def _match(pattern: str, value: str) -> bool:
+    return pattern == "*" or pattern == value or (pattern.endswith("*") and value.startswith(pattern[:-1]))
+
+
+def row_priority(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    """Priority, reason and extraction date of each row (columns ``source_id`` and ``section``).
+
+    Returns
+    -------
+    DataFrame
+        Aligned with ``rows``: ``priority`` (int), ``preference`` (the reason), ``as_of``.
+    """
+    table = source_preference()
+    src = sources.set_index("source_id")
+    layout = source_layout(sources)
+    pairs = rows[["source_id", "section"]].astype(object).drop_duplicates()
+    found = {}
+    for sid, section in zip(pairs["source_id"], pairs["section"]):
+        kind = str(src.at[sid, "kind"]) if sid in src.index else ""
+        lay = str(layout.get(sid, "")) if sid in layout.index else ""
+        hit = None
+        for r in table.itertuples():
+            if _match(r.kind, kind) and _match(r.layout, lay) and _match(r.section, str(section)):
+                hit = (r.priority, r.reason)
+                break
+        found[(sid, section)] = hit or (99, "no line of the source preference table matches")
+    keys = list(zip(rows["source_id"].astype(object), rows["section"].astype(object)))
+    as_of = rows["source_id"].map(src["data_as_of"]) if "data_as_of" in src.columns else pd.NaT
+    return pd.DataFrame({"priority": [found[k][0] for k in keys], "preference": [found[k][1] for k in keys],
+                         "as_of": pd.to_datetime(as_of)}, index=rows.index)
+
+
+def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` sorted by the rule (priority, newer extraction, table order), with the columns
+    ``priority``, ``preference`` and ``as_of`` added."""
+    if rows.empty:
+        return rows.assign(priority=pd.Series(dtype=int), preference=pd.Series(dtype=object),
+                           as_of=pd.Series(dtype="datetime64[ns]"))
+    pr = row_priority(rows, sources)
+    out = rows.join(pr)
+    out["_pos"] = np.arange(len(out))
+    out["_asof"] = out["as_of"].fillna(pd.Timestamp.min)
+    out = out.sort_values(["priority", "_asof", "_pos"], ascending=[True, False, True], kind="stable")
+    return out.drop(columns=["_pos", "_asof"])
+
+
+def _key(table: str) -> list[str]:
+    return SCORE_KEY if table == "scores" else INDICATOR_KEY
+
+
+def preferred(ds, table: str = "scores", rows: pd.DataFrame | None = None, *, column: str = "value",
+              key: list[str] | None = None) -> pd.DataFrame:
+    """One row per figure: the value a report uses, with how many sources give it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        For ``sources`` (kind, layout note, extraction date).
+    table : {'scores', 'indicators'}
+    rows : DataFrame, optional
+        A subset of that table (default: all of it). Rows whose ``column`` is missing are not
+        candidates.
+    column : str
+        The field that must be present (``value``, ``rank``, ``change``).
+    key : list of str, optional
+        What one figure is (default: unit × period × group, or × indicator × measure × category).
+
+    Returns
+    -------
+    DataFrame
+        The chosen rows (original columns plus ``priority``, ``preference``, ``as_of``,
+        ``n_sources`` = rows giving the figure, ``conflict`` = they differ beyond printed
+        precision, ``alternatives`` = the other sources' values as text), in the order of
+        the input.
+
+    Examples
+    --------
+    >>> from analysis.dataset import load_dataset
+    >>> from analysis.config import DATA_DIR
+    >>> ds = load_dataset(DATA_DIR)
+    >>> p = preferred(ds, rows=ds.scores.loc[ds.scores["group"] == "TOTAL"])
+    >>> bool(p.duplicated(["unit_id", "period_id", "group"]).any())
+    False
+    """
+    df = getattr(ds, table) if rows is None else rows
+    key = list(key or _key(table))
+    df = df.loc[df[column].notna()]
+    if df.empty:
+        return df.assign(priority=pd.Series(dtype=int), preference=pd.Series(dtype=object),
+                         as_of=pd.Series(dtype="datetime64[ns]"), n_sources=pd.Series(dtype=int),
+                         conflict=pd.Series(dtype=bool), alternatives=pd.Series(dtype=object))
+    ranked = rank_rows(df, ds.sources)
+    filled = ranked[key].astype(object).where(ranked[key].notna(), "")
+    codes = pd.MultiIndex.from_frame(filled).factorize()[0] if len(key) > 1 else pd.factorize(filled[key[0]])[0]
+    ranked = ranked.assign(_k=codes)
+    first = ranked.drop_duplicates("_k", keep="first")
+    n = ranked.groupby("_k").size()
+    conflict = _conflicting(ranked, column)
+    alt = (ranked.loc[~ranked.index.isin(first.index)]
+           .assign(_t=lambda d: d["source_id"].astype(str) + " – " + d["section"].astype(str) + ": "
+                   + d[column].astype(str))
+           .groupby("_k")["_t"].agg("; ".join))
+    out = first.assign(n_sources=first["_k"].map(n).to_numpy(),
+                       conflict=first["_k"].map(conflict).fillna(False).astype(bool).to_numpy(),
+                       alternatives=first["_k"].map(alt).to_numpy())
+    return out.drop(columns="_k").sort_index()
+
+
+def _conflicting(ranked: pd.DataFrame, column: str) -> pd.Series:
+    """Per key code: do the values differ beyond the coarser printed precision?"""
+    v = pd.to_numeric(ranked[column], errors="coerce")
+    if v.isna().all():   # text columns (band): compare as text
+        return ranked.groupby("_k")[column].nunique() > 1
+    dec = ranked["decimals"] if "decimals" in ranked.columns and column == "value" else pd.Series(np.nan, index=ranked.index)
+    half = 0.5 * 10.0 ** -dec.fillna(6).astype(float)
+    g = pd.DataFrame({"_k": ranked["_k"], "v": v, "h": half}).groupby("_k")
+    spread = g["v"].max() - g["v"].min()
+    return spread > 2 * g["h"].max() + 1e-9
+
+
+def preferred_fields(ds, rows: pd.DataFrame, fields=("value", "rank", "change", "band")) -> dict:
+    """For one figure (rows of one unit × period × group): each field from the first source, in
+    the order of the rule, that gives it, and which source that is.
+
+    Returns
+    -------
+    dict
+        ``{field: (value, source_id, section)}``; a field no source gives is absent.
+    """
+    out = {}
+    if rows.empty:
+        return out
+    ranked = rank_rows(rows, ds.sources)
+    for f in fields:
+        if f not in ranked.columns:
+            continue
+        have = ranked.loc[ranked[f].notna()]
+        if len(have):
+            r = have.iloc[0]
+            out[f] = (r[f], r["source_id"], r["section"])
+    return out
+
+
+def source_conflicts(ds, table: str = "scores") -> pd.DataFrame:
+    """Figures that two sources (or two sections) give with unequal values.
+
+    Returns
+    -------
+    DataFrame
+        One row per figure with a conflict: the key, the chosen row's ``value``, ``source_id``,
+        ``section``, and every other value in ``alternatives``.
+    """
+    p = preferred(ds, table)
+    return p.loc[p["conflict"]].reset_index(drop=True)
