@@ -2,7 +2,14 @@
 
 (a) the naive loop: the papermill CLI, then the jupyter nbconvert CLI, for each report in turn;
 (b) the batch runner (``analysis.build``: worker pool, forked kernels, reused exporter);
-(c) the plain-Python floor: the same report sections computed in one process, no notebook.
+(c) the plain-Python floor: the same report sections computed in one process, no notebook;
+(d) with ``--dask``: the batch runner sending the reports to an existing Dask cluster (a
+    ``dask scheduler`` and ``--workers`` single-thread ``dask worker`` processes that the
+    benchmark starts on 127.0.0.1 before timing), to compare with (b).
+
+After the table, a per-section profile of (c) at the largest N: seconds per report for loading
+the data, each section's computation, the PNG rendering of its figures (apart) and the HTML
+templating, so the next hot spot is visible.
 
 Prints wall seconds per report, the ratios between the three, and the peak memory of the whole
 process tree (runner, workers, fork servers, kernels; proportional set size), sampled from
@@ -107,16 +114,46 @@ def naive(jobs, out: Path) -> None:
                         "--log-level", "ERROR"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def floor(jobs, out: Path) -> None:
-    """(c) the same sections computed and written in this process, with no notebook or kernel."""
+SECTIONS = ("title", "headline", "groups", "units", "indicators", "audit", "correlations", "recommendations",
+            "provenance")
+
+
+def floor(jobs, out: Path, profile: dict | None = None) -> None:
+    """(c) the same sections computed and written in this process, with no notebook or kernel.
+
+    With ``profile``, add the seconds of each step to it: loading the data, each section's
+    computation (figures built, not drawn), drawing its figures (PNG rendering, timed apart),
+    and the HTML templating of the rest.
+    """
+    from analysis import render
     from analysis.report import ProvinceReport
+
+    profile = {} if profile is None else profile
+
+    def clock(name, fn, *a, **kw):
+        start = time.perf_counter()
+        value = fn(*a, **kw)
+        profile[name] = profile.get(name, 0.0) + time.perf_counter() - start
+        return value
 
     for job in jobs:
         p = job.parameters
-        r = ProvinceReport.load(p["province"], p["period"], p["lang"], p["data_dir"])
-        html = "".join(s.html for s in (r.title(), r.headline(), r.groups(), r.units(), r.indicators(),
-                                        r.audit(), r.correlations(), r.recommendations(), r.provenance()))
-        (out / f"{p['province']}_{p['period']}.html").write_text(html, encoding="utf-8")
+        r = clock("load", ProvinceReport.load, p["province"], p["period"], p["lang"], p["data_dir"])
+        html = []
+        for name in SECTIONS:
+            content = clock(name, getattr(r, name))
+            figures = {}
+            if content.figures:  # the figures, rendered once here and reused by the layout below
+                start = time.perf_counter()
+                figures = {k: render.figure_png(fig) for k, fig in content.figures.items()}
+                profile["figures (PNG)"] = profile.get("figures (PNG)", 0.0) + time.perf_counter() - start
+            cached = render.figure_png
+            render.figure_png = lambda fig, _f={id(f): figures[k] for k, f in content.figures.items()}: _f[id(fig)]
+            try:
+                html.append(clock("HTML templates", render.section_html, content))
+            finally:
+                render.figure_png = cached
+        (out / f"{p['province']}_{p['period']}.html").write_text("".join(html), encoding="utf-8")
 
 
 def timed(fn, *args):
@@ -134,6 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--skip-naive", action="store_true", help="skip (a), the slowest")
     parser.add_argument("--noop", action="store_true", help="also build all reports and time a no-op rebuild")
+    parser.add_argument("--dask", action="store_true", help="also (d): the batch through an external Dask "
+                                                            "cluster on 127.0.0.1")
     args = parser.parse_args(argv)
 
     data = args.work / "synthetic-data"
@@ -147,13 +186,15 @@ def main(argv=None) -> int:
           f"after the first run) took {time.perf_counter() - start:.1f} s")
     print(f"machine: {os.cpu_count()} CPUs; batch runner with {args.workers} workers, forked kernels\n")
 
-    rows = []
+    rows, profile = [], {}
+    cluster = _Cluster(args.workers) if args.dask else None
+    ways = ("a", "b", "c", "d") if cluster else ("a", "b", "c")
     for n in args.sizes:
         # spread the reports over provinces and months, the same set for the three ways
         step = max(1, len(jobs) // n)
         subset = jobs[::step][:n]
         result = {"n": n}
-        for way in ("a", "b", "c"):
+        for way in ways:
             if way == "a" and args.skip_naive:
                 continue
             out = args.work / f"{way}-{n}"
@@ -163,8 +204,11 @@ def main(argv=None) -> int:
                 secs, mb = timed(naive, subset, out)
             elif way == "b":
                 secs, mb = timed(lambda: _batch(subset, out, args.workers))
+            elif way == "c":
+                profile = {}
+                secs, mb = timed(floor, subset, out, profile)
             else:
-                secs, mb = timed(floor, subset, out)
+                secs, mb = timed(lambda: _batch(subset, out, args.workers, scheduler=cluster.address))
             result[way] = (secs, mb)
             print(f"  N={n:>3} ({way}) {secs:8.1f} s  {secs / n:6.2f} s/report  peak {mb:7.0f} MB", flush=True)
         rows.append(result)
@@ -176,6 +220,20 @@ def main(argv=None) -> int:
         mem = " / ".join(f"{r[w][1]:.0f}" if w in r else "–" for w in "abc")
         print(f"{r['n']:>4} {per('a'):16.2f} {per('b'):16.2f} {per('c'):16.2f} {per('a') / per('b'):6.1f} "
               f"{per('b') / per('c'):6.1f}   {mem}")
+    if cluster:
+        cluster.stop()
+        print("\n  N   (d) Dask cluster s/rep  (b) local batch s/rep   d/b   peak MB d")
+        for r in rows:
+            print(f"{r['n']:>4} {r['d'][0] / r['n']:22.2f} {r['b'][0] / r['n']:22.2f} "
+                  f"{r['d'][0] / r['b'][0]:5.2f}   {r['d'][1]:.0f}")
+    if profile:
+        n = rows[-1]["n"]
+        print(f"\nprofile of (c), N={n}: seconds per report (figures = PNG rendering, apart from the "
+              f"section that builds them)")
+        total = sum(profile.values())
+        for name, secs in sorted(profile.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<18} {secs / n:6.3f}  {100 * secs / total:5.1f} %")
+        print(f"  {'total':<18} {total / n:6.3f}")
 
     if args.noop:
         out = args.work / "all"
@@ -193,9 +251,44 @@ def main(argv=None) -> int:
     return 0
 
 
-def _batch(jobs, out, workers):
+class _Cluster:
+    """A ``dask scheduler`` and ``n`` single-thread ``dask worker`` processes on 127.0.0.1."""
+
+    def __init__(self, n: int):
+        import socket
+
+        from dask.distributed import Client
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        self.procs = []
+        dask = str(VENV_BIN / "dask")
+        argvs = [["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]]
+        argvs += [["worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                   "--no-nanny"]] * n
+        for argv in argvs:
+            self.procs.append(subprocess.Popen([dask, *argv], cwd=ROOT, start_new_session=True,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(self.address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(n, timeout=120)
+
+    def stop(self):
+        import signal
+
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+
+def _batch(jobs, out, workers, scheduler=None):
     try:
-        results = run_batch(jobs, out_dir=out, workers=workers, force=True, progress=False)
+        results = run_batch(jobs, out_dir=out, workers=workers, force=True, progress=False,
+                            executor="dask" if scheduler else "process", scheduler=scheduler)
     finally:
         stop_zygote()  # its start-up is part of (b); it must not count towards (a) or (c) after
     failed = [r for r in results if r.status != "built"]

@@ -42,7 +42,6 @@ SHARED = Path(os.environ.get("ANALYSIS_SHARED_DIR", ROOT.parent / "shared"))
 # Features being built on other branches when these pages were written. Their examples are
 # skipped, with this reason, until the entry is deleted (after the merge).
 PENDING = {
-    "dask-scheduler": "issue 16 (external Dask cluster): `build --scheduler ADDRESS`",
 }
 
 # The pages the issue asks for (built HTML, relative to the site root).

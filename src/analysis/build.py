@@ -23,6 +23,12 @@ Crash safety (what a SIGKILL, a full disk or a second build at the same time can
   (SIGKILL, out of memory) fails the report it was running, and a new worker takes its place.
   Workers, fork servers and kernels die with their parent (``PR_SET_PDEATHSIG`` on Linux, a
   parent watchdog elsewhere), so a killed build leaves no process publishing reports.
+* On an existing Dask cluster (``run_batch(..., executor="dask", scheduler=ADDRESS)``) this
+  process still plans, locks, skips and indexes; the workers only run :func:`run_job` on
+  absolute paths they must reach (a file system shared at the same paths). Before any report
+  is sent, every worker is checked: the same package and lock file as this build (the stamps
+  name that code), and the output, notebook and data directories visible. One report at a
+  time runs per worker process, whatever its thread count.
 """
 from __future__ import annotations
 
@@ -33,8 +39,10 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,7 +52,7 @@ from .files import LOCKED_ENV, atomic_write_bytes, atomic_write_text, dir_lock
 from .fingerprint import sha as _sha
 
 __all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_batch", "stop_zygote", "write_index", "run_job",
-           "build_lock", "clean", "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
+           "build_lock", "clean", "ClusterError", "KERNEL_NAME", "PROVINCE_NOTEBOOK", "COMPARE_NOTEBOOK"]
 
 KERNEL_NAME = "analysis-766"
 DEFAULT_FORMATS = ("html", "xlsx", "csv")  # what a build writes besides the executed notebook
@@ -655,7 +663,8 @@ def stale_jobs(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, force: bool = Fa
 
 def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | None = None,
               executor: str = "process", force: bool = False, progress: bool = True,
-              notebooks_dir: Path = NOTEBOOKS_DIR, fork: bool = True) -> list[JobResult]:
+              notebooks_dir: Path = NOTEBOOKS_DIR, fork: bool = True,
+              scheduler: str | None = None) -> list[JobResult]:
     """Build the jobs whose inputs changed; return a result per job (built, skipped, failed).
 
     Parameters
@@ -664,6 +673,12 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
         ``process``: a pool of worker processes sized to the CPU count; ``dask``: a Dask
         distributed LocalCluster (or the cluster of an existing ``dask.distributed`` client);
         ``serial``: in this process, one after the other.
+    scheduler : str, optional
+        With ``executor="dask"``: the address of an existing Dask scheduler (``tcp://host:8786``)
+        to send the reports to instead of starting a LocalCluster. Its workers must reach the
+        output, notebook and data directories at the same absolute paths and run the same
+        package and lock file (checked before any report is sent; otherwise a one-line
+        :class:`ClusterError`). ``workers`` is then ignored: the cluster has its own size.
     fork : bool
         Fork each report's kernel from a per-worker server that has the libraries imported
         (fresh process per report, no shared state); False starts every kernel from scratch.
@@ -671,6 +686,9 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
     out_dir = Path(out_dir)
     if workers is not None and workers < 1:
         raise ParameterError(f"parameter 'workers': {workers} is not allowed; give 1 or more")
+    if scheduler and executor != "dask":
+        raise ParameterError(f"parameter 'scheduler': a Dask scheduler is used only with executor 'dask', "
+                             f"not '{executor}'")
     with build_lock(_data_dirs(jobs), out_dir):
         _clear_work(out_dir)
         _work_dir(out_dir)  # an unwritable output directory stops the build here, before any kernel
@@ -682,7 +700,7 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
                 if fork and executor in ("process", "serial"):
                     _start_zygote()  # one fork server for all workers: they inherit its socket address
                 results.extend(_execute(todo, out_dir, workers or os.cpu_count() or 1, executor, progress,
-                                        notebooks_dir, fork))
+                                        notebooks_dir, fork, scheduler))
             write_index(out_dir)
         finally:
             _clear_work(out_dir)
@@ -697,7 +715,8 @@ def _bar(total: int, progress: bool):
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
 
 
-def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, notebooks_dir: Path, fork: bool):
+def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, notebooks_dir: Path, fork: bool,
+             scheduler: str | None = None):
     results = []
     bar = _bar(len(todo), progress)
     if fork and _SOCKET is not None:
@@ -714,7 +733,7 @@ def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, n
                 results.append(result)
                 bar.update(1)
         elif executor == "dask":
-            results.extend(_execute_dask(args, out_dir, workers, bar))
+            results.extend(_execute_dask(args, out_dir, workers, bar, scheduler))
         else:
             raise ParameterError(f"parameter 'executor': '{executor}' is not allowed; choose process, serial or dask")
     finally:
@@ -817,30 +836,127 @@ def _run_pool(args, out_dir: Path, size: int):
             conn.close()
 
 
-def _execute_dask(args, out_dir: Path, workers: int, bar):
-    from dask.distributed import Client, LocalCluster, as_completed
+class ClusterError(OSError):
+    """The Dask cluster cannot take this build (unreachable, no workers, other code, paths it
+    cannot reach). An ``OSError``: the command line reports it in one line, exit status 1."""
+
+    def __init__(self, message: str):
+        super().__init__(None, message)
+
+    def __str__(self):
+        return self.strerror
+
+
+CONNECT_TIMEOUT = 15   # seconds to reach the scheduler
+WORKERS_TIMEOUT = 60   # seconds to wait for the scheduler's first worker
+_JOB_LOCK = threading.Lock()  # one report at a time per worker process (run_job sets os.environ)
+
+
+def _run_job_alone(*args) -> JobResult:
+    """:func:`run_job` on a Dask worker, never two at once in one process (a worker with more
+    than one thread would otherwise mix the read logs of two kernels)."""
+    with _JOB_LOCK:
+        return run_job(*args)
+
+
+def _lock_hash() -> str:
+    return _sha(LOCK_FILE.read_bytes()) if LOCK_FILE.exists() else ""
+
+
+def _worker_view(paths: list[str]) -> dict:
+    """What a worker sees: its code, its lock file and which of ``paths`` are directories."""
+    return {"package": package_hash(), "lock": _lock_hash(),
+            "missing": [p for p in paths if not os.path.isdir(p)],
+            "unwritable": [p for p in paths[:1] if os.path.isdir(p) and not os.access(p, os.W_OK)]}
+
+
+def _connect(address: str):
+    """A client of the scheduler at ``address`` whose workers can build these reports."""
+    from dask.distributed import Client
 
     try:
-        client = Client.current()
-        own = None
-    except ValueError:
-        own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(own)
-    results = []
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError (bad protocol) …
+        reason = _one_line(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+        raise ClusterError(f"cannot reach the Dask scheduler at '{address}' ({reason}); check the address "
+                           f"(--scheduler / DASK_SCHEDULER_ADDRESS) and that the scheduler is running") from None
     try:
-        futures = {client.submit(run_job, *a, pure=False, key=f"report-{a[0].key}-{a[3][:12]}"): a[0] for a in args}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                results.append(fut.result())
-            except BaseException as exc:
-                _remove_outputs(job, out_dir)
-                results.append(JobResult(job.key, "failed", error=f"{type(exc).__name__}: {exc}"))
-            bar.update(1)
+        client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+    except Exception:  # noqa: BLE001 - dask raises TimeoutError
+        client.close()
+        raise ClusterError(f"the Dask scheduler at '{address}' has no workers (waited {WORKERS_TIMEOUT} s); "
+                           f"start 'dask worker {address} --nthreads 1' on the machines that build") from None
+    return client
+
+
+def _check_workers(client, address: str, paths: list[str]) -> None:
+    """Refuse a cluster whose workers would build with other code or cannot reach the paths."""
+    try:
+        views = client.run(_worker_view, paths)
+    except Exception as exc:  # noqa: BLE001 - e.g. the package is not installed on a worker
+        raise ClusterError(f"the workers of the Dask scheduler at '{address}' cannot run the analysis "
+                           f"package ({_one_line(f'{type(exc).__name__}: {exc}')}); install it on every "
+                           f"worker") from None
+    package, lock = package_hash(), _lock_hash()
+    for worker, view in sorted(views.items()):
+        if view["package"] != package or view["lock"] != lock:
+            what = "analysis package" if view["package"] != package else "requirements.lock"
+            raise ClusterError(f"Dask worker {worker} runs another {what} than this build; install the same "
+                               f"version on every worker (the stamps name the code that built a report)")
+        if view["missing"]:
+            raise ClusterError(f"Dask worker {worker} cannot reach directory '{view['missing'][0]}'; give "
+                               f"directories on a file system every worker mounts at the same absolute path")
+        if view["unwritable"]:
+            raise ClusterError(f"Dask worker {worker} cannot write to '{view['unwritable'][0]}'; give an "
+                               f"output directory the workers may write")
+
+
+def _one_line(text: str) -> str:
+    return str(text).strip().splitlines()[0][:300] if str(text).strip() else ""
+
+
+def _execute_dask(args, out_dir: Path, workers: int, bar, scheduler: str | None = None):
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    own = client = None
+    if scheduler:
+        # The workers may run anywhere: every path they get is absolute (as the plan made the
+        # data directories), and they are checked before the first report is sent.
+        out_abs, nb_abs = str(Path(out_dir).resolve()), str(Path(args[0][2]).resolve())
+        args = [(a[0], out_abs, nb_abs, *a[3:]) for a in args]
+        data = sorted({d for a in args if (d := dict(a[0].params).get("data_dir"))})
+        client = _connect(scheduler)
+        try:
+            _check_workers(client, scheduler, [out_abs, nb_abs, *data])
+        except BaseException:
+            client.close()
+            raise
+    else:
+        try:
+            client = Client.current()
+        except ValueError:
+            own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(own)
+    results = []
+    batch = uuid.uuid4().hex[:8]  # two builds of one report (other --out) on one cluster never share a task
+    try:
+        futures = {client.submit(_run_job_alone, *a, pure=False, key=f"report-{a[0].key}-{a[3][:12]}-{batch}"): a[0]
+                   for a in args}
+        with client.as_current():
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    results.append(fut.result())
+                except BaseException as exc:
+                    _remove_outputs(job, out_dir)
+                    results.append(JobResult(job.key, "failed", error=_one_line(f"{type(exc).__name__}: {exc}")))
+                bar.update(1)
     finally:
         if own is not None:
             client.close()
             own.close()
+        elif scheduler:
+            client.close()
     return results
 
 

@@ -39,6 +39,7 @@ def _cmd_build(args) -> int:
                              period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme):
             print(job.key)
         return 0
+    scheduler = _scheduler_arg(args)
     from .dataset import recover
 
     recover(args.data)  # finish an interrupted import first (under its own exclusive lock)
@@ -48,7 +49,7 @@ def _cmd_build(args) -> int:
         jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
                          period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme)
         results = run_batch(jobs, out_dir=args.out, workers=args.workers, executor=args.executor,
-                            force=args.force, progress=not args.quiet)
+                            force=args.force, progress=not args.quiet, scheduler=scheduler)
     built = [r for r in results if r.status == "built"]
     skipped = [r for r in results if r.status == "skipped"]
     failed = [r for r in results if r.status == "failed"]
@@ -90,6 +91,25 @@ def _cmd_gallery(args) -> int:
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _PERIOD = re.compile(r"^\d{4}(?:-\d{2}|-\d{2}-w\d|-Q\d|-H\d|-(?:ytd|qtd|mtd)-\d{2}-\d{2})?$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+                        r"|\[[0-9A-Fa-f:.]+\])(?::(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?$")
+_SCHEDULER_ALLOWED = "give a Dask scheduler address such as tcp://10.0.0.5:8786 or host:8786"
+
+
+def _scheduler_arg(args) -> str | None:
+    """The Dask scheduler of a build: ``--scheduler``, else ``DASK_SCHEDULER_ADDRESS`` (dask only)."""
+    if args.scheduler and args.executor != "dask":
+        raise ParameterError(f"parameter 'SCHEDULER/--scheduler': a Dask scheduler needs '--executor dask', "
+                             f"not '{args.executor}'")
+    if args.scheduler or args.executor != "dask":
+        return args.scheduler
+    value = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip()
+    if value and not _SCHEDULER.match(value):
+        raise ParameterError(f"environment variable 'DASK_SCHEDULER_ADDRESS': '{_shown(value)}' is not allowed; "
+                             f"{_SCHEDULER_ALLOWED}")
+    return value or None
 
 
 def _shown(value: str) -> str:
@@ -188,7 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: html,xlsx,csv; docx is the Word draft in the administrative format)")
     p.add_argument("--workers", type=_workers, default=None, help="parallel workers, 1-256 (default: CPU count)")
     p.add_argument("--executor", default="process", choices=["process", "serial", "dask"],
-                   help="where notebooks run: worker processes, this process, or a Dask LocalCluster")
+                   help="where notebooks run: worker processes, this process, or Dask (a LocalCluster, or "
+                        "the cluster of --scheduler)")
+    p.add_argument("--scheduler", type=_pattern("SCHEDULER/--scheduler", _SCHEDULER, _SCHEDULER_ALLOWED),
+                   default=None, help="with --executor dask: address of an existing Dask scheduler (default: "
+                                      "$DASK_SCHEDULER_ADDRESS, else a LocalCluster); its workers must reach "
+                                      "--data, --out and the notebooks at the same absolute paths")
     p.add_argument("--scheme", type=_scheme_path, default=None, metavar="PATH",
                    help="a user scheme TOML file overriding the scheme version valid for each period "
                         "(only the keys it changes; unknown keys are refused); reports state it, and "
