@@ -409,15 +409,29 @@ def _remove_outputs(job: Job, out_dir: Path) -> None:
     job.stamp(out_dir).unlink(missing_ok=True)
 
 
-def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple[str, str]:
-    """Render the report's Word, Excel and CSV outputs (the formats the job asks for) from its
-    content, in this worker, and move them into place atomically; return the report's title and
-    the name of its area (empty for a comparison)."""
-    from .report import load_report
+# Run in the report's kernel after the notebook's last cell (not saved in the notebook): the
+# notebook's ``report`` writes its Word, Excel and CSV files from the sections the notebook has
+# already computed (see analysis.report.build_exports), so a report is computed once.
+EXPORT_CODE = "__import__('analysis.report').report.build_exports(report, {directory!r}, {formats!r})"
 
-    rep = load_report(job.parameters, job.kind)
+
+def _export_code(job: Job, handed: Path) -> str:
     formats = [f for f in job.formats if f != "html"]
-    written = rep.export(handed, formats, stem="report") if formats else {}
+    return EXPORT_CODE.format(directory=str(handed.absolute()), formats=formats)
+
+
+def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple[str, str]:
+    """Move the report's Word, Excel and CSV outputs (written by its kernel into ``handed``,
+    see :data:`EXPORT_CODE`) into place atomically; return the report's title and the name of
+    its area (empty for a comparison)."""
+    from .report import EXPORT_META
+
+    try:
+        meta = json.loads((handed / EXPORT_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise RuntimeError("the notebook's kernel wrote no exports (the notebook must define "
+                           "'report')") from None
+    written = {fmt: handed / name for fmt, name in meta["files"].items()}
     outs = job.outputs(out_dir)
     if "csv" in written:
         os.chmod(written["csv"], 0o755)  # mkdtemp makes it private; published tables are world-readable
@@ -427,8 +441,7 @@ def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple
     for fmt in ("xlsx", "docx"):
         if fmt in written:
             atomic_write_bytes(outs[fmt], written[fmt].read_bytes(), tmp_dir=work)
-    area = rep._name(rep.province) if job.kind == "province" else ""
-    return rep.title_text(), area
+    return meta["title"], meta["area"]
 
 
 _ZYGOTE = None
@@ -517,15 +530,19 @@ def _kernel_manager_class(fork: bool):
     return ForkKernelManager
 
 
-def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout: int = 900):
+def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout: int = 900,
+                     after: str | None = None):
     """Inject the parameters (papermill) and run every cell in a new kernel (nbclient).
 
     With ``fork``, the kernel is forked from this process's fork server, started on first use.
-    Returns the executed notebook; raises nbclient's CellExecutionError when a cell fails.
+    ``after`` is code run in the same kernel after the last cell; it is not part of the
+    returned notebook (nor are its outputs). Returns the executed notebook; raises nbclient's
+    CellExecutionError when a cell (or ``after``) fails.
     """
     import subprocess
 
     from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
@@ -538,7 +555,13 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
     client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
                             kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}},
                             record_timing=False)  # timestamps would make every .ipynb differ
-    client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if after is not None:
+        nb.cells.append(new_code_cell(after, id="analysis-build-after"))
+    try:
+        client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        if after is not None:
+            nb.cells.pop()
     return nb
 
 
@@ -603,12 +626,13 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             _use_server(fork)
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
         os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
-        nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork))
+        # the notebook, then its exports from the same kernel (the report is computed once)
+        nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork),
+                              after=_export_code(job, handed))
         _make_deterministic(nb)
-        reads = _check_reads(handed / "reads.jsonl", manifest)
+        reads = _check_reads(handed / "reads.jsonl", manifest)  # what the notebook and exports read
         job.stamp(out_dir).unlink(missing_ok=True)  # half-published, the report is never "current"
         title, area = _publish_exports(job, out_dir, handed, work)
-        reads = _check_reads(handed / "reads.jsonl", manifest)  # the exports read the data too
         nb.metadata["title"] = title
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
         atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n", tmp_dir=work)

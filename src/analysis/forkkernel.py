@@ -34,7 +34,7 @@ ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
 PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api", "matplotlib",
            "matplotlib.figure", "matplotlib.backends.backend_agg", "pandera.pandas", "ipykernel.kernelapp",
            "IPython", "analysis.report", "analysis.figures", "analysis.audit", "analysis.questions",
-           "analysis.scoring", "analysis.stats")
+           "analysis.scoring", "analysis.stats", "analysis.render", "analysis.workbook", "analysis.document")
 _THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
