@@ -62,6 +62,7 @@ STATE_DIR = ".build"  # inside the output directory: stamps, plan cache, tempora
 OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches only marked folders)
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
+HOLD_ENV = "ANALYSIS_HOLD_DATA"  # same name as analysis.forkkernel.ENV_HOLD
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
 BUILD_WAIT = 1800.0  # seconds a command-line build queues behind another build from the same data dir
 
@@ -626,6 +627,9 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             _use_server(fork)
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
         os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
+        if manifest is not None:  # the fork server holds this data in memory for the kernels it forks
+            data_dir = job.parameters.get("data_dir") or str(DATA_DIR)
+            os.environ[HOLD_ENV] = json.dumps({"data_dir": str(Path(data_dir).resolve()), "manifest": manifest})
         # the notebook, then its exports from the same kernel (the report is computed once)
         nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork),
                               after=_export_code(job, handed))
@@ -655,6 +659,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
     finally:
         os.environ.pop(READ_LOG_ENV, None)
+        os.environ.pop(HOLD_ENV, None)
         if handed is not None:
             shutil.rmtree(handed, ignore_errors=True)
 
