@@ -519,12 +519,50 @@ def _kernel_manager_class(fork: bool):
     kernel's output socket inside nbclient's event loop, and a kernel that dies mid-cell would
     never be noticed (nbclient's liveness check could not run).
     """
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
 
-    if not fork:
-        return AsyncKernelManager
+    class QuickClient(AsyncKernelClient):
+        """jupyter_client's client, minus a fixed wait: once the kernel has answered on the shell
+        and IOPub channels, it drains the IOPub messages already there instead of waiting 0.2 s
+        for more (nbclient ignores IOPub messages that answer no request of its own)."""
 
-    class ForkKernelManager(AsyncKernelManager):
+        async def wait_for_ready(self, timeout=None):
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:  # IOPub is connected when the kernel's status message arrives
+                            await self.iopub_channel.get_msg(timeout=0.2)
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+            while True:
+                try:
+                    await self.iopub_channel.get_msg(timeout=0)
+                except Empty:
+                    break
+
+    class QuickKernelManager(AsyncKernelManager):
+        client_factory = QuickClient
+
+    if not fork:
+        return QuickKernelManager
+
+    class ForkKernelManager(QuickKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
 
@@ -555,7 +593,10 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
     # would be left running after the notebook, with its kernel.
     client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
                             kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}},
-                            record_timing=False)  # timestamps would make every .ipynb differ
+                            record_timing=False,  # timestamps would make every .ipynb differ
+                            # every output is in once the last cell has finished: stop the kernel
+                            # at once instead of asking it to shut down and polling until it has
+                            shutdown_kernel="immediate")
     if after is not None:
         nb.cells.append(new_code_cell(after, id="analysis-build-after"))
     try:

@@ -41,6 +41,7 @@ ENV_HOLD = "ANALYSIS_HOLD_DATA"
 # Imported once by the server; the notebooks import them again for free.
 PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api", "matplotlib",
            "matplotlib.figure", "matplotlib.backends.backend_agg", "pandera.pandas", "ipykernel.kernelapp",
+           "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "matplotlib_inline.backend_inline",
            "IPython", "analysis.report", "analysis.figures", "analysis.audit", "analysis.questions",
            "analysis.scoring", "analysis.stats", "analysis.render", "analysis.workbook", "analysis.document")
 _THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
