@@ -74,24 +74,49 @@ def row_priority(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Aligned with ``rows``: ``priority`` (int), ``preference`` (the reason), ``as_of``.
     """
-    table = source_preference()
-    src = sources.set_index("source_id")
-    layout = source_layout(sources)
+    facts = _source_facts(sources)
     pairs = rows[["source_id", "section"]].astype(object).drop_duplicates()
     found = {}
     for sid, section in zip(pairs["source_id"], pairs["section"]):
-        kind = str(src.at[sid, "kind"]) if sid in src.index else ""
-        lay = str(layout.get(sid, "")) if sid in layout.index else ""
-        hit = None
-        for r in table.itertuples():
-            if _match(r.kind, kind) and _match(r.layout, lay) and _match(r.section, str(section)):
-                hit = (r.priority, r.reason)
-                break
-        found[(sid, section)] = hit or (99, "no line of the source preference table matches")
+        kind, lay = facts["kind"].get(sid, ""), facts["layout"].get(sid, "")
+        line = (kind, lay, str(section))
+        if line not in facts["lines"]:
+            hit = None
+            for r in source_preference().itertuples():
+                if _match(r.kind, kind) and _match(r.layout, lay) and _match(r.section, str(section)):
+                    hit = (r.priority, r.reason)
+                    break
+            facts["lines"][line] = hit or (99, "no line of the source preference table matches")
+        found[(sid, section)] = facts["lines"][line]
     keys = list(zip(rows["source_id"].astype(object), rows["section"].astype(object)))
-    as_of = rows["source_id"].map(src["data_as_of"]) if "data_as_of" in src.columns else pd.NaT
+    as_of = rows["source_id"].map(facts["as_of"]) if facts["as_of"] is not None else pd.NaT
     return pd.DataFrame({"priority": [found[k][0] for k in keys], "preference": [found[k][1] for k in keys],
                          "as_of": pd.to_datetime(as_of)}, index=rows.index)
+
+
+# What row_priority needs of the last few source tables it saw: each source's kind, layout and
+# extraction date, and the preference line of each (kind, layout, section). A report ranks rows
+# of one source table a few dozen times; this is read once per table. An entry is used only for
+# the same table object with the same content (a fingerprint of the columns read).
+_SOURCE_FACTS: list = []
+_SOURCE_COLUMNS = ("source_id", "kind", "note", "data_as_of")
+
+
+def _source_facts(sources: pd.DataFrame) -> dict:
+    cols = [c for c in _SOURCE_COLUMNS if c in sources.columns]
+    fingerprint = (len(sources), tuple(cols),
+                   int(pd.util.hash_pandas_object(sources[cols], index=False).sum()) if len(sources) else 0)
+    for table, fp, facts in _SOURCE_FACTS:
+        if table is sources and fp == fingerprint:
+            return facts
+    src = sources.set_index("source_id")
+    layout = source_layout(sources)
+    facts = {"kind": {sid: str(kind) for sid, kind in zip(sources["source_id"], sources["kind"])},
+             "layout": {sid: str(lay) for sid, lay in zip(layout.index, layout.to_numpy())},
+             "as_of": src["data_as_of"] if "data_as_of" in src.columns else None, "lines": {}}
+    _SOURCE_FACTS.insert(0, (sources, fingerprint, facts))
+    del _SOURCE_FACTS[4:]
+    return facts
 
 
 def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
