@@ -1,7 +1,10 @@
 """Batch report builds: plan jobs, skip what is unchanged, run the rest in parallel, publish.
 
-Each report is a papermill run of a notebook in a fresh kernel, then an HTML export with an
-exporter reused across reports. A report is rebuilt only when the hash of its inputs changes:
+Each report is a papermill run of a notebook in a fresh kernel; the same kernel then writes the
+report's Word, Excel and CSV files from the sections the notebook computed (:data:`EXPORT_CODE`,
+not saved in the notebook), and the worker exports the HTML with an exporter reused across
+reports. Kernels are forked from a server that has the libraries imported and holds the build's
+data directory in memory (:mod:`analysis.forkkernel`). A report is rebuilt only when the hash of its inputs changes:
 the notebook, its parameters, the slice of data it reads, the analysis package and the lock
 file. Outputs are written atomically, a failed report leaves no HTML behind, and the batch
 goes on; failures are listed at the end and make the exit status non-zero.
