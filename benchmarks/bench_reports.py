@@ -7,9 +7,17 @@
     ``dask scheduler`` and ``--workers`` single-thread ``dask worker`` processes that the
     benchmark starts on 127.0.0.1 before timing), to compare with (b).
 
-After the table, a per-section profile of (c) at the largest N: seconds per report for loading
-the data, each section's computation, the PNG rendering of its figures (apart) and the HTML
-templating, so the next hot spot is visible.
+After the table, two profiles at the largest N, so the next hot spot is visible:
+
+* (c) per section: seconds per report for loading the data, each section's computation, the
+  rendering of its figures (whatever format the notebook display draws: PNG or SVG, timed apart
+  by wrapping ``analysis.figures.to_png``/``to_svg``), the display (what a notebook cell shows:
+  ``render.display_bundles`` when the package has it, else ``render.section_html``) and the
+  exports a build writes (``report.build_exports``: Excel, CSV);
+* (b) per phase, from a few of the same reports run one at a time through ``build.run_job``
+  (the real path, fork server already warm): kernel start, each notebook cell (load, each
+  section computed and displayed), the export statement run in the kernel after the notebook,
+  kernel stop, and the worker's nbconvert HTML export and publishing.
 
 Prints wall seconds per report, the ratios between the three, and the peak memory of the whole
 process tree (runner, workers, fork servers, kernels; proportional set size), sampled from
@@ -118,17 +126,55 @@ SECTIONS = ("title", "headline", "groups", "units", "indicators", "audit", "corr
             "provenance")
 
 
+class _FigureClock:
+    """Time spent in ``analysis.figures.to_png`` / ``to_svg`` (what drawing a figure costs),
+    whoever calls them, under ``figures (PNG)`` / ``figures (SVG)``."""
+
+    def __init__(self, profile: dict):
+        self.profile, self.saved, self.inside = profile, {}, 0.0
+
+    def __enter__(self):
+        from analysis import figures
+
+        for name, label in (("to_png", "figures (PNG)"), ("to_svg", "figures (SVG)")):
+            fn = getattr(figures, name, None)
+            if fn is None:
+                continue
+            self.saved[name] = fn
+
+            def timed(*a, _fn=fn, _label=label, **kw):
+                start = time.perf_counter()
+                try:
+                    return _fn(*a, **kw)
+                finally:
+                    spent = time.perf_counter() - start
+                    self.profile[_label] = self.profile.get(_label, 0.0) + spent
+                    self.inside += spent
+
+            setattr(figures, name, timed)
+        return self
+
+    def __exit__(self, *exc):
+        from analysis import figures
+
+        for name, fn in self.saved.items():
+            setattr(figures, name, fn)
+
+
 def floor(jobs, out: Path, profile: dict | None = None) -> None:
-    """(c) the same sections computed and written in this process, with no notebook or kernel.
+    """(c) the same sections computed, displayed and exported in this process, with no notebook
+    or kernel.
 
     With ``profile``, add the seconds of each step to it: loading the data, each section's
-    computation (figures built, not drawn), drawing its figures (PNG rendering, timed apart),
-    and the HTML templating of the rest.
+    computation (figures built, not drawn), drawing the figures (timed apart), the rest of the
+    display, and the exports a build writes (Excel, CSV).
     """
     from analysis import render
-    from analysis.report import ProvinceReport
+    from analysis.build import DEFAULT_FORMATS
+    from analysis.report import ProvinceReport, build_exports
 
     profile = {} if profile is None else profile
+    show = getattr(render, "display_bundles", None) or render.section_html
 
     def clock(name, fn, *a, **kw):
         start = time.perf_counter()
@@ -136,24 +182,102 @@ def floor(jobs, out: Path, profile: dict | None = None) -> None:
         profile[name] = profile.get(name, 0.0) + time.perf_counter() - start
         return value
 
-    for job in jobs:
-        p = job.parameters
-        r = clock("load", ProvinceReport.load, p["province"], p["period"], p["lang"], p["data_dir"])
-        html = []
-        for name in SECTIONS:
-            content = clock(name, getattr(r, name))
-            figures = {}
-            if content.figures:  # the figures, rendered once here and reused by the layout below
+    with _FigureClock(profile) as figures:
+        for job in jobs:
+            p = job.parameters
+            r = clock("load", ProvinceReport.load, p["province"], p["period"], p["lang"], p["data_dir"])
+            shown = []
+            for name in SECTIONS:
+                content = clock(name, getattr(r, name))
+                before = figures.inside
                 start = time.perf_counter()
-                figures = {k: render.figure_png(fig) for k, fig in content.figures.items()}
-                profile["figures (PNG)"] = profile.get("figures (PNG)", 0.0) + time.perf_counter() - start
-            cached = render.figure_png
-            render.figure_png = lambda fig, _f={id(f): figures[k] for k, f in content.figures.items()}: _f[id(fig)]
+                shown.append(show(content))
+                profile["display"] = (profile.get("display", 0.0) + time.perf_counter() - start
+                                      - (figures.inside - before))
+            before = figures.inside
+            start = time.perf_counter()
+            build_exports(r, out / f"{p['province']}_{p['period']}", [f for f in DEFAULT_FORMATS if f != "html"])
+            profile["exports"] = profile.get("exports", 0.0) + time.perf_counter() - start - (figures.inside - before)
+            (out / f"{p['province']}_{p['period']}.txt").write_text(repr(shown)[:100000], encoding="utf-8")
+
+
+def phases(jobs, out: Path) -> dict:
+    """(b)'s real path, one report at a time in this process (``build.run_job``, fork server
+    warm): seconds per phase, summed over ``jobs``."""
+    import re
+
+    import nbclient.client as ncc
+
+    from analysis import build
+
+    profile: dict = {}
+
+    def add(name, seconds):
+        profile[name] = profile.get(name, 0.0) + seconds
+
+    def wrap_async(owner, attr, label):
+        fn = getattr(owner, attr)
+
+        async def timed(self, *a, **kw):
+            start = time.perf_counter()
             try:
-                html.append(clock("HTML templates", render.section_html, content))
+                return await fn(self, *a, **kw)
             finally:
-                render.figure_png = cached
-        (out / f"{p['province']}_{p['period']}.html").write_text("".join(html), encoding="utf-8")
+                add(label(self, *a) if callable(label) else label, time.perf_counter() - start)
+
+        setattr(owner, attr, timed)
+        return fn
+
+    def cell_label(client, cell, *_):
+        src = "".join(cell.get("source", ""))
+        if "build_exports" in src:
+            return "kernel: exports (xlsx, csv)"
+        found = re.search(r"report\.(\w+)\(\)", src)
+        if found:
+            return f"kernel: {found.group(1)}"
+        return "kernel: load" if ".load(" in src else "kernel: other cells"
+
+    saved = {("start", "async_start_new_kernel"): "kernel start", ("client", "async_start_new_kernel_client"):
+             "kernel start", ("cell", "async_execute_cell"): cell_label, ("stop", "_async_cleanup_kernel"):
+             "kernel stop"}
+    originals = {attr: wrap_async(ncc.NotebookClient, attr, label) for (_, attr), label in saved.items()}
+    exporter = build._exporter()
+    convert = type(exporter).from_notebook_node
+
+    def timed_convert(self, *a, **kw):
+        start = time.perf_counter()
+        try:
+            return convert(self, *a, **kw)
+        finally:
+            add("worker: nbconvert HTML", time.perf_counter() - start)
+
+    type(exporter).from_notebook_node = timed_convert
+    try:
+        build._start_zygote()
+        with build.build_lock(build._data_dirs(jobs), out):
+            build.run_job(jobs[0], str(out), str(build.NOTEBOOKS_DIR), "warm-up", True, dict(jobs[0].inputs))
+            profile.clear()
+            for job in jobs:
+                start = time.perf_counter()
+                result = build.run_job(job, str(out), str(build.NOTEBOOKS_DIR), "profile", True, dict(job.inputs))
+                add("total", time.perf_counter() - start)
+                if result.status != "built":
+                    raise SystemExit(f"profile run failed: {result.error}")
+    finally:
+        type(exporter).from_notebook_node = convert
+        for attr, fn in originals.items():
+            setattr(ncc.NotebookClient, attr, fn)
+        stop_zygote()
+    inside = sum(v for k, v in profile.items() if k.startswith("kernel") or k.startswith("worker"))
+    profile["worker: rest (papermill, checks, publishing)"] = profile.pop("total") - inside
+    return profile
+
+
+def _print_profile(profile: dict, n: int, width: int = 18) -> None:
+    total = sum(profile.values())
+    for name, secs in sorted(profile.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<{width}} {secs / n:6.3f}  {100 * secs / total:5.1f} %")
+    print(f"  {'total':<{width}} {total / n:6.3f}")
 
 
 def timed(fn, *args):
@@ -173,6 +297,8 @@ def main(argv=None) -> int:
     parser.add_argument("--noop", action="store_true", help="also build all reports and time a no-op rebuild")
     parser.add_argument("--dask", action="store_true", help="also (d): the batch through an external Dask "
                                                             "cluster on 127.0.0.1")
+    parser.add_argument("--phases", type=int, default=4, help="reports in the per-phase profile of (b) "
+                                                              "(0: none)")
     args = parser.parse_args(argv)
 
     data = args.work / "synthetic-data"
@@ -228,12 +354,20 @@ def main(argv=None) -> int:
                   f"{r['d'][0] / r['b'][0]:5.2f}   {r['d'][1]:.0f}")
     if profile:
         n = rows[-1]["n"]
-        print(f"\nprofile of (c), N={n}: seconds per report (figures = PNG rendering, apart from the "
-              f"section that builds them)")
-        total = sum(profile.values())
-        for name, secs in sorted(profile.items(), key=lambda kv: -kv[1]):
-            print(f"  {name:<18} {secs / n:6.3f}  {100 * secs / total:5.1f} %")
-        print(f"  {'total':<18} {total / n:6.3f}")
+        print(f"\nprofile of (c), N={n}: seconds per report (figures = drawing them, apart from the "
+              f"section that builds them and from the display)")
+        _print_profile(profile, n)
+    if args.phases and rows:
+        n = rows[-1]["n"]
+        step = max(1, len(jobs) // n)
+        sample = jobs[::step][:n][:args.phases]
+        out = args.work / "phases"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        prof = phases(sample, out)
+        print(f"\nprofile of (b), {len(sample)} of the reports one at a time through build.run_job: seconds "
+              f"per report (kernel: in the report's kernel; worker: in the build's worker)")
+        _print_profile(prof, len(sample), width=46)
 
     if args.noop:
         out = args.work / "all"

@@ -795,7 +795,9 @@ def test_a_data_change_during_a_build_is_seen_by_the_next_build(tmp_path):
         "p.write_text(p.read_text(encoding='utf-8').replace(',87.15,', ',17.15,', 1), encoding='utf-8')"))
     out = tmp_path / "out"
     jobs = plan_jobs(data, out_dir=out, province="bac-kan", period="2024-07")
-    (res,) = run_batch(jobs, out_dir=out, notebooks_dir=notebooks, executor="serial", progress=False)
+    # a kernel that is not forked (fork=False) reads the files: it sees the change
+    (res,) = run_batch(jobs, out_dir=out, notebooks_dir=notebooks, executor="serial", progress=False,
+                       fork=False)
     assert res.status == "failed" and "scores.csv changed while this report was built" in res.error
     assert not (out / "bac-kan" / "2024-07.html").exists()
     (data / "scores.csv").write_bytes(original)  # put back
@@ -807,6 +809,35 @@ def test_a_data_change_during_a_build_is_seen_by_the_next_build(tmp_path):
 
     assert stamp["inputs_read"]["scores.csv"] == hashlib.sha256(original).hexdigest()
     assert "87,15" in (out / "bac-kan" / "2024-07.html").read_text(encoding="utf-8")
+
+
+def test_a_forked_kernel_builds_from_the_data_its_build_planned(tmp_path):
+    """A forked kernel uses the data its fork server holds for the build (read when the build
+    started, with the hashes the plan names), so a file changed under it during the build does
+    not reach the report: it is built from the planned contents, its stamp names their hashes,
+    and the next build (planned from the changed file) makes it again."""
+    import hashlib
+
+    from analysis.build import plan_jobs, run_batch, stale_jobs, stop_zygote
+
+    data = data_copy(tmp_path)
+    original = (data / "scores.csv").read_bytes()
+    notebooks = _notebooks(tmp_path, extra=(
+        "import pathlib\np = pathlib.Path(data_dir) / 'scores.csv'\n"
+        "p.write_text(p.read_text(encoding='utf-8').replace(',87.15,', ',17.15,', 1), encoding='utf-8')"))
+    out = tmp_path / "out"
+    jobs = plan_jobs(data, out_dir=out, province="bac-kan", period="2024-07")
+    try:
+        (res,) = run_batch(jobs, out_dir=out, notebooks_dir=notebooks, executor="serial", progress=False)
+    finally:
+        stop_zygote()
+    assert res.status == "built", res.error
+    assert (data / "scores.csv").read_bytes() != original  # the kernel did change the file
+    stamp = json.loads((out / ".build" / "bac-kan__2024-07.json").read_text(encoding="utf-8"))
+    assert stamp["inputs_read"]["scores.csv"] == hashlib.sha256(original).hexdigest()
+    assert "87,15" in (out / "bac-kan" / "2024-07.html").read_text(encoding="utf-8")
+    again = plan_jobs(data, out_dir=out, province="bac-kan", period="2024-07")
+    assert [j.key for j, _ in stale_jobs(again, out_dir=out, notebooks_dir=notebooks)] == ["bac-kan/2024-07"]
 
 
 def test_a_code_edit_reaches_the_caches(tmp_path):

@@ -98,3 +98,40 @@ def test_an_inherited_server_address_is_not_used(tmp_path, monkeypatch):
         assert build._SOCKET != str(foreign) and os.environ[ENV_SOCKET] == build._SOCKET
     finally:
         build.stop_zygote()
+
+
+def test_a_forked_kernel_uses_the_data_its_server_holds(tmp_path, monkeypatch):
+    """The fork server holds a data directory's hashes and core tables for the build that names
+    it (ANALYSIS_HOLD_DATA); a kernel forked for that build loads the same dataset as a plain
+    load, records the same hashes in its read log, and a changed file is held afresh."""
+    import json
+    import shutil
+
+    from analysis.config import DATA_DIR
+    from analysis.dataset import load_dataset
+    from analysis.forkkernel import ENV_HOLD
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    probe = notebook(tmp_path, "probe",
+                     "import json, analysis.dataset as d\n"
+                     f"ds = d.load_dataset({str(data)!r}, province='bac-kan')\n"
+                     "print(json.dumps([sorted(d._HELD_DATA), ds.file_hashes, len(ds.units), len(ds.scores), "
+                     "float(ds.scores['value'].sum())]))")
+    log = tmp_path / "reads.jsonl"
+    monkeypatch.setenv(build.READ_LOG_ENV, str(log))
+
+    def run(manifest):
+        monkeypatch.setenv(ENV_HOLD, json.dumps({"data_dir": str(data), "manifest": manifest}))
+        return json.loads(outputs(build.execute_notebook(probe, {}))[0])
+
+    plain = load_dataset(data, province="bac-kan")
+    held, hashes, n_units, n_scores, total = run(build._data_manifest(data))
+    assert held == [str(data.resolve())]  # the kernel found the held entry
+    assert hashes == plain.file_hashes and (n_units, n_scores) == (len(plain.units), len(plain.scores))
+    assert total == pytest.approx(float(plain.scores["value"].sum()))
+    assert json.loads(log.read_text(encoding="utf-8").splitlines()[-1]) == plain.file_hashes
+    (data / "units.csv").write_text((data / "units.csv").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    _, changed, *_ = run(build._data_manifest(data))  # the plan of the new contents: held again
+    assert changed["units.csv"] != plain.file_hashes["units.csv"]
+    assert changed == load_dataset(data).file_hashes

@@ -1,7 +1,10 @@
 """Batch report builds: plan jobs, skip what is unchanged, run the rest in parallel, publish.
 
-Each report is a papermill run of a notebook in a fresh kernel, then an HTML export with an
-exporter reused across reports. A report is rebuilt only when the hash of its inputs changes:
+Each report is a papermill run of a notebook in a fresh kernel; the same kernel then writes the
+report's Word, Excel and CSV files from the sections the notebook computed (:data:`EXPORT_CODE`,
+not saved in the notebook), and the worker exports the HTML with an exporter reused across
+reports. Kernels are forked from a server that has the libraries imported and holds the build's
+data directory in memory (:mod:`analysis.forkkernel`). A report is rebuilt only when the hash of its inputs changes:
 the notebook, its parameters, the slice of data it reads, the analysis package and the lock
 file. Outputs are written atomically, a failed report leaves no HTML behind, and the batch
 goes on; failures are listed at the end and make the exit status non-zero.
@@ -62,6 +65,7 @@ STATE_DIR = ".build"  # inside the output directory: stamps, plan cache, tempora
 OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches only marked folders)
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
+HOLD_ENV = "ANALYSIS_HOLD_DATA"  # same name as analysis.forkkernel.ENV_HOLD
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
 BUILD_WAIT = 1800.0  # seconds a command-line build queues behind another build from the same data dir
 
@@ -409,15 +413,29 @@ def _remove_outputs(job: Job, out_dir: Path) -> None:
     job.stamp(out_dir).unlink(missing_ok=True)
 
 
-def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple[str, str]:
-    """Render the report's Word, Excel and CSV outputs (the formats the job asks for) from its
-    content, in this worker, and move them into place atomically; return the report's title and
-    the name of its area (empty for a comparison)."""
-    from .report import load_report
+# Run in the report's kernel after the notebook's last cell (not saved in the notebook): the
+# notebook's ``report`` writes its Word, Excel and CSV files from the sections the notebook has
+# already computed (see analysis.report.build_exports), so a report is computed once.
+EXPORT_CODE = "__import__('analysis.report').report.build_exports(report, {directory!r}, {formats!r})"
 
-    rep = load_report(job.parameters, job.kind)
+
+def _export_code(job: Job, handed: Path) -> str:
     formats = [f for f in job.formats if f != "html"]
-    written = rep.export(handed, formats, stem="report") if formats else {}
+    return EXPORT_CODE.format(directory=str(handed.absolute()), formats=formats)
+
+
+def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple[str, str]:
+    """Move the report's Word, Excel and CSV outputs (written by its kernel into ``handed``,
+    see :data:`EXPORT_CODE`) into place atomically; return the report's title and the name of
+    its area (empty for a comparison)."""
+    from .report import EXPORT_META
+
+    try:
+        meta = json.loads((handed / EXPORT_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise RuntimeError("the notebook's kernel wrote no exports (the notebook must define "
+                           "'report')") from None
+    written = {fmt: handed / name for fmt, name in meta["files"].items()}
     outs = job.outputs(out_dir)
     if "csv" in written:
         os.chmod(written["csv"], 0o755)  # mkdtemp makes it private; published tables are world-readable
@@ -427,8 +445,7 @@ def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple
     for fmt in ("xlsx", "docx"):
         if fmt in written:
             atomic_write_bytes(outs[fmt], written[fmt].read_bytes(), tmp_dir=work)
-    area = rep._name(rep.province) if job.kind == "province" else ""
-    return rep.title_text(), area
+    return meta["title"], meta["area"]
 
 
 _ZYGOTE = None
@@ -505,27 +522,69 @@ def _kernel_manager_class(fork: bool):
     kernel's output socket inside nbclient's event loop, and a kernel that dies mid-cell would
     never be noticed (nbclient's liveness check could not run).
     """
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
 
-    if not fork:
-        return AsyncKernelManager
+    class QuickClient(AsyncKernelClient):
+        """jupyter_client's client, minus a fixed wait: once the kernel has answered on the shell
+        and IOPub channels, it drains the IOPub messages already there instead of waiting 0.2 s
+        for more (nbclient ignores IOPub messages that answer no request of its own)."""
 
-    class ForkKernelManager(AsyncKernelManager):
+        async def wait_for_ready(self, timeout=None):
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:  # IOPub is connected when the kernel's status message arrives
+                            await self.iopub_channel.get_msg(timeout=0.2)
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+            while True:
+                try:
+                    await self.iopub_channel.get_msg(timeout=0)
+                except Empty:
+                    break
+
+    class QuickKernelManager(AsyncKernelManager):
+        client_factory = QuickClient
+
+    if not fork:
+        return QuickKernelManager
+
+    class ForkKernelManager(QuickKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
 
     return ForkKernelManager
 
 
-def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout: int = 900):
+def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout: int = 900,
+                     after: str | None = None):
     """Inject the parameters (papermill) and run every cell in a new kernel (nbclient).
 
     With ``fork``, the kernel is forked from this process's fork server, started on first use.
-    Returns the executed notebook; raises nbclient's CellExecutionError when a cell fails.
+    ``after`` is code run in the same kernel after the last cell; it is not part of the
+    returned notebook (nor are its outputs). Returns the executed notebook; raises nbclient's
+    CellExecutionError when a cell (or ``after``) fails.
     """
     import subprocess
 
     from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
@@ -537,8 +596,17 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
     # would be left running after the notebook, with its kernel.
     client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
                             kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}},
-                            record_timing=False)  # timestamps would make every .ipynb differ
-    client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            record_timing=False,  # timestamps would make every .ipynb differ
+                            # every output is in once the last cell has finished: stop the kernel
+                            # at once instead of asking it to shut down and polling until it has
+                            shutdown_kernel="immediate")
+    if after is not None:
+        nb.cells.append(new_code_cell(after, id="analysis-build-after"))
+    try:
+        client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        if after is not None:
+            nb.cells.pop()
     return nb
 
 
@@ -603,12 +671,16 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             _use_server(fork)
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
         os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
-        nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork))
+        if manifest is not None:  # the fork server holds this data in memory for the kernels it forks
+            data_dir = job.parameters.get("data_dir") or str(DATA_DIR)
+            os.environ[HOLD_ENV] = json.dumps({"data_dir": str(Path(data_dir).resolve()), "manifest": manifest})
+        # the notebook, then its exports from the same kernel (the report is computed once)
+        nb = execute_notebook(Path(notebooks_dir) / job.notebook, job.parameters, fork=bool(fork),
+                              after=_export_code(job, handed))
         _make_deterministic(nb)
-        reads = _check_reads(handed / "reads.jsonl", manifest)
+        reads = _check_reads(handed / "reads.jsonl", manifest)  # what the notebook and exports read
         job.stamp(out_dir).unlink(missing_ok=True)  # half-published, the report is never "current"
         title, area = _publish_exports(job, out_dir, handed, work)
-        reads = _check_reads(handed / "reads.jsonl", manifest)  # the exports read the data too
         nb.metadata["title"] = title
         body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
         atomic_write_text(outs["ipynb"], nbformat.writes(nb) + "\n", tmp_dir=work)
@@ -631,6 +703,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
     finally:
         os.environ.pop(READ_LOG_ENV, None)
+        os.environ.pop(HOLD_ENV, None)
         if handed is not None:
             shutil.rmtree(handed, ignore_errors=True)
 

@@ -1,6 +1,7 @@
 """Read, validate and atomically write the six tables of a data directory."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -25,7 +26,8 @@ from .schema import FRAME_CHECK_FOCUS, TABLE_COLUMNS, table_schema
 from .text import check_text, is_nfc
 
 __all__ = ["Dataset", "load_dataset", "data_facts", "COMPARISON", "read_table", "validate_table", "write_table",
-           "write_tables", "recover", "file_sha256", "LOAD_ORDER", "empty_table", "READ_LOG_ENV"]
+           "write_tables", "recover", "file_sha256", "LOAD_ORDER", "empty_table", "READ_LOG_ENV", "hold",
+           "held_only"]
 
 # Tables are validated in this order so that each can check references to the earlier ones.
 LOAD_ORDER = ("units", "periods", "sources", "unit_aliases", "scores", "indicators")
@@ -406,10 +408,66 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _load_cached(path: Path, province: str | None) -> dict | None:
+# Data held in memory by a build's fork server (analysis.forkkernel) for the kernels it forks:
+# per data directory (real path), the SHA-256 of each file, the validation cache entry those
+# hashes name, and its core tables (units, periods, sources, aliases), read once. A kernel
+# forked from the server inherits this (copy-on-write): its load_dataset neither hashes the
+# files nor reads the core tables again, and records the held hashes in its read log, which
+# name exactly the contents it uses.
+_HELD_DATA: dict[str, dict] = {}
+
+
+def hold(data_dir: Path | str, expect: dict | None = None) -> bool:
+    """Keep ``data_dir``'s file hashes and validated core tables in this process, for the
+    processes forked from it (a build's fork server; see :data:`_HELD_DATA`).
+
+    ``expect`` is the build's plan of the files (``{table: SHA-256}``): an entry held with
+    other hashes is read again. The directory is validated first when its cache entry is
+    missing. Returns False (and holds nothing) when the directory cannot be held (missing
+    files, invalid data, a cache that cannot be written); a kernel then loads normally.
+    """
+    key = os.path.realpath(data_dir)
+    entry = _HELD_DATA.get(key)
+    if entry is not None and (expect is None or entry["manifest"] == expect):
+        return True
+    _HELD_DATA.pop(key, None)
     try:
-        with open(path / "core.pickle", "rb") as fh:
-            tables = pickle.load(fh)
+        data_dir = Path(key)
+        recover(data_dir)
+        with contextlib.ExitStack() as stack:
+            if not holds_lock(data_dir):
+                stack.enter_context(dir_lock(data_dir, "import (writing this data directory)", shared=True,
+                                             wait=120))
+            found = _cache_path(data_dir)
+            if found is None:
+                return False
+            if not found[0].is_dir():
+                load_dataset(data_dir, province=COMPARISON)  # validates and fills the cache entry
+                found = _cache_path(data_dir)
+            with open(found[0] / "core.pickle", "rb") as fh:
+                core = pickle.load(fh)
+    except (OSError, DataError, EOFError, pickle.UnpicklingError, TypeError, AttributeError):
+        return False
+    _HELD_DATA[key] = {"hashes": found[1], "entry": found[0], "core": core,
+                       "manifest": {name.removesuffix(".csv"): sha for name, sha in found[1].items()}}
+    return True
+
+
+def held_only(data_dir: Path | str | None) -> None:
+    """Forget every held data directory but ``data_dir`` (in a kernel just forked for a report
+    of that directory; None forgets all)."""
+    key = os.path.realpath(data_dir) if data_dir else None
+    for other in [k for k in _HELD_DATA if k != key]:
+        del _HELD_DATA[other]
+
+
+def _load_cached(path: Path, province: str | None, core: dict | None = None) -> dict | None:
+    try:
+        if core is not None:  # held in memory: fresh copies, so no caller changes the held tables
+            tables = {name: df.copy() for name, df in core.items()}
+        else:
+            with open(path / "core.pickle", "rb") as fh:
+                tables = pickle.load(fh)
         part = path / ("all.pickle" if province is None else
                        "compare.pickle" if province == COMPARISON else _partition_name(province))
         if part.exists():
@@ -517,6 +575,12 @@ def _log_read(hashes: dict) -> None:
 
 
 def _load(data_dir: Path, province, cache: bool) -> Dataset:
+    held = _HELD_DATA.get(os.path.realpath(data_dir)) if cache else None
+    if held is not None and held["entry"].is_dir():
+        tables = _load_cached(held["entry"], province, core=held["core"])
+        if tables is not None:
+            _log_read(held["hashes"])
+            return Dataset(data_dir=data_dir, file_hashes=dict(held["hashes"]), **tables)
     found = _cache_path(data_dir) if cache and data_dir.is_dir() else None
     if found is not None and found[0].is_dir():
         tables = _load_cached(found[0], province)

@@ -13,6 +13,12 @@ Two roles live here:
   terminate) and exits with its exit code. Without a server (``ANALYSIS_ZYGOTE_SOCKET`` unset
   or unreachable) it simply becomes an ordinary ipykernel, so the command is always usable.
 
+A build also names, in each request's environment (``ANALYSIS_HOLD_DATA``), the data directory
+of the report and the hashes it planned with. The server then holds that directory's file hashes
+and validated core tables in memory (:func:`analysis.dataset.hold`, once per data version), so the
+forked kernel finds them there instead of hashing and reading the files again; the kernel's read
+log still names the contents it used. A kernel started any other way loads normally.
+
 The server reaps its children; if a launcher disappears (killed by jupyter_client), the server
 kills that kernel; if the server's parent (the build) dies, the server exits, and kernels die
 with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
@@ -27,14 +33,17 @@ import socket
 import struct
 import sys
 
-__all__ = ["ENV_SOCKET", "PRELOAD", "launch", "serve", "die_with_parent"]
+__all__ = ["ENV_SOCKET", "ENV_HOLD", "PRELOAD", "launch", "serve", "die_with_parent"]
 
 ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
+# JSON {"data_dir": path, "manifest": {table: SHA-256}}: the data a build's report reads.
+ENV_HOLD = "ANALYSIS_HOLD_DATA"
 # Imported once by the server; the notebooks import them again for free.
 PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api", "matplotlib",
            "matplotlib.figure", "matplotlib.backends.backend_agg", "pandera.pandas", "ipykernel.kernelapp",
+           "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "matplotlib_inline.backend_inline",
            "IPython", "analysis.report", "analysis.figures", "analysis.audit", "analysis.questions",
-           "analysis.scoring", "analysis.stats")
+           "analysis.scoring", "analysis.stats", "analysis.render", "analysis.workbook", "analysis.document")
 _THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -129,6 +138,9 @@ def _become_kernel(request: dict, inherited: list) -> None:
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     die_with_parent()  # the server is this kernel's parent
+    from analysis.dataset import held_only
+
+    held_only(_hold_request(request).get("data_dir"))  # only the data its build planned for it
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -138,6 +150,23 @@ def _become_kernel(request: dict, inherited: list) -> None:
     app = IPKernelApp.instance()
     app.initialize(["-f", request["connection_file"]])
     app.start()
+
+
+def _hold_request(request: dict) -> dict:
+    try:
+        wanted = json.loads(request.get("env", {}).get(ENV_HOLD) or "{}")
+    except ValueError:
+        return {}
+    return wanted if isinstance(wanted, dict) and wanted.get("data_dir") else {}
+
+
+def _hold(request: dict) -> None:
+    """Hold the data directory the request names (before forking its kernel)."""
+    wanted = _hold_request(request)
+    if wanted:
+        from analysis.dataset import hold
+
+        hold(wanted["data_dir"], wanted.get("manifest"))
 
 
 def serve(path: str) -> None:
@@ -166,6 +195,7 @@ def serve(path: str) -> None:
                     except (EOFError, OSError, ValueError):
                         conn.close()
                         continue
+                    _hold(request)
                     pid = os.fork()
                     if pid == 0:
                         try:

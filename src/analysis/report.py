@@ -13,7 +13,7 @@ import hashlib
 import importlib.metadata as md
 import platform
 import subprocess
-from functools import cached_property
+from functools import cached_property, wraps
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +33,8 @@ from .views import group_table as derive_group_table
 from .views import sub_indicator_table as derive_sub_indicator_table
 
 __all__ = ["ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS", "comparison_periods",
-           "package_versions", "code_version", "load_report", "FORMATS", "NAMED_UNITS"]
+           "package_versions", "code_version", "load_report", "build_exports", "FORMATS", "NAMED_UNITS",
+           "EXPORT_META"]
 
 # Packages whose versions every report states.
 REPORTED_PACKAGES = ("analysis", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn",
@@ -47,6 +48,8 @@ FORMATS = ("html", "docx", "xlsx", "csv")
 MISSING_CASES = {"no complaints": "missing.no_complaints", "no dossiers": "missing.no_dossiers",
                  "no procedures": "missing.no_procedures", "no requests": "missing.no_requests",
                  "no cases": "missing.no_cases", "not measured": "missing.not_measured"}
+# What build_exports writes beside the exports: the report's title, area and files (JSON).
+EXPORT_META = "exports.json"
 # A recommendation or an audit line names at most this many units, then "and n other units".
 NAMED_UNITS = 8
 
@@ -112,6 +115,26 @@ def _scheme(scheme: str, period: str):
     return load_scheme(period=period, override_path=scheme or None)
 
 
+def _once(method):
+    """Compute a section once per report: later calls return the same object.
+
+    A notebook shows each section, then the build exports the report (``sections()``) from the
+    same kernel; with this, the export reuses what the notebook computed instead of computing
+    the report twice. The parameters of a report are fixed when it is made, so a section's
+    content cannot go stale; treat a returned section as read-only.
+    """
+    name = method.__name__
+
+    @wraps(method)
+    def section(self):
+        done = self.__dict__.setdefault("_done", {})
+        if name not in done:
+            done[name] = method(self)
+        return done[name]
+
+    return section
+
+
 def _file_sha(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
 
@@ -128,8 +151,16 @@ class _Base:
     def _units(self) -> pd.DataFrame:
         return self.ds.units.set_index("unit_id")
 
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        return dict(zip(self.ds.units["unit_id"], self.ds.units["name"]))
+
+    @cached_property
+    def _levels(self) -> dict[str, str]:
+        return dict(zip(self.ds.units["unit_id"], self.ds.units["level"]))
+
     def _name(self, unit_id: str) -> str:
-        return self._units.at[unit_id, "name"]
+        return self._names[unit_id]
 
     def _table_name(self, unit_id: str) -> str:
         """A unit's name as report tables print it (``UBND xã …`` in Vietnamese)."""
@@ -143,10 +174,15 @@ class _Base:
     def scheme(self):
         return _scheme(self.scheme_path, self.period)
 
+    @cached_property
+    def _docs(self) -> dict[str, str]:
+        """Each source as reports name it: its document number and issuer."""
+        src = self.ds.sources
+        return {sid: f"{number if isinstance(number, str) else ''} {issuer}".strip()
+                for sid, number, issuer in zip(src["source_id"], src["doc_number"], src["issuer"])}
+
     def _doc(self, source_id: str) -> str:
-        row = self.ds.sources.set_index("source_id").loc[source_id]
-        number = row["doc_number"] if isinstance(row["doc_number"], str) else ""
-        return f"{number} {row['issuer']}".strip()
+        return self._docs[source_id]
 
     def _content(self, key: str, title=None, number=None, **kw) -> c.Content:
         return c.Content(key=key, lang=self.lang, title=title, number=number, **kw)
@@ -173,6 +209,7 @@ class _Base:
     def _parameters(self) -> dict:
         raise NotImplementedError
 
+    @_once
     def provenance(self) -> c.Content:
         """Parameters, scheme, data files and their hashes, sources, code and package versions."""
         params = pd.DataFrame(list(self._parameters().items()), columns=["parameter", "value"])
@@ -305,6 +342,7 @@ class ProvinceReport(_Base):
     def _title_msg(self):
         return c.Msg("report.title", area=c.Code(self._name(self.province)), period=c.Period(self.period))
 
+    @_once
     def title(self) -> c.Content:
         return self._title_content(self._title_msg())
 
@@ -374,6 +412,7 @@ class ProvinceReport(_Base):
                                           calc=c.Band(r.band_calc))])
         return sentence
 
+    @_once
     def headline(self) -> c.Content:
         """1. The total, band, rank and change of the province and its districts, and the trend."""
         table = self.headline_table()
@@ -423,6 +462,7 @@ class ProvinceReport(_Base):
                 .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
                 .reset_index())
 
+    @_once
     def trend(self) -> c.Content:
         """The province's totals and ranks over every period in its sources."""
         from .figures import trend as trend_figure
@@ -485,6 +525,7 @@ class ProvinceReport(_Base):
             reason = c.Join([reason, c.Code(" (0/0)")])
         return c.Msg("groups.rate_missing", mark=c.Code(mark), reason=reason)
 
+    @_once
     def groups(self) -> c.Content:
         """2. Group points of the province and its districts against their maxima."""
         out = self._content("groups", c.Msg("section.groups"), number=2)
@@ -513,6 +554,11 @@ class ProvinceReport(_Base):
     # --- 3. units --------------------------------------------------------------------------
     def unit_tables(self) -> dict[str, pd.DataFrame]:
         """For each block of commune-level units (and of departments) with totals: a ranked table."""
+        return {key: table.copy() for key, table in self._unit_tables.items()}
+
+    @cached_property
+    def _unit_tables(self) -> dict[str, pd.DataFrame]:
+        """:meth:`unit_tables`, computed once (the units section and the recommendations read it)."""
         from .scoring import band_of
 
         sc = self._scores.loc[self._scores["period_id"] == self.period]
@@ -568,12 +614,13 @@ class ProvinceReport(_Base):
         return pd.DataFrame({"unit": [self._name(u) for u in ind["unit_id"]], "indicator": ind["indicator"].to_numpy(),
                              "value": ind["value"].to_numpy()})
 
+    @_once
     def units(self) -> c.Content:
         """3. Every block of units ranked, with a figure per block."""
         from .figures import ranking_bars
 
         out = self._content("units", c.Msg("section.units"), number=3)
-        tables = self.unit_tables()
+        tables = self._unit_tables
         if not tables and province_level_only(self.ds, self.province, self.period):
             ranking = self.province_ranking_table()
             if len(ranking):
@@ -636,6 +683,7 @@ class ProvinceReport(_Base):
             out[code] = table
         return out
 
+    @_once
     def indicators(self) -> c.Content:
         """4. Per-unit indicators (overdue dossiers, on time, online, e-certification)."""
         out = self._content("indicators", c.Msg("section.indicators"), number=4)
@@ -667,7 +715,7 @@ class ProvinceReport(_Base):
 
     def _count_noun(self, unit_ids) -> c.Msg | c.Code:
         """``15 xã`` when every unit has one level, else ``15 đơn vị``."""
-        lv = self._units.reindex(list(unit_ids))["level"].dropna().unique()
+        lv = list(dict.fromkeys(lv for u in unit_ids if isinstance(lv := self._levels.get(u), str)))
         n = len(set(unit_ids))
         if len(lv) == 1:
             return c.Count(n, lv[0])
@@ -700,6 +748,7 @@ class ProvinceReport(_Base):
         return lines.sort_values(["_s", "_o", "units"], ascending=[True, True, False], kind="stable") \
             .drop(columns=["_s", "_o"]).reset_index(drop=True)
 
+    @_once
     def audit(self) -> c.Content:
         """5. Audit of the published figures: one line per check and value pair, naming its
         units; the full list of findings goes to the tables."""
@@ -745,6 +794,7 @@ class ProvinceReport(_Base):
 
         return online_vs_satisfaction(self.ds, self.period, province=self.province)
 
+    @_once
     def correlations(self) -> c.Content:
         """6. Online submission against satisfaction, with intervals and adjusted p-values."""
         from .figures import correlation_scatter
@@ -804,7 +854,7 @@ class ProvinceReport(_Base):
         inherited_rows = []
         for rule, r in rules.iterrows():
             if r["kind"] == "group":
-                for key, table in self.unit_tables().items():
+                for key, table in self._unit_tables.items():
                     for code in group_order():
                         if code not in table:
                             continue
@@ -857,6 +907,7 @@ class ProvinceReport(_Base):
                                  share=resolve(c.Num(100 * r.threshold), self.lang))
         return c.Code(text_)
 
+    @_once
     def recommendations(self) -> c.Content:
         """7. Ranked recommendations: per rule, at most :data:`NAMED_UNITS` units named (lowest
         first) with their values, then the number of others."""
@@ -935,6 +986,7 @@ class ComparisonReport(_Base):
 
         return resolve(self._title_msg(), self.lang)
 
+    @_once
     def title(self) -> c.Content:
         return self._title_content(self._title_msg())
 
@@ -962,6 +1014,7 @@ class ComparisonReport(_Base):
         """One row per province: total, computed band, rank, change and group points."""
         return self._province_table.copy()
 
+    @_once
     def provinces(self) -> c.Content:
         from .figures import province_totals
         from .render import resolve
@@ -984,6 +1037,7 @@ class ComparisonReport(_Base):
             out.facts["national_average"] = float(nat["TOTAL"])
         return out
 
+    @_once
     def group_profiles(self) -> c.Content:
         from .figures import group_small_multiples
 
@@ -1002,6 +1056,7 @@ class ComparisonReport(_Base):
         out.parts.append(c.FigureRef("group_profiles", c.Msg("section.group_profiles")))
         return out
 
+    @_once
     def distributions(self) -> c.Content:
         from .figures import province_distributions
         from .render import resolve
@@ -1042,6 +1097,7 @@ class ComparisonReport(_Base):
                       c.TableRef("province_question", ("x", "y", "method", "n", "r", "ci_low", "ci_high", "p_val",
                                                        "ceiling"))]
 
+    @_once
     def trends(self) -> c.Content:
         from .figures import trend as trend_figure
 
@@ -1074,3 +1130,20 @@ def load_report(params: dict, kind: str = "province"):
         return ProvinceReport.load(p["province"], p["period"], p.get("lang", "vi"), p.get("data_dir", ""),
                                    p.get("scheme", ""))
     return ComparisonReport.load(p["period"], p.get("lang", "vi"), p.get("data_dir", ""), p.get("scheme", ""))
+
+
+def build_exports(report, directory, formats) -> None:
+    """What a build runs in a report's kernel after its notebook: write the report's exports
+    (``formats`` of :meth:`_Base.export`, none for HTML only) into ``directory``, and beside them
+    :data:`EXPORT_META`: the report's title, the name of its area (empty for a comparison) and
+    the files written, by format. The sections come from the notebook's run (each is computed
+    once per report), so nothing is computed twice."""
+    import json
+
+    directory = Path(directory)
+    written = report.export(directory, list(formats), stem="report") if formats else {}
+    area = report._name(report.province) if isinstance(report, ProvinceReport) else ""
+    meta = {"title": report.title_text(), "area": area,
+            "files": {fmt: str(Path(path).relative_to(directory)) for fmt, path in written.items()}}
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / EXPORT_META).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")

@@ -74,24 +74,49 @@ def row_priority(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Aligned with ``rows``: ``priority`` (int), ``preference`` (the reason), ``as_of``.
     """
-    table = source_preference()
-    src = sources.set_index("source_id")
-    layout = source_layout(sources)
+    facts = _source_facts(sources)
     pairs = rows[["source_id", "section"]].astype(object).drop_duplicates()
     found = {}
     for sid, section in zip(pairs["source_id"], pairs["section"]):
-        kind = str(src.at[sid, "kind"]) if sid in src.index else ""
-        lay = str(layout.get(sid, "")) if sid in layout.index else ""
-        hit = None
-        for r in table.itertuples():
-            if _match(r.kind, kind) and _match(r.layout, lay) and _match(r.section, str(section)):
-                hit = (r.priority, r.reason)
-                break
-        found[(sid, section)] = hit or (99, "no line of the source preference table matches")
+        kind, lay = facts["kind"].get(sid, ""), facts["layout"].get(sid, "")
+        line = (kind, lay, str(section))
+        if line not in facts["lines"]:
+            hit = None
+            for r in source_preference().itertuples():
+                if _match(r.kind, kind) and _match(r.layout, lay) and _match(r.section, str(section)):
+                    hit = (r.priority, r.reason)
+                    break
+            facts["lines"][line] = hit or (99, "no line of the source preference table matches")
+        found[(sid, section)] = facts["lines"][line]
     keys = list(zip(rows["source_id"].astype(object), rows["section"].astype(object)))
-    as_of = rows["source_id"].map(src["data_as_of"]) if "data_as_of" in src.columns else pd.NaT
+    as_of = rows["source_id"].map(facts["as_of"]) if facts["as_of"] is not None else pd.NaT
     return pd.DataFrame({"priority": [found[k][0] for k in keys], "preference": [found[k][1] for k in keys],
                          "as_of": pd.to_datetime(as_of)}, index=rows.index)
+
+
+# What row_priority needs of the last few source tables it saw: each source's kind, layout and
+# extraction date, and the preference line of each (kind, layout, section). A report ranks rows
+# of one source table a few dozen times; this is read once per table. An entry is used only for
+# the same table object with the same content (a fingerprint of the columns read).
+_SOURCE_FACTS: list = []
+_SOURCE_COLUMNS = ("source_id", "kind", "note", "data_as_of")
+
+
+def _source_facts(sources: pd.DataFrame) -> dict:
+    cols = [c for c in _SOURCE_COLUMNS if c in sources.columns]
+    fingerprint = (len(sources), tuple(cols),
+                   int(pd.util.hash_pandas_object(sources[cols], index=False).sum()) if len(sources) else 0)
+    for table, fp, facts in _SOURCE_FACTS:
+        if table is sources and fp == fingerprint:
+            return facts
+    src = sources.set_index("source_id")
+    layout = source_layout(sources)
+    facts = {"kind": {sid: str(kind) for sid, kind in zip(sources["source_id"], sources["kind"])},
+             "layout": {sid: str(lay) for sid, lay in zip(layout.index, layout.to_numpy())},
+             "as_of": src["data_as_of"] if "data_as_of" in src.columns else None, "lines": {}}
+    _SOURCE_FACTS.insert(0, (sources, fingerprint, facts))
+    del _SOURCE_FACTS[4:]
+    return facts
 
 
 def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
@@ -153,21 +178,74 @@ def preferred(ds, table: str = "scores", rows: pd.DataFrame | None = None, *, co
         return df.assign(priority=pd.Series(dtype=int), preference=pd.Series(dtype=object),
                          as_of=pd.Series(dtype="datetime64[ns]"), n_sources=pd.Series(dtype=int),
                          conflict=pd.Series(dtype=bool), alternatives=pd.Series(dtype=object))
-    ranked = rank_rows(df, ds.sources)
-    filled = ranked[key].astype(object).where(ranked[key].notna(), "")
-    codes = pd.MultiIndex.from_frame(filled).factorize()[0] if len(key) > 1 else pd.factorize(filled[key[0]])[0]
-    ranked = ranked.assign(_k=codes)
-    first = ranked.drop_duplicates("_k", keep="first")
-    n = ranked.groupby("_k").size()
-    conflict = _conflicting(ranked, column)
-    alt = (ranked.loc[~ranked.index.isin(first.index)]
-           .assign(_t=lambda d: d["source_id"].astype(str) + " – " + d["section"].astype(str) + ": "
-                   + d[column].astype(str))
-           .groupby("_k")["_t"].agg("; ".join))
-    out = first.assign(n_sources=first["_k"].map(n).to_numpy(),
-                       conflict=first["_k"].map(conflict).fillna(False).astype(bool).to_numpy(),
-                       alternatives=first["_k"].map(alt).to_numpy())
-    return out.drop(columns="_k").sort_index()
+    # The rule's order and the choice, on arrays: a report asks this a few dozen times of a few
+    # hundred rows, where each pandas step would cost more than the work (same result as
+    # rank_rows, then the first row of each key in that order).
+    pr = row_priority(df, ds.sources)
+    order = _rule_order(pr)
+    k = _key_codes(df, key)[order]                     # each row's figure, in the rule's order
+    codes, first_at, counts = np.unique(k, return_index=True, return_counts=True)
+    chosen = order[first_at]                           # positions in df of the chosen rows
+    conflict = _conflicts(df, column, order, k, codes)
+    rest = np.ones(len(k), dtype=bool)
+    rest[first_at] = False
+    alternatives = None
+    if rest.any():  # the other sources' values as text, in the rule's order
+        others = df.iloc[order[rest]]
+        text = (others["source_id"].astype(str) + " – " + others["section"].astype(str) + ": "
+                + others[column].astype(str)).tolist()
+        joined: dict = {}
+        for code, t in zip(k[rest].tolist(), text):
+            joined.setdefault(code, []).append(t)
+        alternatives = np.array(["; ".join(joined[c]) if c in joined else np.nan for c in codes.tolist()],
+                                dtype=object)
+    out = pd.concat([df.iloc[chosen], pr.iloc[chosen]], axis=1)
+    out = out.assign(n_sources=counts.astype("int64"), conflict=conflict,
+                     alternatives=np.full(len(codes), np.nan) if alternatives is None else alternatives)
+    return out.sort_index()
+
+
+def _rule_order(pr: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows in the rule's order: priority, then newer extraction (none last),
+    then table order."""
+    as_of = pd.to_datetime(pr["as_of"])
+    missing = as_of.isna().to_numpy()
+    newer = np.where(missing, np.iinfo(np.int64).max,
+                     -as_of.to_numpy(dtype="datetime64[ns]").astype("int64", copy=False))
+    return np.lexsort((np.arange(len(pr)), newer, pr["priority"].to_numpy()))
+
+
+def _key_codes(df: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """One integer per row naming its key (missing key fields count as equal, as '')."""
+    combined = np.zeros(len(df), dtype=np.int64)
+    for name in key:
+        col = df[name]
+        filled = col.astype(object).where(col.notna(), "")
+        codes, uniques = pd.factorize(filled)
+        combined = combined * (len(uniques) + 1) + codes
+        combined = pd.factorize(combined)[0].astype(np.int64)
+    return combined
+
+
+def _conflicts(df: pd.DataFrame, column: str, order: np.ndarray, k: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per key code (``codes``, sorted): do the values differ beyond the coarser printed
+    precision? (:func:`_conflicting` on arrays.)"""
+    v = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)[order]
+    if np.isnan(v).all():  # text columns (band): compare as text
+        nunique = pd.Series(df[column].to_numpy()[order]).groupby(k).nunique()
+        return (nunique.reindex(codes) > 1).to_numpy(dtype=bool)
+    if "decimals" in df.columns and column == "value":
+        dec = df["decimals"].fillna(6).astype(float).to_numpy()[order]
+    else:
+        dec = np.full(len(v), 6.0)
+    half = 0.5 * 10.0 ** -dec
+    by = np.argsort(k, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(k[by]) != 0])
+    with np.errstate(invalid="ignore"):
+        high = np.fmax.reduceat(v[by], starts)
+        low = np.fmin.reduceat(v[by], starts)
+        spread = high - low
+        return np.nan_to_num(spread > 2 * np.maximum.reduceat(half[by], starts) + 1e-9, nan=False).astype(bool)
 
 
 def _conflicting(ranked: pd.DataFrame, column: str) -> pd.Series:

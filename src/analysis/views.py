@@ -91,11 +91,26 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
     """
     units = list(units)
     out = pd.DataFrame(index=pd.Index(units, name="unit_id"))
+    # One selection per table and measure for all its codes: the rule chooses per unit and code
+    # (what unit_values does code by code), so the values are the same.
+    batches: dict = {}
     for name, spec in specs.items():
-        table, code = spec[0], spec[1]
         measure = spec[2] if len(spec) > 2 else "percent"
-        vals = unit_values(ds, table=table, code=code, period=period, measure=measure, units=units)
-        out[name] = vals.set_index("unit_id")["value"].reindex(out.index).astype(float)
+        batches.setdefault((spec[0], measure), []).append((name, spec[1]))
+    chosen = {}
+    for (table, measure), items in batches.items():
+        df = ds.scores if table == "scores" else ds.indicators
+        field = "group" if table == "scores" else "indicator"
+        mask = df[field].isin({code for _, code in items}) & (df["period_id"] == period) & df["value"].notna()
+        if table == "indicators":
+            mask &= (df["measure"] == measure) & df["category"].isna()
+        mask &= df["unit_id"].isin(set(units))
+        cols = [field, "unit_id", "value", "source_id", "section"] + (["decimals"] if "decimals" in df.columns else [])
+        best = preferred(ds, table, df.loc[mask, cols], key=[field, "unit_id"])
+        for name, code in items:
+            chosen[name] = best.loc[best[field] == code].set_index("unit_id")["value"]
+    for name in specs:
+        out[name] = chosen[name].reindex(out.index).astype(float)
     return out
 
 
