@@ -24,10 +24,12 @@ tidy tables the figures take.
 """
 from __future__ import annotations
 
+import collections
 import contextvars
 import functools
 import io
 import math
+import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable
@@ -36,6 +38,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -56,7 +59,7 @@ from .views import area_units
 __all__ = [
     "BAND_COLOURS", "SERIES_COLOUR", "OVER_MAX_COLOUR", "NEUTRAL_COLOUR", "FONT_FAMILY",
     "FIG_WIDTH", "SYNTHETIC_SUFFIX", "CEILING_LABEL", "STYLE",
-    "to_png", "bands_of", "cut_points",
+    "to_png", "to_svg", "SVG_FONT_STACK", "bands_of", "cut_points",
     "unit_totals", "unit_groups", "unit_series",
     "ranking_bars", "group_profile_heatmap", "unit_vs_average", "correlation_scatter", "trend",
     "province_distributions", "province_totals", "group_small_multiples",
@@ -69,6 +72,11 @@ SERIES_COLOUR = "#0072b2"    # Okabe-Ito blue: a unit, a series, a regression li
 OVER_MAX_COLOUR = "#cc79a7"  # Okabe-Ito reddish purple: at or above the top of the scale
 NEUTRAL_COLOUR = "#7f7f7f"   # averages, boxes, reference lines
 FONT_FAMILY = "DejaVu Sans"  # ships with matplotlib and covers Vietnamese letters
+# The font-family of SVG text: the face matplotlib measured the text with first, then faces of
+# the same design and metrics (DejaVu derives from Bitstream Vera; Verdana is its closest
+# widespread relative), then any sans-serif. Text is anchored at its start, middle or end as
+# matplotlib laid it out, so a fallback face shifts a label by its width difference only.
+SVG_FONT_STACK = "'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif"
 FIG_WIDTH = 7.0              # inches: report width
 SYNTHETIC_SUFFIX = _text("vi", "fig.synthetic")  # the Vietnamese suffix; English: "(synthetic data)"
 CEILING_LABEL = _text("vi", "fig.ceiling")
@@ -412,7 +420,69 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
         FigureCanvasAgg(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    _freeze_layout(fig)
     return buf.getvalue()
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Keep the layout of the first rendering: a constrained layout moves by a fraction of a
+    point on each draw, so a figure rendered twice (SVG for the page, PNG for Word, or displayed
+    twice in a notebook) would otherwise differ from itself."""
+    if fig.get_layout_engine() is not None and fig.get_layout_engine().__class__.__name__ != "PlaceHolderLayoutEngine":
+        fig.set_layout_engine("none")
+
+
+_SVG_ID = re.compile(r'\bid="([^"]+)"')
+_SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
+_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+
+
+def to_svg(fig: Figure, prefix: str = "f") -> str:
+    """Render a figure to SVG text, with its text kept as text, ready to be inlined in HTML.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    prefix : str, default ``"f"``
+        Prepended to every ``id`` of the drawing (and to the references to it), so several
+        figures inlined in one page never share an id. Give each figure of a page its own.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element (no XML declaration, no doctype, no metadata). Text is ``<text>``
+        in :data:`SVG_FONT_STACK` (``svg.fonttype: none``): searchable, selectable, sharp at any
+        zoom, and in Unicode NFC as drawn. An id that several elements share (a ``gid`` given
+        to every value label) becomes their class. The same figure gives the same text every time: the
+        ids of clip paths and markers are hashed with a fixed salt, and no date is written.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fig = ranking_bars(pd.DataFrame({"name": ["xã Đặng Hữu", "xã B"], "value": [91.2, 75.0]}))
+    >>> svg = to_svg(fig, prefix="r1")
+    >>> svg.startswith("<svg") and ">xã Đặng Hữu</text>" in svg and 'id="r1-figure_1"' in svg
+    True
+    >>> svg == to_svg(fig, prefix="r1")
+    True
+    """
+    with mpl.rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
+        FigureCanvasSVG(fig)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    _freeze_layout(fig)
+    svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
+    counts = collections.Counter(_SVG_ID.findall(svg))
+    # a gid given to several artists (value labels) names a kind of element: a class, not an id
+    repeated = [i for i, n in counts.items() if n > 1]
+    if repeated:
+        svg = re.sub(r'\bid="(' + "|".join(re.escape(i) for i in repeated) + r')"', r'class="\1"', svg)
+    ids = {i for i, n in counts.items() if n == 1}
+    if ids:
+        svg = re.sub(r'(\bid="|url\(#|xlink:href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+                     + r')(?=["\)])', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+    svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: " + SVG_FONT_STACK)
+    return unicodedata.normalize("NFC", svg).rstrip() + "\n"
 
 
 # --------------------------------------------------------------------------- tidy inputs
