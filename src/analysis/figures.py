@@ -627,7 +627,7 @@ def unit_series(ds, unit_id: str, *, group: str = "TOTAL") -> pd.DataFrame:
     first = first.reset_index()
     periods = [parse_period(p) for p in first["period_id"]]
     labels = ds.periods.set_index("period_id")["label_vi"]
-    first["label"] = [str(labels[p.period_id]) if p.period_id in labels.index else p.label_vi()
+    first["label"] = [str(labels[p.period_id]) if p.period_id in labels.index else p.label("vi")
                       for p in periods]
     first["_sort"] = [(p.start, p.end) for p in periods]
     first = first.sort_values("_sort", kind="mergesort").drop(columns="_sort")

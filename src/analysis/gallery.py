@@ -41,7 +41,7 @@ def _cap(text: str) -> str:
 def _period_label(ds, period: str) -> str:
     """The label of periods.csv (it knows a snapshot's real cut-off day), else the parsed one."""
     labels = ds.periods.set_index("period_id")["label_vi"]
-    return str(labels[period]) if period in labels.index else parse_period(period).label_vi()
+    return str(labels[period]) if period in labels.index else parse_period(period).label("vi")
 
 
 def _short_period(period: str) -> str:
@@ -50,7 +50,7 @@ def _short_period(period: str) -> str:
         return f"{p.start.month}/{p.year}"
     if p.kind == "week":
         return f"{p.start.month}/{p.year}, tuần {p.week}"
-    return p.label_vi()
+    return p.label("vi")
 
 
 def _real_sources(ds) -> pd.DataFrame:
