@@ -418,18 +418,25 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
     """
     with mpl.rc_context(STYLE):
         FigureCanvasAgg(fig)
+        _lay_out_once(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    _freeze_layout(fig)
     return buf.getvalue()
 
 
-def _freeze_layout(fig: Figure) -> None:
-    """Keep the layout of the first rendering: a constrained layout moves by a fraction of a
-    point on each draw, so a figure rendered twice (SVG for the page, PNG for Word, or displayed
-    twice in a notebook) would otherwise differ from itself."""
-    if fig.get_layout_engine() is not None and fig.get_layout_engine().__class__.__name__ != "PlaceHolderLayoutEngine":
-        fig.set_layout_engine("none")
+def _lay_out_once(fig: Figure) -> None:
+    """Run the figure's layout engine once, then keep that layout.
+
+    ``savefig`` on a figure with a layout engine draws it twice (a hidden draw that runs the
+    layout, then the real one), and a constrained layout moves by a fraction of a point on each
+    draw. Laying out once here and turning the engine off makes the first rendering cheaper
+    (about a fifth less for a figure of many labels) and every later rendering (SVG for the
+    page, PNG for Word, a second display in a notebook) draw the same figure.
+    """
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine(None)
 
 
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
@@ -468,9 +475,9 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     """
     with mpl.rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
         FigureCanvasSVG(fig)
+        _lay_out_once(fig)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    _freeze_layout(fig)
     svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
     # a gid given to several artists (value labels) names a kind of element: a class, not an id

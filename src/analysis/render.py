@@ -226,7 +226,7 @@ def styler(df: pd.DataFrame, lang: str, columns_: tuple | None = None, uuid: str
     """
     from pandas.io.formats.style import Styler
 
-    cols = list(columns_ or df.columns)
+    cols = [col for col in (columns_ or tuple(df.columns)) if col in df.columns]
     shown = display_frame(df, lang, tuple(cols))
     fmt, classes, right = {}, {}, []
     for j, (col, head) in enumerate(zip(cols, shown.columns)):
@@ -272,11 +272,11 @@ def _id(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(str(p) for p in parts)).strip("-")
 
 
-def layout(content: c.Content, *, images: str = "svg") -> list[dict]:
+def layout(content: c.Content, *, images: str = "svg", rows: bool = True) -> list[dict]:
     """The section as a list of blocks in its language: ``heading`` (level, text), ``text``
-    (text, style), ``items``, ``table`` (name, headers, numeric flags, printed rows), ``figure``
-    (name, caption, and the image: ``svg`` text with ``images="svg"``, ``png`` bytes with
-    ``images="png"``, neither with ``images="none"``)."""
+    (text, style), ``items``, ``table`` (name, columns, and with ``rows=True`` its headers,
+    numeric flags and printed rows), ``figure`` (name, caption, and the image: ``svg`` text with
+    ``images="svg"``, ``png`` bytes with ``images="png"``, neither with ``images="none"``)."""
     if images not in ("svg", "png", "none"):
         raise ValueError(f"images must be svg, png or none, not {images!r}")
     lang = content.lang
@@ -294,7 +294,8 @@ def layout(content: c.Content, *, images: str = "svg") -> list[dict]:
         elif isinstance(part, c.Items):
             blocks.append({"kind": "items", "items": [resolve(i, lang) for i in part.items]})
         elif isinstance(part, c.TableRef):
-            blocks.append({**_table_block(content.tables[part.name], lang, part.columns), "name": part.name})
+            block = {"kind": "table", "name": part.name, "columns": part.columns}
+            blocks.append({**_table_block(content.tables[part.name], lang, part.columns), **block} if rows else block)
         elif isinstance(part, c.FigureRef):
             fig = content.figures[part.name]
             block = {"kind": "figure", "name": part.name, "caption": resolve(part.caption, lang)}
@@ -366,14 +367,13 @@ def display_bundles(content: c.Content) -> list[dict]:
                             "text/plain": plain})
             prose.clear()
 
-    for block in layout(content, images="svg"):
+    for block in layout(content, images="svg", rows=False):
         if block["kind"] == "table":
             flush()
-            name = block["name"]
-            part = next(p for p in content.parts if isinstance(p, c.TableRef) and p.name == name)
-            html_ = styler(content.tables[name], content.lang, part.columns,
-                           uuid=_id(content.key, name)).to_html()
-            rows, cols = len(block["rows"]), len(block["headers"])
+            name, table = block["name"], content.tables[block["name"]]
+            shown = styler(table, content.lang, block["columns"], uuid=_id(content.key, name))
+            html_ = shown.to_html()
+            rows, cols = shown.data.shape
             bundles.append({"text/html": wrap(f'<div class="table-wrap">\n{html_}</div>'),
                             "text/plain": f"<table {name!r}: {rows} rows x {cols} columns; "
                                           f".frame({name!r}), .styler({name!r})>"})
