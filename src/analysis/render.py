@@ -335,8 +335,6 @@ def _prose_markdown(blocks: list[dict]) -> str:
             out.append(f"**{_md(b['text'])}**" if strong else _md(b["text"]))
         elif b["kind"] == "items":
             out.append("\n".join("- " + _md(i) for i in b["items"]))
-        elif b["kind"] == "caption":
-            out.append("*" + _md(b["text"]) + "*")
     return "\n\n".join(out) + "\n"
 
 
