@@ -1,5 +1,5 @@
-"""One built HTML report opened in headless Chromium: the headline score is visible and every
-image has loaded. The set-up installs Debian's chromium and chromium-driver when they are missing."""
+"""One built HTML report opened in headless Chromium: the headline score is visible, and the
+figures are inline SVG drawn with their words as text in the face matplotlib measured. The set-up installs Debian's chromium and chromium-driver when they are missing."""
 from __future__ import annotations
 
 import os
@@ -52,7 +52,7 @@ def report(tmp_path_factory):
     return out / "bac-kan" / "2024-07.html"
 
 
-def test_headline_visible_and_images_loaded(browser, report):
+def test_headline_visible_and_figures_drawn_as_text(browser, report):
     from selenium.webdriver.common.by import By
 
     browser.get(report.as_uri())
@@ -60,8 +60,24 @@ def test_headline_visible_and_images_loaded(browser, report):
     assert headline and headline[0].is_displayed()
     assert "82,88/100" in headline[0].text
     browser.execute_script("return document.fonts ? document.fonts.ready : null")
-    images = browser.execute_script(
-        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
-    assert len(images) >= 3
-    assert all(complete and width > 0 for complete, width, _ in images), images
+    figures = browser.execute_script("""
+        return Array.from(document.querySelectorAll('figure svg[role=img]')).map(s => {
+            const r = s.getBoundingClientRect();
+            const t = s.querySelector('text');
+            return [r.width, r.height, s.querySelectorAll('text').length,
+                    t ? getComputedStyle(t).fontFamily : '', s.getAttribute('aria-label'),
+                    Array.from(s.querySelectorAll('text')).map(e => e.textContent).join('|')];
+        });""")
+    assert len(figures) >= 3
+    for width, height, n_text, family, label, words in figures:
+        assert width >= 600 and height > 100 and n_text > 5, (width, height, n_text, label)
+        assert family.startswith('"DejaVu Sans"'), family  # the face matplotlib measured with
+        assert label
+    words = "|".join(f[-1] for f in figures)
+    for name in ("xã Lương Thượng", "xã Đồng Xá", "xã Cường Lợi", "Tổng điểm"):
+        assert name in words, name
+    # no id is used twice in the page (inline figures share one document)
+    assert browser.execute_script("""
+        const ids = Array.from(document.querySelectorAll('[id]')).map(e => e.id);
+        return ids.length - new Set(ids).size;""") == 0
     assert "Báo cáo Chỉ số 766" in browser.title

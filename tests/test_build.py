@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,7 +51,7 @@ def test_html_is_self_contained_vietnamese_and_shows_no_code(built):
     assert "<title>Báo cáo Chỉ số 766 – tỉnh Bắc Kạn – Tháng 7/2024</title>" in html
     assert "ProvinceReport" not in html and "report.headline()" not in html
     assert "province: str" not in html  # no parameter cell
-    assert html.count('src="data:image/png;base64,') >= 3
+    assert len(re.findall(r'<svg [^>]*role="img"', html)) >= 3  # figures inline as vector SVG
     assert 'src="http' not in html.replace('src="https://cdnjs', "")  # images are embedded
     assert "82,88/100" in html
 

@@ -532,3 +532,38 @@ def test_figures_take_a_language(ds):
     trend = F.trend(pd.DataFrame({"period_id": ["2024-06", "2024-07"], "value": [76.94, 82.88]}), lang="en")
     labels = [t.get_text() for t in texts(trend)]
     assert "82.88" in labels and "Total" in labels and "Good" in labels
+
+
+def test_svg_keeps_text_as_nfc_text_with_stable_bytes_and_ids(nari):
+    """The HTML and notebook form: vector SVG whose words are <text> elements in NFC (findable
+    in the page), in a font stack that starts with the face matplotlib measured, with no date,
+    the same bytes for the same input and ids prefixed so several figures share a page."""
+    import xml.etree.ElementTree as ET
+
+    decomposed = unicodedata.normalize("NFD", "xã Đồng Xá")  # the figure must write NFC
+    table = nari.assign(name=nari["name"].replace("xã Đồng Xá", decomposed))
+    first = F.to_svg(F.ranking_bars(table, highlight="xã Văn Vũ"), prefix="fig-units-a")
+    second = F.to_svg(F.ranking_bars(table, highlight="xã Văn Vũ"), prefix="fig-units-a")
+    assert first == second
+    root = ET.fromstring(first)
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
+    for name, _, _ in NARI_TABLE:
+        assert name in texts, name
+    assert "xã Đồng Xá" in texts and unicodedata.normalize("NFC", first) == first
+    assert all(t.get("style", "").count("font-family: 'DejaVu Sans', ") == 1 for t in root.iter(ns + "text"))
+    assert not list(root.iter(ns + "path")) or root.find(f".//{ns}defs") is not None
+    assert "<dc:date>" not in first and "<metadata>" not in first and not first.startswith("<?xml")
+    ids = [e.get("id") for e in root.iter() if e.get("id")]
+    assert ids and all(i.startswith("fig-units-a-") for i in ids)
+    refs = re.findall(r'(?:url\(#|href="#)([^)"]+)', first)
+    assert refs and set(refs) <= set(ids)
+    # rendering twice (SVG for the page, PNG for Word, SVG again) draws the same figure
+    fig = F.ranking_bars(table)
+    once = F.to_svg(fig)
+    F.to_png(fig, dpi=30)
+    assert F.to_svg(fig) == once
+    # an English figure in English notation
+    two = pd.DataFrame({"name": ["xã A", "xã B"], "value": [89.49, 75.25]})
+    assert ">89.49</text>" in F.to_svg(F.ranking_bars(two, lang="en"))
+    assert ">89,49</text>" in F.to_svg(F.ranking_bars(two, lang="vi"))

@@ -24,7 +24,7 @@ def test_parse(pid, kind, start, end):
 def test_week_snapshot_with_cutoff():
     p = parse_period("2024-05-w1", cutoff=date(2024, 5, 6))
     assert p.end == date(2024, 5, 6)
-    assert p.label_vi() == "Tháng 5/2024 – Tuần 01 (chốt 06/5/2024)"
+    assert p.label("vi") == "Tháng 5/2024 – Tuần 1 (chốt 06/05/2024)"
     assert p.previous() == "2024-04"
 
 
@@ -44,8 +44,8 @@ def test_previous_and_labels():
     assert parse_period("2024-01").previous() == "2023-12"
     assert parse_period("2024-Q1").previous() == "2023-Q4"
     assert parse_period("2024").previous() == "2023"
-    assert parse_period("2024-07").label_vi() == "Tháng 7/2024"
-    assert parse_period("2024-Q3").label_vi() == "Quý 3/2024"
+    assert parse_period("2024-07").label("vi") == "Tháng 7/2024"
+    assert parse_period("2024-Q3").label("vi") == "Quý 3/2024"
 
 
 def test_merger():

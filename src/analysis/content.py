@@ -160,9 +160,12 @@ class Content:
 
     ``tables`` hold every figure of the section, including those no page shows (they go to the
     workbook and the CSV files); ``facts`` are the numbers the sentences quote.
-    In a notebook the section displays as HTML rendered by the Jinja2 templates; the DataFrames
-    are ``content.tables[...]`` (``content.frame(name)`` with headers and notation of the report's
-    language) and the figures ``content.figures[...]``.
+    In a notebook the section displays as a sequence of rich outputs in the report's language
+    (:func:`analysis.render.display_bundles`): its heading and sentences as Markdown, each table
+    as a pandas Styler, each figure as vector SVG. The DataFrames are ``content.tables[...]``
+    (``content.frame(name)`` with headers and notation of the report's language,
+    ``content.styler(name)`` as displayed) and the figures ``content.figures[...]``.
+    ``_repr_html_`` is the whole section as one HTML fragment.
     """
 
     key: str
@@ -180,6 +183,18 @@ class Content:
 
         return section_html(self)
 
+    def _ipython_display_(self) -> None:
+        from IPython.display import publish_display_data
+
+        from .render import display_bundles
+
+        for bundle in display_bundles(self):
+            publish_display_data(bundle)
+
+    def show(self) -> None:
+        """Display the section in a notebook (what ending a cell with the section does)."""
+        self._ipython_display_()
+
     def __repr__(self) -> str:  # the text/plain form of a notebook output: short and stable
         return f"<Content {self.key}: {len(self.tables)} tables, {len(self.figures)} figures>"
 
@@ -191,6 +206,6 @@ class Content:
 
     def styler(self, name: str):
         """Table ``name`` as a pandas Styler with the report's number notation."""
-        from .render import styler
+        from .render import _id, styler
 
-        return styler(self.tables[name], self.lang)
+        return styler(self.tables[name], self.lang, uuid=_id(self.key, name))

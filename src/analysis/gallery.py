@@ -25,8 +25,15 @@ GALLERY_DIR = REPORTS_DIR / "gallery"
 MIN_TREND_PERIODS = 3
 # A unit enters the group heatmap when it has at least this many group scores.
 MIN_GROUPS = 3
-LEVEL_VI = {"commune": "cấp xã", "district": "cấp huyện", "department": "sở, ban, ngành",
-            "province": "cấp tỉnh"}
+def _level_vi(level: str) -> str:
+    """``cấp xã`` / ``sở, ban, ngành``: a level named from reference/levels.csv."""
+    from .reference import levels
+
+    lv = levels()
+    if level not in lv.index:
+        return level
+    noun = lv.at[level, "noun_vi"]
+    return noun if "," in noun else f"cấp {noun}"
 SCATTER_PAIRS = (("online_submission_rate", "satisfaction"),
                  ("online_submission_rate", "online_payment_rate"))
 
@@ -41,7 +48,7 @@ def _cap(text: str) -> str:
 def _period_label(ds, period: str) -> str:
     """The label of periods.csv (it knows a snapshot's real cut-off day), else the parsed one."""
     labels = ds.periods.set_index("period_id")["label_vi"]
-    return str(labels[period]) if period in labels.index else parse_period(period).label_vi()
+    return str(labels[period]) if period in labels.index else parse_period(period).label("vi")
 
 
 def _short_period(period: str) -> str:
@@ -50,7 +57,7 @@ def _short_period(period: str) -> str:
         return f"{p.start.month}/{p.year}"
     if p.kind == "week":
         return f"{p.start.month}/{p.year}, tuần {p.week}"
-    return p.label_vi()
+    return p.label("vi")
 
 
 def _real_sources(ds) -> pd.DataFrame:
@@ -75,7 +82,7 @@ def _area_specs(ds, source, levels=None) -> list[Spec]:
         head = f"{_cap(area_name)} – {label}"
         stem = f"{sid}-{level}"
         specs.append((f"{stem}-ranking.png", lambda b=block, h=head, lv=level: figures.ranking_bars(
-            b, reference=reference, title=f"{h}: tổng điểm {LEVEL_VI.get(lv, lv)}")))
+            b, reference=reference, title=f"{h}: tổng điểm {_level_vi(lv)}")))
         groups = figures.unit_groups(ds, period, area=area, level=level, source=sid)
         counts = groups.groupby("unit_id").size()
         groups = groups.loc[groups["unit_id"].isin(counts.index[counts >= MIN_GROUPS])]
@@ -89,7 +96,7 @@ def _area_specs(ds, source, levels=None) -> list[Spec]:
                                                         f"chỉ số (% điểm tối đa của nhóm)")))
             specs.append((f"{stem}-unit-vs-average.png", lambda g=groups, h=head, w=weakest, lv=level:
                           figures.unit_vs_average(
-                              g, w, average_label=f"Trung bình {LEVEL_VI.get(lv, lv)} của "
+                              g, w, average_label=f"Trung bình {_level_vi(lv)} của "
                                                   f"{area_name} ({g['unit_id'].nunique()} đơn vị)",
                               title=f"{h}: {units.at[w, 'name']} so với trung bình")))
         specs.extend(_scatter_specs(ds, block, period, f"{stem}", head))

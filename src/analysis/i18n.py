@@ -150,5 +150,6 @@ def period_label(period_id: str, lang: str, cutoff: date | None = None) -> str:
               "month_name": format_date(p.start, format="LLLL", locale=loc),
               "quarter": (p.start.month - 1) // 3 + 1, "cutoff": date_label(p.end, lang)}
     key = {"month": "period.month", "week": "period.week", "quarter": "period.quarter", "year": "period.year",
-           "half": "period.half1" if p.start.month == 1 else "period.half2"}.get(p.kind, "period.ytd")
+           "half": "period.half1" if p.start.month == 1 else "period.half2",
+           "qtd": "period.qtd", "mtd": "period.mtd"}.get(p.kind, "period.ytd")
     return text(lang, key, **values)

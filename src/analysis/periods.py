@@ -50,44 +50,18 @@ class Period:
     def month(self) -> int | None:
         return self.start.month if self.kind in ("month", "week", "mtd") else None
 
-    def label_vi(self) -> str:
-        """Vietnamese label: ``Tháng 7/2024``, ``Quý 3/2024``, ``Năm 2024``, ``Năm 2026 (đến 24/9)``."""
-        y = self.year
-        if self.kind == "month":
-            return f"Tháng {self.start.month}/{y}"
-        if self.kind == "week":
-            return (f"Tháng {self.start.month}/{y} – Tuần {self.week:02d} "
-                    f"(chốt {self.end.day:02d}/{self.end.month}/{y})")
-        if self.kind == "quarter":
-            return f"Quý {(self.start.month - 1) // 3 + 1}/{y}"
-        if self.kind == "half":
-            return f"6 tháng {'đầu' if self.start.month == 1 else 'cuối'} năm {y}"
-        if self.kind == "year":
-            return f"Năm {y}"
-        to = f"đến {self.end.day:02d}/{self.end.month:02d}/{y}"
-        if self.kind == "qtd":
-            return f"Quý {(self.start.month - 1) // 3 + 1}/{y} ({to})"
-        if self.kind == "mtd":
-            return f"Tháng {self.start.month}/{y} ({to})"
-        return f"Năm {y} ({to})"
+    def label(self, lang: str = "vi") -> str:
+        """The reader's name of the period in ``lang``, from the message catalog (the one path
+        every report, figure and importer uses: :func:`analysis.i18n.period_label`).
 
-    def label_en(self) -> str:
-        """English label: ``July 2024``, ``2024 Q3``, ``2026 to 24 Sep``."""
-        if self.kind == "month":
-            return self.start.strftime("%B %Y")
-        if self.kind == "week":
-            return f"{self.start.strftime('%B %Y')}, week {self.week} (to {self.end.isoformat()})"
-        if self.kind == "quarter":
-            return f"{self.year} Q{(self.start.month - 1) // 3 + 1}"
-        if self.kind == "half":
-            return f"{self.year} H{1 if self.start.month == 1 else 2}"
-        if self.kind == "year":
-            return str(self.year)
-        if self.kind == "qtd":
-            return f"{self.year} Q{(self.start.month - 1) // 3 + 1} to {self.end.isoformat()}"
-        if self.kind == "mtd":
-            return f"{self.start.strftime('%B %Y')} to {self.end.isoformat()}"
-        return f"{self.year} to {self.end.isoformat()}"
+        >>> parse_period("2024-07").label("vi"), parse_period("2024-Q3").label("en")
+        ('Tháng 7/2024', 'Q3 2024')
+        >>> parse_period("2026-mtd-11-30").label("vi")
+        'Tháng 11/2026 (đến 30/11/2026)'
+        """
+        from .i18n import period_label
+
+        return period_label(self.period_id, lang, cutoff=self.end if self.kind == "week" else None)
 
     def previous(self) -> str | None:
         """Id of the period a change is measured against: the month before for a month or a
@@ -128,12 +102,12 @@ def parse_period(text: str, *, cutoff: date | None = None, file=None, row=None, 
     Examples
     --------
     >>> p = parse_period("2024-05-w1", cutoff=date(2024, 5, 6))
-    >>> p.kind, p.start.isoformat(), p.end.isoformat(), p.label_vi()
-    ('week', '2024-05-01', '2024-05-06', 'Tháng 5/2024 – Tuần 01 (chốt 06/5/2024)')
+    >>> p.kind, p.start.isoformat(), p.end.isoformat(), p.label("vi")
+    ('week', '2024-05-01', '2024-05-06', 'Tháng 5/2024 – Tuần 1 (chốt 06/05/2024)')
     >>> parse_period("2024-07").previous()
     '2024-06'
     >>> p = parse_period("2026-qtd-09-26")
-    >>> p.kind, p.start.isoformat(), p.end.isoformat(), p.label_vi(), p.previous()
+    >>> p.kind, p.start.isoformat(), p.end.isoformat(), p.label("vi"), p.previous()
     ('qtd', '2026-07-01', '2026-09-26', 'Quý 3/2026 (đến 26/09/2026)', '2026-Q2')
     """
     def fail(why: str):

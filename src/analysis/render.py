@@ -8,7 +8,9 @@ and, for tables, the workbook (:mod:`analysis.workbook`).
 from __future__ import annotations
 
 import base64
+import html as _html
 import math
+import re
 from functools import lru_cache
 
 import pandas as pd
@@ -20,7 +22,7 @@ from .i18n import DASH, Translator, number, period_label, text
 from .reference import bands, checks, columns, groups, indicator_catalog, levels
 
 __all__ = ["resolve", "layout", "section_html", "display_frame", "column_spec", "cell_text", "header",
-           "styler", "index_html", "environment", "figure_png"]
+           "styler", "index_html", "environment", "figure_png", "figure_svg", "display_bundles"]
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 NUMERIC_KINDS = ("number", "int", "pvalue")
@@ -31,6 +33,7 @@ def environment() -> Environment:
     """The Jinja2 environment of the report templates (autoescaped, deterministic)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
     return env
 
 
@@ -210,16 +213,34 @@ def display_frame(df: pd.DataFrame, lang: str, columns_: tuple | None = None) ->
     return out
 
 
-def styler(df: pd.DataFrame, lang: str, columns_: tuple | None = None):
-    """A pandas Styler of the table: headers and notation of ``lang``, numbers right-aligned."""
-    cols = list(columns_ or df.columns)
+def styler(df: pd.DataFrame, lang: str, columns_: tuple | None = None, uuid: str = "r766"):
+    """A pandas Styler of the table: headers and notation of ``lang``, numbers right-aligned.
+
+    The table has the class ``r766`` and each cell the class ``num`` or ``text`` (the report's
+    stylesheet aligns and spaces them); ``uuid`` names the table (``T_<uuid>``), one per page.
+
+    >>> st = styler(pd.DataFrame({"group": ["CKMB"], "score": [87.15]}), "vi", uuid="t1")
+    >>> html = st.to_html()
+    >>> '<table id="T_t1" class="r766">' in html and '<td class="data row0 col1 num" >87,15</td>' in html
+    True
+    """
+    from pandas.io.formats.style import Styler
+
+    cols = [col for col in (columns_ or tuple(df.columns)) if col in df.columns]
     shown = display_frame(df, lang, tuple(cols))
-    fmt = {}
-    for col, head in zip(cols, shown.columns):
+    fmt, classes, right = {}, {}, []
+    for j, (col, head) in enumerate(zip(cols, shown.columns)):
         kind, dec, _ = column_spec(df, col)
-        if kind in NUMERIC_KINDS:
+        numeric = kind in NUMERIC_KINDS
+        if numeric:
             fmt[head] = (lambda v, k=kind, d=dec: cell_text(v, k, d, lang))
-    st = shown.style.format(fmt, na_rep=DASH).hide(axis="index").set_uuid("r766")
+            right.append(j)
+        classes[head] = ["num" if numeric else "text"] * len(shown)
+    st = Styler(shown, cell_ids=False, uuid=uuid).format(fmt, na_rep=DASH).hide(axis="index")
+    st = st.set_table_attributes('class="r766"').set_td_classes(pd.DataFrame(classes, index=shown.index))
+    if right:
+        st = st.set_table_styles([{"selector": ", ".join(f"th.col{j}" for j in right),
+                                   "props": [("text-align", "right")]}])
     return st
 
 
@@ -234,15 +255,30 @@ def _table_block(df: pd.DataFrame, lang: str, cols: tuple | None) -> dict:
 
 
 def figure_png(fig) -> bytes:
+    """The raster form of a figure (Word documents)."""
     from .figures import to_png
 
     return to_png(fig)
 
 
-def layout(content: c.Content, *, images: str = "png") -> list[dict]:
+def figure_svg(fig, prefix: str = "f") -> str:
+    """The vector form of a figure (HTML pages and notebooks), text kept as text."""
+    from .figures import to_svg
+
+    return to_svg(fig, prefix=prefix)
+
+
+def _id(*parts) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(str(p) for p in parts)).strip("-")
+
+
+def layout(content: c.Content, *, images: str = "svg", rows: bool = True) -> list[dict]:
     """The section as a list of blocks in its language: ``heading`` (level, text), ``text``
-    (text, style), ``items``, ``table`` (headers, numeric flags, printed rows), ``figure``
-    (caption, png bytes). ``images="none"`` leaves the PNG bytes out."""
+    (text, style), ``items``, ``table`` (name, columns, and with ``rows=True`` its headers,
+    numeric flags and printed rows), ``figure`` (name, caption, and the image: ``svg`` text with
+    ``images="svg"``, ``png`` bytes with ``images="png"``, neither with ``images="none"``)."""
+    if images not in ("svg", "png", "none"):
+        raise ValueError(f"images must be svg, png or none, not {images!r}")
     lang = content.lang
     blocks = []
     if content.title is not None:
@@ -258,22 +294,96 @@ def layout(content: c.Content, *, images: str = "png") -> list[dict]:
         elif isinstance(part, c.Items):
             blocks.append({"kind": "items", "items": [resolve(i, lang) for i in part.items]})
         elif isinstance(part, c.TableRef):
-            blocks.append(_table_block(content.tables[part.name], lang, part.columns))
+            block = {"kind": "table", "name": part.name, "columns": part.columns}
+            blocks.append({**_table_block(content.tables[part.name], lang, part.columns), **block} if rows else block)
         elif isinstance(part, c.FigureRef):
             fig = content.figures[part.name]
-            png = figure_png(fig) if images == "png" else b""
-            blocks.append({"kind": "figure", "caption": resolve(part.caption, lang), "png": png,
-                           "b64": base64.b64encode(png).decode("ascii")})
+            block = {"kind": "figure", "name": part.name, "caption": resolve(part.caption, lang)}
+            if images == "png":
+                block["png"] = figure_png(fig)
+            elif images == "svg":
+                svg = figure_svg(fig, prefix=_id("fig", content.key, part.name))
+                block["svg"] = svg.replace("<svg ", f'<svg role="img" aria-label="{_html.escape(block["caption"])}" ', 1)
+            blocks.append(block)
     return blocks
 
 
 def section_html(content: c.Content) -> str:
-    """HTML of one section (Jinja2 template ``section.html.j2``); the title section carries the
-    stylesheet (screen and print)."""
+    """HTML of one section (Jinja2 template ``section.html.j2``), figures as inline SVG; the
+    title section carries the stylesheet (screen and print)."""
     env = environment()
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8") if content.key == "title" else ""
     return env.get_template("section.html.j2").render(blocks=layout(content), key=content.key, css=css,
                                                        lang=content.lang)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def _md(text_: str) -> str:
+    """Plain text as Markdown that shows the same characters."""
+    return _MD_SPECIAL.sub(r"\\\1", text_)
+
+
+def _prose_markdown(blocks: list[dict]) -> str:
+    out = []
+    for b in blocks:
+        if b["kind"] == "heading":
+            out.append("#" * b["level"] + " " + _md(b["text"]))
+        elif b["kind"] == "text":
+            strong = b["style"] in ("synthetic", "warning")
+            out.append(f"**{_md(b['text'])}**" if strong else _md(b["text"]))
+        elif b["kind"] == "items":
+            out.append("\n".join("- " + _md(i) for i in b["items"]))
+    return "\n\n".join(out) + "\n"
+
+
+def display_bundles(content: c.Content) -> list[dict]:
+    """The section as a sequence of notebook outputs (MIME bundles), in its language.
+
+    Headings, paragraphs and lists come as Markdown with the same text as HTML (``text/markdown``
+    and ``text/html``); each table as the HTML of its pandas Styler (:func:`styler`: the report's
+    notation, headers with units, numbers right-aligned); each figure as inline vector SVG with
+    its caption. Every HTML part is wrapped in ``<div class="r766 r766-<section>">`` so the
+    report's stylesheet (carried by the title section) applies, in JupyterLab as in the HTML
+    page nbconvert builds. ``text/plain`` is a short stable stand-in naming what to call.
+    """
+    env = environment()
+    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8") if content.key == "title" else ""
+    bundles, prose = [], []
+
+    def wrap(body: str) -> str:
+        return env.get_template("part.html.j2").render(body=body, key=content.key, lang=content.lang,
+                                                      css=css if not bundles else "")
+
+    def flush():
+        if prose:
+            body = env.get_template("section.html.j2").render(blocks=prose, key=content.key, css="",
+                                                              lang=content.lang, bare=True)
+            plain = next((b["text"] for b in prose if b["kind"] == "heading"), None) or content.key
+            bundles.append({"text/html": wrap(body), "text/markdown": _prose_markdown(prose),
+                            "text/plain": plain})
+            prose.clear()
+
+    for block in layout(content, images="svg", rows=False):
+        if block["kind"] == "table":
+            flush()
+            name, table = block["name"], content.tables[block["name"]]
+            shown = styler(table, content.lang, block["columns"], uuid=_id(content.key, name))
+            html_ = shown.to_html()
+            rows, cols = shown.data.shape
+            bundles.append({"text/html": wrap(f'<div class="table-wrap">\n{html_}</div>'),
+                            "text/plain": f"<table {name!r}: {rows} rows x {cols} columns; "
+                                          f".frame({name!r}), .styler({name!r})>"})
+        elif block["kind"] == "figure":
+            flush()
+            caption = _html.escape(block["caption"])
+            bundles.append({"text/html": wrap(f"<figure>\n{block['svg']}<figcaption>{caption}</figcaption></figure>"),
+                            "text/plain": f"<figure {block['name']!r}: .figures[{block['name']!r}]>"})
+        else:
+            prose.append(block)
+    flush()
+    return bundles
 
 
 def index_html(entries: list[dict], lang: str = "vi") -> str:

@@ -743,7 +743,7 @@ def interpret_document(tables: list[RawTable], *, dataset: Dataset, source: dict
         p = parse_period(pid, cutoff=cutoff if pid == period.period_id else None)
         new_periods.append({"period_id": pid, "kind": p.kind, "start_date": p.start, "end_date": p.end,
                             "cutoff_date": p.end if p.kind in ("week", "ytd") else None,
-                            "label_vi": p.label_vi()})
+                            "label_vi": p.label("vi")})
     tables_out = {
         "sources": empty_table("sources"), "units": rows_frame("units", new_units),
         "unit_aliases": empty_table("unit_aliases"), "periods": rows_frame("periods", new_periods),
@@ -995,7 +995,7 @@ def import_document(path: Path | str, *, dataset: Dataset, source: str | dict | 
                 row["period_id"] not in set(result.tables["periods"]["period_id"]):
             p = parse_period(row["period_id"], cutoff=row.get("cutoff_date"))
             extra_p = {"period_id": p.period_id, "kind": p.kind, "start_date": p.start, "end_date": p.end,
-                       "cutoff_date": p.end if p.kind in ("week", "ytd") else None, "label_vi": p.label_vi()}
+                       "cutoff_date": p.end if p.kind in ("week", "ytd") else None, "label_vi": p.label("vi")}
             result.tables["periods"] = pd.concat([result.tables["periods"], rows_frame("periods", [extra_p])],
                                                  ignore_index=True)
     return result

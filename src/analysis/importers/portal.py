@@ -650,7 +650,7 @@ class _Builder:
         self.period_ids.add(period_id)
         self.rows["periods"].append({
             "period_id": period_id, "kind": p.kind, "start_date": p.start, "end_date": p.end,
-            "cutoff_date": p.end if p.kind in SNAPSHOT_KINDS else None, "label_vi": p.label_vi()})
+            "cutoff_date": p.end if p.kind in SNAPSHOT_KINDS else None, "label_vi": p.label("vi")})
 
     # units
     def _code(self, rec: dict, path: str) -> str:
