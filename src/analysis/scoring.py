@@ -214,8 +214,10 @@ def _competition(codes: np.ndarray, values: np.ndarray, ascending: bool = False)
         v = values[idx] if ascending else -values[idx]
         c = codes[idx]
         if c.max() < 2 ** 16:
-            # two stable passes (value, then block as 16-bit codes: a radix sort) beat lexsort
-            by_value = np.argsort(v, kind="stable")
+            # two passes beat lexsort: by value (any order among equal values, which share one
+            # rank, so the fast unstable sort will do), then a stable radix sort of the 16-bit
+            # block codes
+            by_value = np.argsort(v)
             order = by_value[np.argsort(c[by_value].astype(np.uint16), kind="stable")]
         else:
             order = np.lexsort((v, c))
@@ -365,9 +367,19 @@ def previous_period_ids(period_ids, periods: pd.DataFrame | None = None) -> pd.S
 
 
 def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:
-    """Value of each key in a (key → value) table, NaN when absent; first occurrence wins."""
+    """Value of each key in a (key → value) table, NaN when absent; first occurrence wins.
+
+    Keys are integers; negative keys never match. When the keys span a range of at most
+    ``_DENSE_SLOTS`` slots per row, the table is a direct-address array (no sorting)."""
     out = np.full(len(keys), np.nan)
     if not len(table_keys) or not len(keys):
+        return out
+    slot = _dense_slots(table_keys, len(keys) + len(table_keys))
+    if slot is not None:
+        ok = (keys >= 0) & (keys < slot.size)
+        pos = slot[keys[ok]]
+        hit = np.flatnonzero(ok)[pos >= 0]
+        out[hit] = table_values[pos[pos >= 0]]
         return out
     order = np.argsort(table_keys, kind="stable")
     sk, sv = table_keys[order], table_values[order]
@@ -376,6 +388,23 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) 
     hit = (pos < len(sk)) & (sk[pos_c] == keys) & (keys >= 0)
     out[hit] = sv[pos_c[hit]]
     return out
+
+
+_DENSE_SLOTS = 16   # at 4 bytes a slot, at most 64 bytes per row for a direct-address table
+
+
+def _dense_slots(keys: np.ndarray, rows: int) -> np.ndarray | None:
+    """Position of the first occurrence of each key value, -1 where absent, as an array indexed
+    by the key (negative keys left out); None when the keys span too wide a range for that."""
+    top = int(keys.max()) + 1 if len(keys) else 0
+    if top > _DENSE_SLOTS * rows + 4096:
+        return None
+    slot = np.full(max(top, 0), -1, dtype=np.int64 if len(keys) >= 2 ** 31 else np.int32)
+    pos = np.arange(len(keys), dtype=slot.dtype)
+    valid = keys >= 0
+    k, p = (keys, pos) if valid.all() else (keys[valid], pos[valid])
+    slot[k[::-1]] = p[::-1]   # assigned in reverse order, so the first occurrence is kept
+    return slot
 
 
 def change_against_previous(df: pd.DataFrame, periods: pd.DataFrame | None = None, *,
@@ -421,26 +450,36 @@ def change_against_previous(df: pd.DataFrame, periods: pd.DataFrame | None = Non
         by = ["unit_id"] + (["group"] if "group" in df.columns else [])
     by = list(by)
     _require(df, by + ["period_id", value], "change_against_previous")
+    vals = as_float(df[value])
+    previous, prev_ids = _previous_values(df, by, vals, periods)
+    out = df.copy()
+    out["previous_period_id"] = prev_ids
+    out["previous_value"] = previous
+    out["change"] = vals - previous
+    return out
+
+
+def _previous_values(df: pd.DataFrame, by: list[str], vals: np.ndarray,
+                     periods: pd.DataFrame | None, ids: bool = True):
+    """Core of :func:`change_against_previous`: (value of the previous period of each row's
+    series, NaN where absent; previous period id of each row, or None unless ``ids``)."""
     series = block_codes(df, by)
     p_codes, p_uniques = pd.factorize(df["period_id"])
     p_uniques = np.asarray(p_uniques, dtype=object)
     n_p = len(p_uniques) + 1
     key_now = series * n_p + p_codes
-    dup = pd.Series(key_now).duplicated(keep=False).to_numpy()
+    if len(key_now) and key_now.min() >= 0 and key_now.max() < _DENSE_SLOTS * len(key_now) + 4096:
+        dup = np.bincount(key_now)[key_now] > 1
+    else:
+        dup = pd.Series(key_now).duplicated(keep=False).to_numpy()
     if dup.any():
         _check_unique(df.loc[dup], by + ["period_id"], "change_against_previous")
     prev_u = previous_period_ids(p_uniques, periods)
     prev_code = pd.Index(p_uniques).get_indexer(prev_u.fillna("").to_numpy())   # -1: not in df
     p_prev = prev_code[p_codes]
     key_prev = np.where(p_prev >= 0, series * n_p + p_prev, -1)
-    vals = as_float(df[value])
     previous = _lookup(key_prev, key_now, vals)
-    prev = pd.Series(prev_u.to_numpy(dtype=object)[p_codes], index=df.index)
-    out = df.copy()
-    out["previous_period_id"] = prev.to_numpy()
-    out["previous_value"] = previous
-    out["change"] = vals - previous
-    return out
+    return previous, (prev_u.to_numpy(dtype=object)[p_codes] if ids else None)
 
 
 def _pivot_groups(df: pd.DataFrame, key: list[str], columns: Sequence[str] = ("value", "decimals")):
@@ -459,11 +498,12 @@ def _pivot_groups(df: pd.DataFrame, key: list[str], columns: Sequence[str] = ("v
     return out
 
 
-def _view_totals(wide: pd.DataFrame, decimals_missing: int = 0, *, explain: bool = True) -> pd.DataFrame:
-    """Total of each wide row in the six-group view when complete, else the five-group view.
+_VIEW_LABELS = np.array([None, "five", "six"], dtype=object)
 
-    ``explain`` adds ``n_groups`` and the names of the missing groups (only computed for
-    incomplete rows)."""
+
+def _view_arrays(wide: pd.DataFrame, decimals_missing: int = 0):
+    """Core of :func:`_view_totals` as arrays: (total, view code — 0 none, 1 five, 2 six —,
+    tolerance, complete)."""
     n = len(wide)
     columns = set(wide.columns)
 
@@ -472,20 +512,35 @@ def _view_totals(wide: pd.DataFrame, decimals_missing: int = 0, *, explain: bool
             return None
         total, tol = np.zeros(n), np.zeros(n)
         for g in groups:
-            total = total + as_float(wide[g])
+            np.add(total, as_float(wide[g]), out=total)
             dec = wide[f"{g}_decimals"] if f"{g}_decimals" in columns else np.full(n, np.nan)
-            tol = tol + half_unit(dec, decimals_missing)
+            np.add(tol, half_unit(dec, decimals_missing), out=tol)
         return total, ~np.isnan(total), tol
 
     six, five = view(SIX_GROUPS), view(FIVE_GROUPS)
+    if five is None:   # the usual sheet: six groups, no DVTT column
+        code = np.where(six[1], 2, 0).astype(np.int8) if six is not None else np.zeros(n, dtype=np.int8)
+        if six is None:
+            return np.full(n, np.nan), code, np.full(n, np.nan), np.zeros(n, dtype=bool)
+        return six[0], code, np.where(six[1], six[2], np.nan), six[1]
     none = (np.full(n, np.nan), np.zeros(n, dtype=bool), np.full(n, np.nan))
-    six, five = six or none, five or none
+    six = six or none
     total = np.where(six[1], six[0], five[0])
     tolerance = np.where(six[1], six[2], np.where(five[1], five[2], np.nan))
     complete = six[1] | five[1]
-    labels = np.array([None, "five", "six"], dtype=object)
-    out = pd.DataFrame({"total": total, "view": labels[np.where(six[1], 2, np.where(five[1], 1, 0))],
-                        "tolerance": tolerance, "complete": complete})
+    code = np.where(six[1], 2, np.where(five[1], 1, 0)).astype(np.int8)
+    return total, code, tolerance, complete
+
+
+def _view_totals(wide: pd.DataFrame, decimals_missing: int = 0, *, explain: bool = True) -> pd.DataFrame:
+    """Total of each wide row in the six-group view when complete, else the five-group view.
+
+    ``explain`` adds ``n_groups`` and the names of the missing groups (only computed for
+    incomplete rows)."""
+    n = len(wide)
+    columns = set(wide.columns)
+    total, code, tolerance, complete = _view_arrays(wide, decimals_missing)
+    out = pd.DataFrame({"total": total, "view": _VIEW_LABELS[code], "tolerance": tolerance, "complete": complete})
     if explain:
         def present(groups):
             return sum((~np.isnan(as_float(wide[g]))).astype(int) if g in columns else np.zeros(n, int)
@@ -1050,8 +1105,7 @@ def score_table(sheet: pd.DataFrame, scheme: Scheme | None = None, *, periods: p
     _require(sheet, ["unit_id", "period_id", "level", "province_id"], "score_table")
     if communes_within not in ("province", "parent"):
         raise ParameterError(f"communes_within must be 'province' or 'parent', got '{communes_within}'")
-    totals = _view_totals(sheet, s.audit.get("missing_decimals", 0), explain=False)
-    total = totals["total"].to_numpy()
+    total, view, _, _ = _view_arrays(sheet, s.audit.get("missing_decimals", 0))
     level = sheet["level"]
     is_province = (level == "province").to_numpy()
     area_col = "province_id"
@@ -1065,15 +1119,22 @@ def score_table(sheet: pd.DataFrame, scheme: Scheme | None = None, *, periods: p
     area = np.where(is_province, 0, area)
     blocks = pd.DataFrame({"period_id": sheet["period_id"], "level": level, "area": area})
     rank, rank_of = _competition(block_codes(blocks, ["period_id", "level", "area"]), total)
-    series = pd.DataFrame({"unit_id": sheet["unit_id"], "period_id": sheet["period_id"], "value": total})
-    changed = change_against_previous(series, periods, by=["unit_id"])
+    previous, _ = _previous_values(sheet, ["unit_id"], total, periods, ids=False)
     missing = np.isnan(rank)
-    out = pd.DataFrame({"unit_id": sheet["unit_id"].to_numpy(), "period_id": sheet["period_id"].to_numpy(),
-                        "total": total, "view": totals["view"].to_numpy(),
+    out = pd.DataFrame({"unit_id": _values(sheet["unit_id"]), "period_id": _values(sheet["period_id"]),
+                        "total": total, "view": _VIEW_LABELS[view],
                         "band": pd.Categorical.from_codes(band_codes(total, s), categories=list(s.band_names),
                                                           ordered=True),
                         "rank": pd.arrays.IntegerArray(np.where(missing, 0, rank).astype(np.int64), missing),
                         "rank_of": rank_of.astype(np.int64),
-                        "previous_value": changed["previous_value"].to_numpy(),
-                        "change": changed["change"].to_numpy()}, index=sheet.index)
+                        "previous_value": previous,
+                        "change": total - previous}, index=sheet.index)
     return out
+
+
+def _values(column: pd.Series):
+    """A column's values for a new frame: text categories are decoded without building Python
+    objects (the frame would turn them back into the same string dtype)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and isinstance(column.cat.categories.dtype, pd.StringDtype):
+        return column.cat.categories.array.take(column.cat.codes.to_numpy(), allow_fill=True)
+    return column.to_numpy()
