@@ -116,23 +116,25 @@ def _severity_of(rule_status) -> np.ndarray:
 
 
 def _schemes_for(sheet_periods: pd.Series, scheme: Scheme | None):
-    """(version of each row, {version: Scheme})."""
+    """(version of each row, {version: Scheme}); the versions are None when there is one scheme."""
     if scheme is not None:
-        return np.full(len(sheet_periods), scheme.version, dtype=object), {scheme.version: scheme}
+        return None, {scheme.version: scheme}
     codes, uniques = pd.factorize(sheet_periods)
     versions, out = [], {}
     for pid in np.asarray(uniques, dtype=object):
         s = load_scheme(period=pid)
         out[s.version] = s
         versions.append(s.version)
+    if len(out) == 1:
+        return None, out
     versions = np.asarray(versions, dtype=object)
     return (versions[codes] if len(codes) else np.zeros(0, dtype=object)), out
 
 
-def _per_row(row_version: np.ndarray, schemes: dict, fn) -> np.ndarray:
+def _per_row(row_version: np.ndarray | None, schemes: dict, fn, n: int) -> np.ndarray:
     """A per-row scheme parameter, ``fn(scheme)``, mapped through each row's version."""
     if len(schemes) == 1:
-        return np.full(len(row_version), float(fn(next(iter(schemes.values())))))
+        return np.full(n, float(fn(next(iter(schemes.values())))))
     codes, uniques = pd.factorize(row_version)
     return np.array([fn(schemes[v]) for v in uniques], dtype=float)[codes]
 
@@ -214,16 +216,28 @@ def _first_per_code(codes: np.ndarray, n_codes: int) -> np.ndarray:
     return first
 
 
+def _code_facts(codes: np.ndarray, rows: np.ndarray):
+    """(codes, number of codes, rows per code, codes present, first row of each code or -1)."""
+    n_codes = int(codes.max()) + 1
+    n = np.bincount(codes, minlength=n_codes)
+    present = np.flatnonzero(n)
+    first = np.full(n_codes, -1, dtype=np.int64)
+    first[present] = rows[_first_per_code(codes, n_codes)[present]]
+    return codes, n_codes, n, present, first
+
+
 def _check_max(sheet, groups, row_version, schemes, header_rule, order, src_sec) -> list[pd.DataFrame]:
     out = []
+    whole = None
     min_values, min_share = header_rule
     for g in groups:
         if g == "TOTAL":
             continue
         v = _num(sheet, g)
         stated = _num(sheet, f"{g}_max_stated")
-        method = _per_row(row_version, schemes, lambda s, g=g: s.max_points(g) if g in s.groups else np.nan)
-        limit = np.where(np.isnan(stated), method, np.fmin(stated, method))
+        method = _per_row(row_version, schemes, lambda s, g=g: s.max_points(g) if g in s.groups else np.nan,
+                          len(sheet))
+        limit = np.fmin(stated, method)   # fmin skips NaN: no stated maximum leaves the method's
         over = v > limit + _EPS
         idx = np.flatnonzero(over)
         if idx.size:
@@ -237,27 +251,32 @@ def _check_max(sheet, groups, row_version, schemes, header_rule, order, src_sec)
                                  section=_take(sheet, "section", idx), published=v[idx], expected=limit[idx],
                                  tolerance=0.0, severity="error", message=msg, order=order[idx]))
         # a column: the same stated maximum printed over the values of one section
-        rows = np.flatnonzero(~np.isnan(stated) & ~np.isnan(v))
+        valid = ~np.isnan(stated) & ~np.isnan(v)
+        everywhere = bool(valid.all())
+        rows = np.arange(len(v)) if everywhere else np.flatnonzero(valid)
         if not rows.size:
             continue
-        st = stated[rows]
+        st = stated if everywhere else stated[rows]
         if (st == st[0]).all():   # one stated maximum for the whole column (the usual case)
-            codes = src_sec[rows]
+            if everywhere:
+                if whole is None:   # the same for every column printed in full
+                    whole = _code_facts(src_sec, rows)
+                codes, n_codes, n, present, first = whole
+            else:
+                codes, n_codes, n, present, first = _code_facts(src_sec[rows], rows)
         else:
             st_codes, st_uniques = pd.factorize(st)
             codes = pd.factorize(src_sec[rows] * (len(st_uniques) + 1) + st_codes)[0]
-        n_codes = codes.max() + 1
-        n = np.bincount(codes, minlength=n_codes)
-        is_over = v[rows] > st + _EPS
-        n_over = np.bincount(codes, weights=is_over, minlength=n_codes)
-        present = np.flatnonzero(n)
-        first = np.full(n_codes, -1, dtype=np.int64)
-        first[present] = rows[_first_per_code(codes, n_codes)[present]]
+            codes, n_codes, n, present, first = _code_facts(codes, rows)
+        # values above the stated maximum are among those above the limit (fmin(stated, method))
+        above = idx[v[idx] > stated[idx] + _EPS]
+        above_codes = codes[above if everywhere else np.searchsorted(rows, above)]
+        n_over = np.bincount(above_codes, minlength=n_codes).astype(float)
         head = np.flatnonzero((n_over >= min_values) & (n_over >= min_share * n))
         top = np.full(n_codes, np.nan)
         if head.size:
-            sel = is_over & np.isin(codes, head)
-            top_s = pd.Series(v[rows][sel]).groupby(codes[sel]).max()
+            sel = np.isin(above_codes, head)
+            top_s = pd.Series(v[above][sel]).groupby(above_codes[sel]).max()
             top[top_s.index.to_numpy()] = top_s.to_numpy()
         if head.size:
             pos = first[head]
@@ -578,7 +597,7 @@ def _check_recompute_sheet(sheet, groups, row_version, schemes, md, order) -> li
             if not sel.size:
                 continue
             rates = sheet.iloc[sel]
-        result = _recompute_arrays(rates, s, explain=False, groups=groups)
+        result = _recompute_arrays(rates, s, explain=False, groups=groups, statuses=False)
         for g, res in result.items():
             if g not in groups:
                 continue
@@ -588,9 +607,13 @@ def _check_recompute_sheet(sheet, groups, row_version, schemes, md, order) -> li
                 continue
             tol = res["tolerance"] + half_unit(_num(rates, f"{g}_decimals"), md)
             comp, rec, lo, hi = res["complete"], res["recomputed"], res["lower"], res["upper"]
-            known = res["_status"] != 2
-            flag = use & known & ((comp & (np.abs(pub - rec) > tol + _EPS))
-                                  | (~comp & ((pub < lo - tol - _EPS) | (pub > hi + tol + _EPS))))
+            use &= res["_status"] != 2   # a rule of unknown status contradicts nothing
+            if comp.all():   # every sub-indicator printed: compare the points themselves
+                flag = np.abs(pub - rec) > tol + _EPS
+            else:
+                flag = ((comp & (np.abs(pub - rec) > tol + _EPS))
+                        | (~comp & ((pub < lo - tol - _EPS) | (pub > hi + tol + _EPS))))
+            flag &= use
             k = np.flatnonzero(flag)
             if not k.size:
                 continue

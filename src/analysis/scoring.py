@@ -744,9 +744,11 @@ def recompute_wide(rates: pd.DataFrame, scheme: Scheme | None = None, *, missing
 
 
 def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
-                      explain: bool = True, groups: Sequence[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+                      explain: bool = True, groups: Sequence[str] | None = None,
+                      statuses: bool = True) -> dict[str, dict[str, np.ndarray]]:
     """Core of :func:`recompute_wide`: per group, a dict of aligned arrays (text arrays are None
-    unless ``explain``). ``groups`` limits the work to those groups and their parts."""
+    unless ``explain``; ``rule_status`` names are None unless ``statuses``, ``_status`` holds their
+    codes). ``groups`` limits the work to those groups and their parts."""
     needed = None
     if groups is not None:
         needed = set(groups)
@@ -758,11 +760,9 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
     cols = set(rates.columns)
     status_names = np.array(["verified", "inferred", "unknown"], dtype=object)
 
-    shared = pd.Series(np.full(n, "", dtype=object), index=rates.index)
-
     def blank():
-        # text columns are only built when explaining; otherwise one shared empty column
-        return pd.Series(np.full(n, "", dtype=object), index=rates.index) if explain else shared
+        # text columns are only built when explaining
+        return pd.Series(np.full(n, "", dtype=object), index=rates.index) if explain else None
 
     def text(series):
         return series.str.rstrip("; ").to_numpy() if explain else None
@@ -810,7 +810,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
                     if explain:
                         name = name.where(~take, code)
             have = ~np.isnan(rate)
-            if sub.no_cases or sub.not_measured:
+            if ruled:
                 # a rate stored as missing for a reason: 0/0 (no cases) or null/null (not measured)
                 den = np.full(n, np.nan)
                 pts_printed = np.full(n, np.nan)
@@ -844,11 +844,22 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             if math.isnan(sub.points):
                 complete[:] = False
                 continue
-            pts = sub.points * np.minimum(1.0, np.maximum(rate, 0.0) / sub.target)
-            lower += np.where(have, pts, 0.0)
-            upper += np.where(have, pts, sub.points)
+            # points × min(1, rate / target), in place (the same operations as the formula)
+            pts = np.maximum(rate, 0.0)
+            pts /= sub.target
+            np.minimum(1.0, pts, out=pts)
+            pts *= sub.points
             unit = half_unit(dec, missing_decimals) if dec is not None else 0.5 * 10.0 ** -missing_decimals
-            tol += np.where(have, sub.points / sub.target * unit + metric_half, 0.0)
+            rounding = sub.points / sub.target * unit + metric_half
+            if have.all():   # the usual table: every row has the rate
+                lower += pts
+                upper += pts
+                tol += rounding
+            else:
+                np.add(lower, pts, out=lower, where=have)
+                pts[~have] = sub.points   # an absent rate leaves the whole weight open
+                upper += pts
+                tol += np.where(have, rounding, 0.0)
             complete &= have
             informative |= have
             if _STATUS_ORDER[sub.status]:
@@ -869,7 +880,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
         out[g.code] = {
             "recomputed": np.where(complete, lower, np.nan), "lower": lower, "upper": upper,
             "complete": complete, "any_rate": any_rate, "missing": text(missing),
-            "used": text(used), "tolerance": tol, "rule_status": status_names[code],
+            "used": text(used), "tolerance": tol, "rule_status": status_names[code] if statuses else None,
             "_informative": informative, "_status": code}
     for g in s.groups.values():
         if not g.parts or not all(p in out for p in g.parts) or (needed is not None and g.code not in needed):
@@ -892,7 +903,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             "any_rate": np.logical_or.reduce([p["any_rate"] for p in parts]),
             "missing": text(missing), "used": text(used),
             "tolerance": sum(p["tolerance"] for p in parts),
-            "rule_status": status_names[code], "_informative": informative, "_status": code}
+            "rule_status": status_names[code] if statuses else None, "_informative": informative, "_status": code}
     return out
 
 
