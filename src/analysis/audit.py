@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
-from .reference import GROUP_CODES, SIX_GROUPS, indicator_catalog
+from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _competition, _lookup, _view_totals, as_float, band_codes, block_codes,
+from .scoring import (KEY, _VIEW_LABELS, _competition, _lookup, _view_arrays, as_float, band_codes, block_codes,
                       decimals_of, half_unit, previous_period_ids, recompute_group_points,
                       recompute_wide, to_sheet, _recompute_arrays)
 
@@ -154,15 +154,12 @@ def _check_totals(sheet, groups, md, order) -> pd.DataFrame:
     has_total = ~np.isnan(total)
     value_cols = [c for c in flat.columns if c in GROUP_CODES and c != "TOTAL"]
     dec_cols = [f"{c}_decimals" for c in value_cols if f"{c}_decimals" in flat.columns]
-    used = flat[value_cols + dec_cols]
-    res = _view_totals(used, md, explain=False)
-    expected = res["total"].to_numpy(copy=True)
-    view = res["view"].to_numpy(dtype=object, copy=True)
-    tol_groups = res["tolerance"].to_numpy(copy=True)
-    own_complete = res["complete"].to_numpy()
+    # the sheet's own groups (its other columns are not read: the same as a frame of these columns)
+    expected, view, tol_groups, own_complete = _view_arrays(flat, md)
     check = has_total & own_complete
     need = has_total & ~own_complete
-    where = np.full(len(flat), "", dtype=object)
+    where = None
+    patched = None   # need rows: the groups pooled over the sections of their source
     if need.any():
         # groups printed in other sections of the same source (e.g. one paragraph per group)
         key = block_codes(flat, ["source_id", "unit_id", "period_id"])
@@ -171,16 +168,16 @@ def _check_totals(sheet, groups, md, order) -> pd.DataFrame:
         wanted = np.isin(key, np.unique(key[need]))
         sub = flat.loc[wanted]
         pooled = sub[value_cols + dec_cols].groupby(key[wanted], sort=False).first()
-        used = used.copy()
         need_idx = np.flatnonzero(need)
-        used.iloc[need_idx] = pooled.reindex(key[need]).to_numpy()
-        patch = _view_totals(used.iloc[need_idx], md, explain=False)
-        expected[need_idx] = patch["total"].to_numpy()
-        view[need_idx] = patch["view"].to_numpy(dtype=object)
-        tol_groups[need_idx] = patch["tolerance"].to_numpy()
+        patched = pd.DataFrame(pooled.reindex(key[need]).to_numpy(), columns=value_cols + dec_cols)
+        p_total, p_view, p_tol, _ = _view_arrays(patched, md)
+        expected[need_idx] = p_total
+        view[need_idx] = p_view
+        tol_groups[need_idx] = p_tol
         has_group = sub[value_cols].notna().any(axis=1).to_numpy()
         secs = (sub.loc[has_group, ["section"]].assign(_k=key[wanted][has_group])
                 .drop_duplicates().groupby("_k", sort=False)["section"].agg("; ".join))
+        where = np.full(len(flat), "", dtype=object)
         where[need] = secs.reindex(key[need]).fillna("").to_numpy()
         check |= need
     tol = tol_groups + half_unit(_num(flat, "TOTAL_decimals"), md)
@@ -188,18 +185,29 @@ def _check_totals(sheet, groups, md, order) -> pd.DataFrame:
     idx = np.flatnonzero(bad)
     if not idx.size:
         return _empty()
-    sub = used.iloc[idx]
+    # the groups added up for each flagged row (pooled ones where the row's own were incomplete)
+    values = {g: _num(flat, g)[idx] for g in value_cols}
+    if patched is not None:
+        at = np.minimum(np.searchsorted(need_idx, idx), need_idx.size - 1)
+        from_pool = need_idx[at] == idx
+        for g in value_cols:
+            values[g] = np.where(from_pool, _num(patched, g)[at], values[g])
     parts = pd.Series([""] * idx.size, dtype=object)
-    six = view[idx] == "six"
-    for g in ("CKMB", "TDGQ", "ONLINE", "TTTT", "DVTT", "MDHL", "MDSH"):
-        if g in sub.columns:
-            vals = _num(sub, g)
-            in_view = ~six if g == "DVTT" else (six if g in ("ONLINE", "TTTT") else np.ones(idx.size, bool))
+    six = view[idx] == 2
+    for g in group_order():
+        if g in values:
+            vals = values[g]
+            in_view = np.zeros(idx.size, bool)
+            if g in SIX_GROUPS:
+                in_view |= six
+            if g in FIVE_GROUPS:
+                in_view |= ~six
             use = ~np.isnan(vals) & in_view
             parts = parts.where(~use, parts + g + " " + _fmt(vals).to_numpy() + " + ")
     parts = parts.str.rstrip(" +")
-    src = np.where(where[idx] != "", " (groups printed in sections: " + _text(where[idx]) + ")", "")
-    msg = ("TOTAL " + _fmt(total[idx]) + " differs from the sum of its " + _text(view[idx])
+    src = (np.where(where[idx] != "", " (groups printed in sections: " + _text(where[idx]) + ")", "")
+           if where is not None else "")
+    msg = ("TOTAL " + _fmt(total[idx]) + " differs from the sum of its " + _text(_VIEW_LABELS[view[idx]])
            + " groups " + _fmt(expected[idx]) + " = " + parts + src
            + "; rounding allows " + _fmt(tol[idx]))
     return _findings("total_vs_groups", unit_id=_take(flat, "unit_id", idx), period_id=_take(flat, "period_id", idx),
