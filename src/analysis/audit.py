@@ -7,7 +7,7 @@ import pandas as pd
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _VIEW_LABELS, _competition, _lookup, _view_arrays, as_float, band_codes, block_codes,
+from .scoring import (KEY, _VIEW_LABELS, _competition, _lookup_pos, _view_arrays, as_float, band_codes, block_codes,
                       decimals_of, half_unit, previous_period_ids, recompute_group_points,
                       recompute_wide, to_sheet, _recompute_arrays)
 
@@ -461,8 +461,8 @@ def _check_changes(sheet, groups, periods, md, order) -> list[pd.DataFrame]:
     p_prev = np.where(prev_u.isna().to_numpy(), -1, all_p.get_indexer(prev_u.fillna("").to_numpy()))[p_codes]
     prev_ids = prev_u.to_numpy(dtype=object)
     n_p = len(all_p) + 1
-    with_section = block_codes(sheet, ["source_id", "section", "unit_id"])
-    without = block_codes(sheet, ["source_id", "unit_id"])
+    series = [lambda: block_codes(sheet, ["source_id", "section", "unit_id"]),
+              lambda: block_codes(sheet, ["source_id", "unit_id"])]   # computed when first needed
     for g in change_groups:
         ch = _num(sheet, f"{g}_change")
         v = _num(sheet, g)
@@ -471,32 +471,38 @@ def _check_changes(sheet, groups, periods, md, order) -> list[pd.DataFrame]:
             continue
         has = ~np.isnan(v)
         dec = _num(sheet, f"{g}_decimals")
-        prev_v = np.full(rows.size, np.nan)
-        prev_d = np.full(rows.size, np.nan)
-        prev_sec = np.full(rows.size, None, dtype=object)
-        positions = np.arange(len(sheet), dtype=float)
-        for codes in (with_section, without):  # same section first, then any section of the source
-            table_keys = (codes * n_p + p_now)[has]
-            want = np.where(np.isnan(prev_v), codes[rows] * n_p + p_prev[rows], -1)
-            pos = _lookup(want, table_keys, positions[has])
-            hit = ~np.isnan(pos)
-            prev_v[hit] = v[pos[hit].astype(int)]
-            prev_d[hit] = dec[pos[hit].astype(int)]
-            prev_sec[hit] = sheet["section"].iloc[pos[hit].astype(int)].astype(object).to_numpy()
-        ok = ~np.isnan(prev_v)
-        r = rows[ok]
-        expected = v[r] - prev_v[ok]
-        tol = half_unit(dec[r], md) + half_unit(prev_d[ok], md) + half_unit(decimals_of(ch[r]), md)
-        bad = np.abs(ch[r] - expected) > tol + _EPS
-        k = np.flatnonzero(bad)
+        prev_pos = np.full(rows.size, -1, dtype=np.int64)   # row printing the previous value
+        for i in range(len(series)):  # same section first, then any section of the source
+            todo = prev_pos < 0
+            if not todo.any():
+                break
+            if callable(series[i]):
+                series[i] = series[i]()
+            codes = series[i]
+            table_keys = np.where(has, codes * n_p + p_now, -1)
+            want = np.where(todo, codes[rows] * n_p + p_prev[rows], -1)
+            found = _lookup_pos(want, table_keys)
+            prev_pos = np.where(todo, found, prev_pos)
+        ok = prev_pos >= 0
+        r, pr = rows[ok], prev_pos[ok]
+        prev_v = v[pr]
+        expected = v[r] - prev_v
+        tol = half_unit(dec[r], md) + half_unit(dec[pr], md)
+        # a change printed with d decimals adds half a unit of its own: only the rows beyond the
+        # rounding of the two values can be beyond it too (the tolerance only grows)
+        cand = np.flatnonzero(np.abs(ch[r] - expected) > tol + _EPS)
+        tol = tol[cand] + half_unit(decimals_of(ch[r[cand]]), md)
+        bad = np.abs(ch[r[cand]] - expected[cand]) > tol + _EPS
+        k = cand[bad]
         if not k.size:
             continue
         ri = r[k]
-        msg = (g + " change " + _fmt(ch[ri]) + " but " + _fmt(v[ri]) + " − " + _fmt(prev_v[ok][k]) + " ("
-               + _text(prev_ids[p_codes[ri]]) + ", section '" + _text(prev_sec[ok][k]) + "') = " + _fmt(expected[k]))
+        prev_sec = _take(sheet, "section", pr[k])
+        msg = (g + " change " + _fmt(ch[ri]) + " but " + _fmt(v[ri]) + " − " + _fmt(prev_v[k]) + " ("
+               + _text(prev_ids[p_codes[ri]]) + ", section '" + _text(prev_sec) + "') = " + _fmt(expected[k]))
         out.append(_findings("change", unit_id=_take(sheet, "unit_id", ri), period_id=_take(sheet, "period_id", ri),
                              source_id=_take(sheet, "source_id", ri), section=_take(sheet, "section", ri),
-                             published=ch[ri], expected=expected[k], tolerance=tol[k], severity="error",
+                             published=ch[ri], expected=expected[k], tolerance=tol[bad], severity="error",
                              message=msg, order=order[ri]))
     return out
 

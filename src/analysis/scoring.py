@@ -367,26 +367,35 @@ def previous_period_ids(period_ids, periods: pd.DataFrame | None = None) -> pd.S
 
 
 def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:
-    """Value of each key in a (key → value) table, NaN when absent; first occurrence wins.
+    """Value of each key in a (key → value) table, NaN when absent; first occurrence wins."""
+    out = np.full(len(keys), np.nan)
+    if not len(table_keys) or not len(keys):
+        return out
+    pos = _lookup_pos(keys, table_keys)
+    hit = pos >= 0
+    out[hit] = table_values[pos[hit]]
+    return out
+
+
+def _lookup_pos(keys: np.ndarray, table_keys: np.ndarray) -> np.ndarray:
+    """Position in ``table_keys`` of the first occurrence of each key, -1 when absent.
 
     Keys are integers; negative keys never match. When the keys span a range of at most
     ``_DENSE_SLOTS`` slots per row, the table is a direct-address array (no sorting)."""
-    out = np.full(len(keys), np.nan)
+    out = np.full(len(keys), -1, dtype=np.int64)
     if not len(table_keys) or not len(keys):
         return out
     slot = _dense_slots(table_keys, len(keys) + len(table_keys))
     if slot is not None:
         ok = (keys >= 0) & (keys < slot.size)
-        pos = slot[keys[ok]]
-        hit = np.flatnonzero(ok)[pos >= 0]
-        out[hit] = table_values[pos[pos >= 0]]
+        out[ok] = slot[keys[ok]]
         return out
     order = np.argsort(table_keys, kind="stable")
-    sk, sv = table_keys[order], table_values[order]
+    sk = table_keys[order]
     pos = np.searchsorted(sk, keys, side="left")
     pos_c = np.minimum(pos, len(sk) - 1)
     hit = (pos < len(sk)) & (sk[pos_c] == keys) & (keys >= 0)
-    out[hit] = sv[pos_c[hit]]
+    out[hit] = order[pos_c[hit]]
     return out
 
 
