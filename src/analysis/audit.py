@@ -7,7 +7,7 @@ import pandas as pd
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _VIEW_LABELS, _competition, _lookup_pos, _view_arrays, as_float, band_codes, block_codes,
+from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _lookup_pos, _view_arrays, as_float, band_codes, block_codes,
                       decimals_of, half_unit, previous_period_ids, recompute_group_points,
                       recompute_wide, to_sheet, _recompute_arrays)
 
@@ -307,6 +307,20 @@ def _check_max(sheet, groups, row_version, schemes, header_rule, order, src_sec)
     return out
 
 
+def _block_max(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Largest value of each code 0..max (NaN skipped; NaN where a code has none)."""
+    out = np.full(int(codes.max()) + 1, np.nan)
+    np.fmax.at(out, codes, values)
+    return out
+
+
+def _block_min(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Smallest value of each code 0..max (NaN skipped; NaN where a code has none)."""
+    out = np.full(int(codes.max()) + 1, np.nan)
+    np.fmin.at(out, codes, values)
+    return out
+
+
 def _band_index(series: pd.Series, names) -> np.ndarray:
     """Index of each printed band in ``names``; -1 when missing or unknown."""
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -370,9 +384,7 @@ def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
         if rb.isna().any():   # rows without a printed block rank among units of their own level
             rb = pd.Series(np.where(rb.isna().to_numpy(), level, rb.astype(object).to_numpy()), index=sheet.index)
         valid = ~np.isnan(v)
-        frame = pd.DataFrame({"source_id": sheet["source_id"], "section": sheet["section"],
-                              "period_id": sheet["period_id"], "rb": rb})
-        codes = block_codes(frame, ["source_id", "section", "period_id", "rb"])
+        codes = _combine_codes([sheet["source_id"], sheet["section"], sheet["period_id"], rb], len(sheet))
         # only blocks where some rank is printed matter
         ranked = np.zeros(codes.max() + 1 if codes.size else 0, dtype=bool)
         ranked[codes[~np.isnan(rank)]] = True
@@ -392,7 +404,7 @@ def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
             # ranks allowed by the printed precision: values closer than the rounding may be in
             # either order (half a unit of each value's last decimal)
             h = half_unit(_num(sheet, f"{g}_decimals")[idx], md)
-            hmax = pd.Series(h).groupby(c).max().to_numpy()
+            hmax = _block_max(c, h)
             span = 512.0
             xs = np.clip(x, -100.0, 400.0)
             sk = np.sort(c * span + xs)
@@ -421,10 +433,10 @@ def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
                                      published=rc[k], expected=compc[k], tolerance=(hi[k] - lo[k]), severity=sev,
                                      message=msg, order=order[ri]))
         # block sizes: one finding per block
-        ro = pd.Series(rank_of[idx])
+        ro = rank_of[idx]
         first = _first_per_code(c, c.max() + 1)
-        agg = pd.DataFrame({"n": n_block[first], "ro_min": ro.groupby(c).min().to_numpy(),
-                            "ro_max": ro.groupby(c).max().to_numpy(), "pos": idx[first]})
+        agg = pd.DataFrame({"n": n_block[first], "ro_min": _block_min(c, ro),
+                            "ro_max": _block_max(c, ro), "pos": idx[first]})
         agg = agg.loc[agg["ro_min"].notna()]
         kinds = (
             (agg["ro_min"] != agg["ro_max"], "error",

@@ -177,29 +177,49 @@ def block_codes(df: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     >>> bool(codes[0] == codes[2]), len(set(codes.tolist()))
     (True, 3)
     """
-    by = list(by)
-    if not by:
-        return np.zeros(len(df), dtype=np.int64)
-    combined = None
-    for col in by:
-        s = df[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.int64) + 1   # NaN (-1) becomes its own code 0
-            size = len(s.cat.categories) + 1
-        else:
-            codes, uniques = pd.factorize(s, use_na_sentinel=False)
-            codes, size = codes.astype(np.int64), len(uniques) + 1
-        if combined is None:
-            combined, total = codes, size
-        else:
-            if total * size >= 2 ** 62:   # keep the mixed-radix key within int64
-                combined, uniq = pd.factorize(combined)
-                total = len(uniq) + 1
-            combined = combined * size + codes
-            total = total * size
-    if total <= 2 * len(df) + 4096:
+    return _combine_codes([df[col] for col in by], len(df))
+
+
+def _column_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """(code of each value, number of codes); missing values get a code of their own."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        codes += 1   # NaN (-1) becomes its own code 0
+        return codes, len(s.cat.categories) + 1
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    return codes.astype(np.int64), len(uniques) + 1
+
+
+def _combine_codes(columns: Sequence[pd.Series], n: int) -> np.ndarray:
+    """Core of :func:`block_codes`: a mixed-radix key over the columns' codes, renumbered when
+    its range would outgrow the rows (densely when the range allows it, by hashing otherwise)."""
+    if not columns:
+        return np.zeros(n, dtype=np.int64)
+    dense = _DENSE_SLOTS * n + 4096
+    combined, total = _column_codes(columns[0])
+    for s in columns[1:]:
+        codes, size = _column_codes(s)
+        if total * size > dense:   # renumber the key so far (it takes fewer values than its range)
+            combined, total = _renumber(combined, total, dense)
+        combined = combined * size + codes
+        total = total * size
+    if total <= 2 * n + 4096:
         return combined   # already small: equal keys share a code, no need to renumber
-    return pd.factorize(combined)[0].astype(np.int64)
+    return _renumber(combined, total, dense)[0]
+
+
+def _renumber(codes: np.ndarray, total: int, dense: int) -> tuple[np.ndarray, int]:
+    """Consecutive codes for the values taken (in value order when dense, else in order of first
+    appearance), and their number."""
+    if total <= dense:
+        seen = np.zeros(total, dtype=bool)
+        seen[codes] = True
+        taken = np.flatnonzero(seen)
+        new = np.zeros(total, dtype=np.int32 if taken.size < 2 ** 31 else np.int64)
+        new[taken] = np.arange(taken.size, dtype=new.dtype)
+        return new[codes].astype(np.int64), int(taken.size)
+    out, uniques = pd.factorize(codes)
+    return out.astype(np.int64), len(uniques)
 
 
 def _competition(codes: np.ndarray, values: np.ndarray, ascending: bool = False):
