@@ -473,8 +473,10 @@ def _check_changes(sheet, groups, periods, md, order) -> list[pd.DataFrame]:
     p_prev = np.where(prev_u.isna().to_numpy(), -1, all_p.get_indexer(prev_u.fillna("").to_numpy()))[p_codes]
     prev_ids = prev_u.to_numpy(dtype=object)
     n_p = len(all_p) + 1
-    series = [lambda: block_codes(sheet, ["source_id", "section", "unit_id"]),
-              lambda: block_codes(sheet, ["source_id", "unit_id"])]   # computed when first needed
+    # computed when first needed; the unit comes before the section, so that the key is renumbered
+    # (densely) while it is still small
+    series = [lambda: block_codes(sheet, ["source_id", "unit_id", "section"]),
+              lambda: block_codes(sheet, ["source_id", "unit_id"])]
     for g in change_groups:
         ch = _num(sheet, f"{g}_change")
         v = _num(sheet, g)
