@@ -127,8 +127,12 @@ def band_codes(scores, scheme: Scheme) -> np.ndarray:
     """
     lows = np.asarray(scheme.band_lower, dtype=float)
     x = as_float(scores).ravel()
-    idx = np.searchsorted(lows, x, side="right") - 1
-    return np.where(~np.isnan(x) & (x >= lows[0]) & (x <= scheme.band_top), idx, -1)
+    # the number of cut points at or below the score, less one (NaN reaches none)
+    idx = np.full(x.shape, -1, dtype=np.intp)
+    for low in lows:
+        idx += x >= low
+    idx[x > scheme.band_top] = -1
+    return idx
 
 
 def band_of(scores, scheme: Scheme | None = None):
@@ -180,8 +184,11 @@ def block_codes(df: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     return _combine_codes([df[col] for col in by], len(df))
 
 
-def _column_codes(s: pd.Series) -> tuple[np.ndarray, int]:
-    """(code of each value, number of codes); missing values get a code of their own."""
+def _column_codes(s) -> tuple[np.ndarray, int]:
+    """(code of each value, number of codes); missing values get a code of their own. A tuple
+    ``(codes, number of codes)`` passes through."""
+    if isinstance(s, tuple):
+        return s
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy().astype(np.int64)
         codes += 1   # NaN (-1) becomes its own code 0
@@ -190,7 +197,7 @@ def _column_codes(s: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques) + 1
 
 
-def _combine_codes(columns: Sequence[pd.Series], n: int) -> np.ndarray:
+def _combine_codes(columns: Sequence, n: int) -> np.ndarray:
     """Core of :func:`block_codes`: a mixed-radix key over the columns' codes, renumbered when
     its range would outgrow the rows (densely when the range allows it, by hashing otherwise)."""
     if not columns:
@@ -1157,8 +1164,8 @@ def score_table(sheet: pd.DataFrame, scheme: Scheme | None = None, *, periods: p
         parent = block_codes(sheet, ["parent_id"]) + 1
         area = np.where((level == "commune").to_numpy(), parent + area.max() + 1, area)
     area = np.where(is_province, 0, area)
-    blocks = pd.DataFrame({"period_id": sheet["period_id"], "level": level, "area": area})
-    rank, rank_of = _competition(block_codes(blocks, ["period_id", "level", "area"]), total)
+    blocks = _combine_codes([sheet["period_id"], level, (area, int(area.max()) + 1 if len(area) else 1)], len(sheet))
+    rank, rank_of = _competition(blocks, total)
     previous, _ = _previous_values(sheet, ["unit_id"], total, periods, ids=False)
     missing = np.isnan(rank)
     out = pd.DataFrame({"unit_id": _values(sheet["unit_id"]), "period_id": _values(sheet["period_id"]),
