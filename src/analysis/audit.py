@@ -372,7 +372,7 @@ def _check_bands(sheet, groups, row_version, schemes, md, order) -> list[pd.Data
 
 def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
     out = []
-    level = sheet["level"].astype(object).to_numpy() if "level" in sheet.columns else np.full(len(sheet), "", dtype=object)
+    level = None
     for g in groups:
         col = f"{g}_rank"
         if col not in sheet.columns:
@@ -382,6 +382,9 @@ def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
         rank_of = _num(sheet, f"{g}_rank_of")
         rb = sheet[f"{g}_rank_block"] if f"{g}_rank_block" in sheet.columns else pd.Series(None, index=sheet.index, dtype=object)
         if rb.isna().any():   # rows without a printed block rank among units of their own level
+            if level is None:
+                level = (sheet["level"].astype(object).to_numpy() if "level" in sheet.columns
+                         else np.full(len(sheet), "", dtype=object))
             rb = pd.Series(np.where(rb.isna().to_numpy(), level, rb.astype(object).to_numpy()), index=sheet.index)
         valid = ~np.isnan(v)
         codes = _combine_codes([sheet["source_id"], sheet["section"], sheet["period_id"], rb], len(sheet))
@@ -524,7 +527,7 @@ def _check_changes(sheet, groups, periods, md, order) -> list[pd.DataFrame]:
 def _check_cross_section(sheet, groups, md, order) -> list[pd.DataFrame]:
     out = []
     key = block_codes(sheet, ["source_id", "unit_id", "period_id"])
-    dup = pd.Series(key).duplicated(keep=False).to_numpy()
+    dup = np.bincount(key)[key] > 1   # the codes are bounded by about twice the rows
     if not dup.any():
         return out
     idx = np.flatnonzero(dup)
@@ -558,7 +561,9 @@ def _check_range(sheet, groups, order) -> list[pd.DataFrame]:
     out = []
     for g in groups:
         v = _num(sheet, g)
-        bad = (v < -_EPS) | ((g == "TOTAL") & (v > 100 + _EPS))
+        bad = v < -_EPS
+        if g == "TOTAL":
+            bad |= v > 100 + _EPS
         idx = np.flatnonzero(bad)
         if not idx.size:
             continue
@@ -638,6 +643,8 @@ def _check_recompute_sheet(sheet, groups, row_version, schemes, md, order) -> li
             use &= res["_status"] != 2   # a rule of unknown status contradicts nothing
             if comp.all():   # every sub-indicator printed: compare the points themselves
                 flag = np.abs(pub - rec) > tol + _EPS
+            elif not comp.any():   # never complete: the bounds only
+                flag = (pub < lo - tol - _EPS) | (pub > hi + tol + _EPS)
             else:
                 flag = ((comp & (np.abs(pub - rec) > tol + _EPS))
                         | (~comp & ((pub < lo - tol - _EPS) | (pub > hi + tol + _EPS))))

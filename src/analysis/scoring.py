@@ -232,31 +232,40 @@ def _renumber(codes: np.ndarray, total: int, dense: int) -> tuple[np.ndarray, in
 def _competition(codes: np.ndarray, values: np.ndarray, ascending: bool = False):
     """Competition rank (1, 2, 2, 4) inside blocks; NaN values get no rank."""
     n = len(values)
-    rank = np.full(n, np.nan)
+    if not n:
+        return np.full(0, np.nan), np.zeros(0)
     valid = ~np.isnan(values)
-    idx = np.flatnonzero(valid)
-    counts = np.bincount(codes[idx], minlength=codes.max() + 1 if n else 0) if n else np.zeros(0, int)
-    rank_of = counts[codes].astype(float) if n else np.zeros(0)
-    if idx.size:
-        v = values[idx] if ascending else -values[idx]
-        c = codes[idx]
-        if c.max() < 2 ** 16:
-            # two passes beat lexsort: by value (any order among equal values, which share one
-            # rank, so the fast unstable sort will do), then a stable radix sort of the 16-bit
-            # block codes
-            by_value = np.argsort(v)
-            order = by_value[np.argsort(c[by_value].astype(np.uint16), kind="stable")]
-        else:
-            order = np.lexsort((v, c))
-        vs, cs = v[order], c[order]
-        pos = np.arange(idx.size)
-        new_block = np.r_[True, cs[1:] != cs[:-1]]
-        new_value = new_block | np.r_[True, vs[1:] != vs[:-1]]
-        block_start = np.maximum.accumulate(np.where(new_block, pos, 0))
-        run_start = np.maximum.accumulate(np.where(new_value, pos, 0))
-        r = np.empty(idx.size)
-        r[order] = run_start - block_start + 1
-        rank[idx] = r
+    every = bool(valid.all())
+    idx = None if every else np.flatnonzero(valid)
+    c = codes if every else codes[idx]
+    counts = np.bincount(c, minlength=codes.max() + 1)
+    rank_of = counts[codes].astype(float)
+    m = c.size
+    if not m:
+        return np.full(n, np.nan), rank_of
+    v = values if every else values[idx]
+    if not ascending:
+        v = -v
+    if c.max() < 2 ** 16:
+        # two passes beat lexsort: by value (any order among equal values, which share one
+        # rank, so the fast unstable sort will do), then a stable radix sort of the 16-bit
+        # block codes
+        by_value = np.argsort(v)
+        order = by_value[np.argsort(c[by_value].astype(np.uint16), kind="stable")]
+    else:
+        order = np.lexsort((v, c))
+    vs, cs = v[order], c[order]
+    pos = np.arange(m)
+    new_block = np.r_[True, cs[1:] != cs[:-1]]
+    new_value = new_block | np.r_[True, vs[1:] != vs[:-1]]
+    block_start = np.maximum.accumulate(np.where(new_block, pos, 0))
+    run_start = np.maximum.accumulate(np.where(new_value, pos, 0))
+    r = np.empty(m)
+    r[order] = run_start - block_start + 1
+    if every:
+        return r, rank_of
+    rank = np.full(n, np.nan)
+    rank[idx] = r
     return rank, rank_of
 
 
@@ -891,13 +900,14 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
                 lower += pts
                 upper += pts
                 tol += rounding
+                informative[:] = True
             else:
                 np.add(lower, pts, out=lower, where=have)
                 pts[~have] = sub.points   # an absent rate leaves the whole weight open
                 upper += pts
                 tol += np.where(have, rounding, 0.0)
-            complete &= have
-            informative |= have
+                complete &= have
+                informative |= have
             if _STATUS_ORDER[sub.status]:
                 worst = np.maximum(worst, np.where(have, _STATUS_ORDER[sub.status], 0)).astype(np.int8)
             if explain:
@@ -911,7 +921,8 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             if explain:
                 missing = missing + f"{unassigned:g} of {g.max:g} points have no established sub-indicator weight; "
         limit = g.cap if g.cap is not None else g.max
-        lower, upper = np.minimum(lower, limit), np.minimum(upper, limit)
+        np.minimum(lower, limit, out=lower)
+        np.minimum(upper, limit, out=upper)
         code = np.where(informative, worst, _STATUS_ORDER["unknown"])
         out[g.code] = {
             "recomputed": np.where(complete, lower, np.nan), "lower": lower, "upper": upper,
