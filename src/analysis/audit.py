@@ -7,9 +7,9 @@ import pandas as pd
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _lookup_pos, _view_arrays, as_float, band_codes, block_codes,
-                      decimals_of, half_unit, previous_period_ids, recompute_group_points,
-                      recompute_wide, to_sheet, _recompute_arrays)
+from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _lookup_pos, _recompute_arrays,
+                      _scheme_of_period, _view_arrays, as_float, band_codes, block_codes, decimals_of,
+                      half_unit, previous_period_ids, recompute_group_points, recompute_wide, to_sheet)
 
 __all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise",
            "data_quality_warnings", "DISTURBING_CHECKS"]
@@ -122,7 +122,7 @@ def _schemes_for(sheet_periods: pd.Series, scheme: Scheme | None):
     codes, uniques = pd.factorize(sheet_periods)
     versions, out = [], {}
     for pid in np.asarray(uniques, dtype=object):
-        s = load_scheme(period=pid)
+        s = _scheme_of_period(pid)
         out[s.version] = s
         versions.append(s.version)
     if len(out) == 1:

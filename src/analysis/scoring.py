@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,13 @@ _HALF_UNITS = 0.5 * np.power(10.0, -np.arange(10))
 
 def _scheme(scheme: Scheme | None) -> Scheme:
     return scheme if scheme is not None else load_scheme()
+
+
+@lru_cache(maxsize=1024)
+def _scheme_of_period(period_id) -> Scheme:
+    """The scheme version valid for a period (versions and their files are cached by
+    :mod:`analysis.scheme` already; this spares resolving the same period in every call)."""
+    return load_scheme(period=period_id)
 
 
 def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -1050,7 +1058,7 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         versions = {}
         mapping = {}
         for p in pd.unique(pid.astype(object)):
-            sch = load_scheme(period=p) if p is not None else load_scheme()
+            sch = _scheme_of_period(p) if p is not None else load_scheme()
             versions[sch.version] = sch
             mapping[p] = sch.version
         row_version = pid.astype(object).map(mapping)
