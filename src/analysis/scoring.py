@@ -443,7 +443,9 @@ def _lookup_pos(keys: np.ndarray, table_keys: np.ndarray) -> np.ndarray:
     return out
 
 
-_DENSE_SLOTS = 16   # at 4 bytes a slot, at most 64 bytes per row for a direct-address table
+# A direct-address table (or a dense renumbering) is used while the keys span at most this many
+# slots per row (4-byte slots: memory of the order of a few float columns).
+_DENSE_SLOTS = 16
 
 
 def _dense_slots(keys: np.ndarray, rows: int) -> np.ndarray | None:
