@@ -406,14 +406,17 @@ def _check_ranks(sheet, groups, md, order) -> list[pd.DataFrame]:
         if cand.size:
             # ranks allowed by the printed precision: values closer than the rounding may be in
             # either order (half a unit of each value's last decimal)
-            h = half_unit(_num(sheet, f"{g}_decimals")[idx], md)
-            hmax = _block_max(c, h)
+            # (only the blocks of the candidates are needed)
+            of_cand = np.zeros(int(c.max()) + 1, dtype=bool)
+            of_cand[c[cand]] = True
+            sub = np.flatnonzero(of_cand[c])
+            dec = _num(sheet, f"{g}_decimals")
+            hmax = _block_max(c[sub], half_unit(dec[idx[sub]], md))
             span = 512.0
-            xs = np.clip(x, -100.0, 400.0)
-            sk = np.sort(c * span + xs)
-            block_end = np.cumsum(np.bincount(c))
-            cc, xc = c[cand], xs[cand]
-            tol = h[cand] + hmax[cc]
+            sk = np.sort(c[sub] * span + np.clip(x[sub], -100.0, 400.0))
+            block_end = np.cumsum(np.bincount(c[sub]))
+            cc, xc = c[cand], np.clip(x[cand], -100.0, 400.0)
+            tol = half_unit(dec[idx[cand]], md) + hmax[cc]
             e = 1e-6
             lo = 1 + block_end[cc] - np.searchsorted(sk, cc * span + xc + tol - e, side="left")
             hi = block_end[cc] - np.searchsorted(sk, cc * span + xc - tol + e, side="right") + unlisted[cand]
