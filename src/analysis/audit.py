@@ -7,7 +7,7 @@ import pandas as pd
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _lookup_pos, _recompute_arrays,
+from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _half_units, _lookup_pos, _recompute_arrays,
                       _scheme_of_period, _view_arrays, as_float, band_codes, block_codes, decimals_of,
                       half_unit, previous_period_ids, recompute_group_points, recompute_wide, to_sheet)
 
@@ -134,7 +134,7 @@ def _schemes_for(sheet_periods: pd.Series, scheme: Scheme | None):
 def _per_row(row_version: np.ndarray | None, schemes: dict, fn, n: int) -> np.ndarray:
     """A per-row scheme parameter, ``fn(scheme)``, mapped through each row's version."""
     if len(schemes) == 1:
-        return np.full(n, float(fn(next(iter(schemes.values())))))
+        return np.broadcast_to(float(fn(next(iter(schemes.values())))), (n,))   # read-only: one value
     codes, uniques = pd.factorize(row_version)
     return np.array([fn(schemes[v]) for v in uniques], dtype=float)[codes]
 
@@ -180,7 +180,7 @@ def _check_totals(sheet, groups, md, order) -> pd.DataFrame:
         where = np.full(len(flat), "", dtype=object)
         where[need] = secs.reindex(key[need]).fillna("").to_numpy()
         check |= need
-    tol = tol_groups + half_unit(_num(flat, "TOTAL_decimals"), md)
+    tol = tol_groups + _half_units(_num(flat, "TOTAL_decimals"), md)
     bad = check & ~np.isnan(expected) & (np.abs(total - expected) > tol + _EPS)
     idx = np.flatnonzero(bad)
     if not idx.size:
@@ -507,7 +507,7 @@ def _check_changes(sheet, groups, periods, md, order) -> list[pd.DataFrame]:
         r, pr = rows[ok], prev_pos[ok]
         prev_v = v[pr]
         expected = v[r] - prev_v
-        tol = half_unit(dec[r], md) + half_unit(dec[pr], md)
+        tol = _half_units(dec[r], md) + _half_units(dec[pr], md)
         # a change printed with d decimals adds half a unit of its own: only the rows beyond the
         # rounding of the two values can be beyond it too (the tolerance only grows)
         cand = np.flatnonzero(np.abs(ch[r] - expected) > tol + _EPS)
@@ -641,7 +641,7 @@ def _check_recompute_sheet(sheet, groups, row_version, schemes, md, order) -> li
             use = res["any_rate"] & ~np.isnan(pub)
             if not use.any():
                 continue
-            tol = res["tolerance"] + half_unit(_num(rates, f"{g}_decimals"), md)
+            tol = res["tolerance"] + _half_units(_num(rates, f"{g}_decimals"), md)
             comp, rec, lo, hi = res["complete"], res["recomputed"], res["lower"], res["upper"]
             use &= res["_status"] != 2   # a rule of unknown status contradicts nothing
             if comp.all():   # every sub-indicator printed: compare the points themselves

@@ -105,6 +105,18 @@ def half_unit(decimals, missing: int = 0) -> np.ndarray:
     return 0.5 * np.power(10.0, -d)
 
 
+def _half_units(decimals, missing: int = 0) -> np.ndarray:
+    """:func:`half_unit` for arithmetic only: a column printed with one precision gives a
+    read-only broadcast of that half unit instead of a new array (no memory to fill)."""
+    d = as_float(decimals).ravel()
+    if d.size:
+        first = d[0]
+        if (first == first and float(first).is_integer() and 0 <= first < len(_HALF_UNITS)
+                and (d == first).all()):
+            return np.broadcast_to(_HALF_UNITS[int(first)], d.shape)
+    return half_unit(d, missing)
+
+
 def decimals_of(values, max_decimals: int = 4) -> np.ndarray:
     """Decimals needed to write each value (``5.8`` → 1, ``-26.42`` → 2, NaN → NaN).
 
@@ -569,7 +581,7 @@ def _view_arrays(wide: pd.DataFrame, decimals_missing: int = 0):
         for g in groups:
             np.add(total, as_float(wide[g]), out=total)
             dec = wide[f"{g}_decimals"] if f"{g}_decimals" in columns else np.full(n, np.nan)
-            np.add(tol, half_unit(dec, decimals_missing), out=tol)
+            np.add(tol, _half_units(dec, decimals_missing), out=tol)
         return total, ~np.isnan(total), tol
 
     six, five = view(SIX_GROUPS), view(FIVE_GROUPS)
@@ -904,7 +916,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             pts /= sub.target
             np.minimum(1.0, pts, out=pts)
             pts *= sub.points
-            unit = half_unit(dec, missing_decimals) if dec is not None else 0.5 * 10.0 ** -missing_decimals
+            unit = _half_units(dec, missing_decimals) if dec is not None else 0.5 * 10.0 ** -missing_decimals
             rounding = sub.points / sub.target * unit + metric_half
             if have.all():   # the usual table: every row has the rate
                 lower += pts
