@@ -12,7 +12,9 @@ sub-indicator rates; a share 1e-5 of rows carry a deliberate misprint):
   recomputed from the rates.
 
 Time is the best of ``--repeat`` runs (wall clock, ``time.perf_counter``) after one warm-up on a
-small table. Memory is measured in a separate run of each step under ``tracemalloc`` (which traces
+small table; the CPU time of the process (``time.process_time``) in the same best run is shown
+beside it: on a machine shared with other work, wall clock exceeds CPU time by the time spent
+waiting for a core. Memory is measured in a separate run of each step under ``tracemalloc`` (which traces
 numpy and pandas buffers): the peak of memory allocated during the step, on top of the input
 table, whose own size is shown. The process's peak resident set size (``resource.getrusage``
 ``ru_maxrss``, which includes the interpreter, the libraries and the input tables) is printed at
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import resource
 import sys
@@ -34,17 +37,20 @@ from analysis.scheme import load_scheme
 from analysis.scoring import score_table
 from analysis.synthetic import score_sheet
 
-BUDGET_SECONDS = 2.0
-BUDGET_MB = 1500.0
+# issue 16: scoring plus audit of 10^6 rows in under 1 s (wall clock); the memory a step allocates on
+# top of its input stays below half a gigabyte (the 10^6-row sheet itself is about 270 MB)
+BUDGET_SECONDS = 1.0
+BUDGET_MB = 512.0
 
 
-def _best_time(fn, repeat: int) -> float:
-    best = float("inf")
+def _best_time(fn, repeat: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of the fastest of ``repeat`` runs."""
+    best = (float("inf"), float("inf"))
     for _ in range(repeat):
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
     return best
 
 
@@ -73,7 +79,7 @@ def main(argv=None) -> int:
 
     print(f"python {platform.python_version()}, {platform.machine()}, "
           f"memory: tracemalloc peak during each step (on top of the input table)")
-    header = (f"{'rows':>9} {'step':<8} {'seconds':>8} {'rows/s':>12} {'peak MB':>8} {'input MB':>8} "
+    header = (f"{'rows':>9} {'step':<8} {'seconds':>8} {'cpu s':>7} {'rows/s':>12} {'peak MB':>8} {'input MB':>8} "
               f"{'x rows':>7} {'x time':>7} {'x mem':>7} {'findings':>9}")
     print(header)
     print("-" * len(header))
@@ -88,24 +94,26 @@ def main(argv=None) -> int:
         }
         findings = len(audit_sheet(sheet, scheme=scheme))
         for name, fn in steps.items():
-            seconds = _best_time(fn, args.repeat)
+            seconds, cpu = _best_time(fn, args.repeat)
             peak = _peak_mb(fn)
             if name not in base:
                 base[name] = (n, seconds, peak)
             b_n, b_t, b_m = base[name]
-            combined.setdefault(n, [0.0, 0.0])
+            combined.setdefault(n, [0.0, 0.0, 0.0])
             combined[n][0] += seconds
             combined[n][1] = max(combined[n][1], peak)
-            print(f"{n:>9,} {name:<8} {seconds:>8.3f} {n / seconds:>12,.0f} {peak:>8.1f} {input_mb:>8.1f} "
+            combined[n][2] += cpu
+            print(f"{n:>9,} {name:<8} {seconds:>8.3f} {cpu:>7.3f} {n / seconds:>12,.0f} {peak:>8.1f} {input_mb:>8.1f} "
                   f"{n / b_n:>7.0f} {seconds / b_t:>7.1f} {peak / max(b_m, 1e-9):>7.1f} "
                   f"{findings if name == 'audit' else '':>9}")
         del sheet, steps
         gc.collect()
     print()
-    for n, (seconds, peak) in combined.items():
+    for n, (seconds, peak, cpu) in combined.items():
         ok = "within" if seconds < BUDGET_SECONDS and peak < BUDGET_MB else "OVER"
-        print(f"{n:>9,} rows: scoring + audit {seconds:.3f} s, peak {peak:.0f} MB during a step "
-              f"({ok} the budget of {BUDGET_SECONDS:g} s and {BUDGET_MB:g} MB)")
+        print(f"{n:>9,} rows: scoring + audit {seconds:.3f} s (CPU {cpu:.3f} s), peak {peak:.0f} MB during a "
+              f"step ({ok} the budget of {BUDGET_SECONDS:g} s and {BUDGET_MB:g} MB)")
+    print(f"load average over the last minute at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 2**20 if sys.platform == "darwin" else 2**10   # bytes on macOS, KiB on Linux
     print(f"process peak RSS (ru_maxrss, whole run incl. inputs and libraries): {maxrss / scale:.0f} MB")

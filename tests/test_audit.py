@@ -250,3 +250,128 @@ def test_synthetic_sheet_is_clean_and_misprints_are_found():
     found = audit_sheet(dirty)
     assert {"total_vs_groups", "above_max", "change", "band"} <= set(found["check"])
     assert found["source_id"].str.startswith("synthetic-").all()
+
+
+# --- the vectorised audit against a straightforward row-by-row reference -------------------------
+
+def _half(decimals) -> float:
+    return 0.5 * 10.0 ** -(0 if decimals != decimals else int(decimals))
+
+
+def _decimals_of(x: float) -> float:
+    return next((float(d) for d in range(5) if abs(round(x, d) - x) < 1e-9), float("nan"))
+
+
+def _reference_findings(sheet: pd.DataFrame, scheme) -> set:
+    """The score checks that a synthetic sheet's misprints trip, written one row at a time in plain
+    Python: (check, unit, period, section, published, expected, severity)."""
+    eps = 1e-9
+    six = ("CKMB", "TDGQ", "ONLINE", "TTTT", "MDHL", "MDSH")
+    rows = sheet.astype(object).where(sheet.notna(), None).to_dict("records")
+    lows, names, top = list(scheme.band_lower), list(scheme.band_names), scheme.band_top
+
+    def band(x):
+        return max((i for i, lo in enumerate(lows) if x >= lo), default=-1) if 0 <= x <= top else -1
+
+    out = set()
+
+    def add(check, r, published, expected, severity):
+        out.add((check, r["unit_id"], r["period_id"], r["section"], round(float(published), 6),
+                 round(float(expected), 6), severity))
+
+    for r in rows:
+        t = r["TOTAL"]
+        if t is not None and all(r[g] is not None for g in six):
+            expected = 0.0
+            for g in six:
+                expected += r[g]
+            tol = 0.0
+            for g in six:
+                tol += _half(r[f"{g}_decimals"] if r[f"{g}_decimals"] is not None else 0)
+            tol += _half(r["TOTAL_decimals"] if r["TOTAL_decimals"] is not None else 0)
+            if abs(t - expected) > tol + eps:
+                add("total_vs_groups", r, t, expected, "error")
+        for g in six:
+            v, stated = r[g], r[f"{g}_max_stated"]
+            limit = scheme.max_points(g) if stated is None else min(stated, scheme.max_points(g))
+            if v is not None and v > limit + eps:
+                add("above_max", r, v, limit, "error")
+        if t is not None and r["TOTAL_band"] is not None:
+            printed, implied = names.index(r["TOTAL_band"]), band(t)
+            if printed != implied:
+                h = _half(r["TOTAL_decimals"])
+                lo = lows[printed]
+                up = lows[printed + 1] if printed + 1 < len(lows) else top
+                ambiguous = band(t - h) == printed or band(t + h) == printed
+                add("band", r, t, lo if t < lo else up, "info" if ambiguous else "error")
+        if t is not None and t < -eps or t is not None and t > 100 + eps:
+            add("total_range", r, t, 0.0 if t < 0 else 100.0, "error")
+    # changes: the previous month of the same unit in the same section of the same source
+    index = {(r["source_id"], r["section"], r["unit_id"], r["period_id"]): r for r in rows}
+    by_source = {}
+    for r in rows:
+        by_source.setdefault((r["source_id"], r["unit_id"], r["period_id"]), r)
+    for r in rows:
+        ch, v = r["TOTAL_change"], r["TOTAL"]
+        if ch is None or v is None:
+            continue
+        year, month = map(int, r["period_id"].split("-"))
+        prev_id = f"{year - (month == 1)}-{12 if month == 1 else month - 1:02d}"
+        p = index.get((r["source_id"], r["section"], r["unit_id"], prev_id))
+        if p is None or p["TOTAL"] is None:
+            p = by_source.get((r["source_id"], r["unit_id"], prev_id))
+        if p is None or p["TOTAL"] is None:
+            continue
+        expected = v - p["TOTAL"]
+        tol = _half(r["TOTAL_decimals"]) + _half(p["TOTAL_decimals"]) + _half(_decimals_of(ch))
+        if abs(ch - expected) > tol + eps:
+            add("change", r, ch, expected, "error")
+    # ranks: competition rank among the scores of the same block of the same section
+    blocks = {}
+    for r in rows:
+        if r["TOTAL"] is not None:
+            blocks.setdefault((r["source_id"], r["section"], r["period_id"], r["TOTAL_rank_block"]), []).append(r)
+    for members in blocks.values():
+        h_max = max(_half(m["TOTAL_decimals"]) for m in members)
+        for r in members:
+            if r["TOTAL_rank"] is None:
+                continue
+            x = r["TOTAL"]
+            comp = 1 + sum(m["TOTAL"] > x for m in members)
+            if r["TOTAL_rank"] == comp:
+                continue
+            # units the section does not list (it ranks "of" more) could stand anywhere
+            unlisted = max(r["TOTAL_rank_of"] - len(members), 0) if r["TOTAL_rank_of"] is not None else 0
+            tol = _half(r["TOTAL_decimals"]) + h_max
+            lo = 1 + sum(m["TOTAL"] >= x + tol - 1e-6 for m in members)
+            hi = sum(m["TOTAL"] > x - tol + 1e-6 for m in members) + unlisted
+            if not lo <= r["TOTAL_rank"] <= hi:
+                add("rank", r, r["TOTAL_rank"], comp, "error")
+            elif not unlisted:   # a tie at the printed precision
+                add("rank", r, r["TOTAL_rank"], comp, "info")
+    return out
+
+
+def test_vectorised_score_checks_match_a_row_by_row_reference():
+    from analysis.scheme import load_scheme
+
+    scheme = load_scheme("766-2025")
+    sheet = score_sheet(4_000, seed=11, error_rate=0.03, rates=False)
+    rng = np.random.default_rng(11)
+    # missing groups, coarser printed totals (ties within rounding), a unit above 100
+    for g in ("ONLINE", "MDSH"):
+        v = sheet[g].to_numpy(copy=True)
+        v[rng.random(len(sheet)) < 0.01] = np.nan
+        sheet[g] = v
+    d = sheet["TOTAL_decimals"].to_numpy(copy=True)
+    d[rng.random(len(sheet)) < 0.05] = 1
+    sheet["TOTAL_decimals"] = d
+    sheet.loc[7, "TOTAL"] = 100.5
+    found = audit_sheet(sheet, scheme=scheme)
+    checks = {"total_vs_groups", "above_max", "band", "change", "rank", "total_range"}
+    assert set(found["check"]) == checks   # every kind of misprint is there, and nothing else
+    assert set(found["severity"]) == {"error", "info"}   # ties within rounding are info
+    got = {(f.check, f.unit_id, f.period_id, f.section, round(f.published, 6), round(f.expected, 6), f.severity)
+           for f in found.itertuples()}
+    assert got == _reference_findings(sheet, scheme)
+    assert len(got) == len(found)

@@ -14,7 +14,7 @@ from analysis.errors import DataError, ParameterError
 from analysis.scheme import load_scheme
 from analysis.scoring import (band_of, change_against_previous, competition_rank, five_from_six,
                               half_unit, recompute_group_points, recompute_wide, rank_units,
-                              score_table, six_from_five, total_from_groups)
+                              score_table, six_from_five, total_from_groups, block_codes)
 
 SCHEME = load_scheme("766-2025")
 
@@ -301,3 +301,43 @@ def test_score_table_matches_a_sheet_scored_by_hand():
     assert out["band"].astype(object).tolist() == ["Xuất sắc"] * 3 + ["Tốt", "Xuất sắc"]
     assert out["rank"].tolist() == [1, 1, 1, 1, 1] and out["rank_of"].tolist() == [3, 3, 3, 1, 1]
     assert out["change"].iloc[0] == pytest.approx(10.0) and out["change"].iloc[1:].isna().all()
+
+
+# --- the fast paths (direct-address tables, dense renumbering) agree with plain Python ----------
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 3), st.sampled_from("xyz")),
+                min_size=1, max_size=40),
+       st.integers(0, 200_000))
+def test_block_codes_group_equal_keys_only(rows, spare):
+    df = pd.DataFrame(rows, columns=["s", "i", "t"])
+    # the same columns as categoricals with many unused categories: the key's range then outgrows
+    # the rows and is renumbered (densely, or by hashing when the range is too wide for that)
+    wide = pd.DataFrame({"s": pd.Categorical(df["s"], categories=["a", "b", "c"] + [f"s{k}" for k in range(spare)]),
+                         "i": df["i"], "t": pd.Categorical(df["t"], categories=[f"t{k}" for k in range(spare)] + list("xyz"))})
+    keys = [tuple("∅" if v is None else v for v in r) for r in rows]
+    for frame in (df, wide):
+        codes = block_codes(frame, ["s", "i", "t"])
+        assert (codes >= 0).all() and codes.max() <= 2 * len(rows) + 4096
+        for a in range(len(rows)):
+            for b in range(len(rows)):
+                assert (codes[a] == codes[b]) == (keys[a] == keys[b])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(["2026-01", "2026-02", "2026-03"]),
+                          st.one_of(st.none(), st.floats(0, 100))), min_size=1, max_size=12,
+                unique_by=lambda r: (r[0], r[1])),
+       st.integers(0, 100_000))
+def test_change_against_previous_matches_a_dictionary(rows, spare):
+    df = pd.DataFrame(rows, columns=["unit_id", "period_id", "value"]).astype({"value": float})
+    value = {(u, p): v for u, p, v in rows}
+    previous = {"2026-02": "2026-01", "2026-03": "2026-02", "2026-01": "2025-12"}
+    expected = [value.get((u, previous[p])) for u, p, _ in rows]
+    expected = [np.nan if e is None else e for e in expected]
+    # unit ids as categoricals with many unused categories: keys too wide for a direct-address table
+    cat = df.assign(unit_id=pd.Categorical(df["unit_id"], categories=[f"z{k}" for k in range(spare)] + ["u1", "u2", "u3"]))
+    for frame in (df, cat):
+        out = change_against_previous(frame)
+        np.testing.assert_array_equal(out["previous_value"].to_numpy(), np.asarray(expected, dtype=float))
+        assert out["previous_period_id"].tolist() == [previous[p] for _, p, _ in rows]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,13 @@ _HALF_UNITS = 0.5 * np.power(10.0, -np.arange(10))
 
 def _scheme(scheme: Scheme | None) -> Scheme:
     return scheme if scheme is not None else load_scheme()
+
+
+@lru_cache(maxsize=1024)
+def _scheme_of_period(period_id) -> Scheme:
+    """The scheme version valid for a period (versions and their files are cached by
+    :mod:`analysis.scheme` already; this spares resolving the same period in every call)."""
+    return load_scheme(period=period_id)
 
 
 def _require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -97,6 +105,18 @@ def half_unit(decimals, missing: int = 0) -> np.ndarray:
     return 0.5 * np.power(10.0, -d)
 
 
+def _half_units(decimals, missing: int = 0) -> np.ndarray:
+    """:func:`half_unit` for arithmetic only: a column printed with one precision gives a
+    read-only broadcast of that half unit instead of a new array (no memory to fill)."""
+    d = as_float(decimals).ravel()
+    if d.size:
+        first = d[0]
+        if (first == first and float(first).is_integer() and 0 <= first < len(_HALF_UNITS)
+                and (d == first).all()):
+            return np.broadcast_to(_HALF_UNITS[int(first)], d.shape)
+    return half_unit(d, missing)
+
+
 def decimals_of(values, max_decimals: int = 4) -> np.ndarray:
     """Decimals needed to write each value (``5.8`` → 1, ``-26.42`` → 2, NaN → NaN).
 
@@ -127,8 +147,12 @@ def band_codes(scores, scheme: Scheme) -> np.ndarray:
     """
     lows = np.asarray(scheme.band_lower, dtype=float)
     x = as_float(scores).ravel()
-    idx = np.searchsorted(lows, x, side="right") - 1
-    return np.where(~np.isnan(x) & (x >= lows[0]) & (x <= scheme.band_top), idx, -1)
+    # the number of cut points at or below the score, less one (NaN reaches none)
+    idx = np.full(x.shape, -1, dtype=np.intp)
+    for low in lows:
+        idx += x >= low
+    idx[x > scheme.band_top] = -1
+    return idx
 
 
 def band_of(scores, scheme: Scheme | None = None):
@@ -177,57 +201,91 @@ def block_codes(df: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     >>> bool(codes[0] == codes[2]), len(set(codes.tolist()))
     (True, 3)
     """
-    by = list(by)
-    if not by:
-        return np.zeros(len(df), dtype=np.int64)
-    combined = None
-    for col in by:
-        s = df[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.int64) + 1   # NaN (-1) becomes its own code 0
-            size = len(s.cat.categories) + 1
-        else:
-            codes, uniques = pd.factorize(s, use_na_sentinel=False)
-            codes, size = codes.astype(np.int64), len(uniques) + 1
-        if combined is None:
-            combined, total = codes, size
-        else:
-            if total * size >= 2 ** 62:   # keep the mixed-radix key within int64
-                combined, uniq = pd.factorize(combined)
-                total = len(uniq) + 1
-            combined = combined * size + codes
-            total = total * size
-    if total <= 2 * len(df) + 4096:
+    return _combine_codes([df[col] for col in by], len(df))
+
+
+def _column_codes(s) -> tuple[np.ndarray, int]:
+    """(code of each value, number of codes); missing values get a code of their own. A tuple
+    ``(codes, number of codes)`` passes through."""
+    if isinstance(s, tuple):
+        return s
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        codes += 1   # NaN (-1) becomes its own code 0
+        return codes, len(s.cat.categories) + 1
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    return codes.astype(np.int64), len(uniques) + 1
+
+
+def _combine_codes(columns: Sequence, n: int) -> np.ndarray:
+    """Core of :func:`block_codes`: a mixed-radix key over the columns' codes, renumbered when
+    its range would outgrow the rows (densely when the range allows it, by hashing otherwise)."""
+    if not columns:
+        return np.zeros(n, dtype=np.int64)
+    dense = _DENSE_SLOTS * n + 4096
+    combined, total = _column_codes(columns[0])
+    for s in columns[1:]:
+        codes, size = _column_codes(s)
+        if total * size > dense:   # renumber the key so far (it takes fewer values than its range)
+            combined, total = _renumber(combined, total, dense)
+        combined = combined * size + codes
+        total = total * size
+    if total <= 2 * n + 4096:
         return combined   # already small: equal keys share a code, no need to renumber
-    return pd.factorize(combined)[0].astype(np.int64)
+    return _renumber(combined, total, dense)[0]
+
+
+def _renumber(codes: np.ndarray, total: int, dense: int) -> tuple[np.ndarray, int]:
+    """Consecutive codes for the values taken (in value order when dense, else in order of first
+    appearance), and their number."""
+    if total <= dense:
+        seen = np.zeros(total, dtype=bool)
+        seen[codes] = True
+        taken = np.flatnonzero(seen)
+        new = np.zeros(total, dtype=np.int32 if taken.size < 2 ** 31 else np.int64)
+        new[taken] = np.arange(taken.size, dtype=new.dtype)
+        return new[codes].astype(np.int64), int(taken.size)
+    out, uniques = pd.factorize(codes)
+    return out.astype(np.int64), len(uniques)
 
 
 def _competition(codes: np.ndarray, values: np.ndarray, ascending: bool = False):
     """Competition rank (1, 2, 2, 4) inside blocks; NaN values get no rank."""
     n = len(values)
-    rank = np.full(n, np.nan)
+    if not n:
+        return np.full(0, np.nan), np.zeros(0)
     valid = ~np.isnan(values)
-    idx = np.flatnonzero(valid)
-    counts = np.bincount(codes[idx], minlength=codes.max() + 1 if n else 0) if n else np.zeros(0, int)
-    rank_of = counts[codes].astype(float) if n else np.zeros(0)
-    if idx.size:
-        v = values[idx] if ascending else -values[idx]
-        c = codes[idx]
-        if c.max() < 2 ** 16:
-            # two stable passes (value, then block as 16-bit codes: a radix sort) beat lexsort
-            by_value = np.argsort(v, kind="stable")
-            order = by_value[np.argsort(c[by_value].astype(np.uint16), kind="stable")]
-        else:
-            order = np.lexsort((v, c))
-        vs, cs = v[order], c[order]
-        pos = np.arange(idx.size)
-        new_block = np.r_[True, cs[1:] != cs[:-1]]
-        new_value = new_block | np.r_[True, vs[1:] != vs[:-1]]
-        block_start = np.maximum.accumulate(np.where(new_block, pos, 0))
-        run_start = np.maximum.accumulate(np.where(new_value, pos, 0))
-        r = np.empty(idx.size)
-        r[order] = run_start - block_start + 1
-        rank[idx] = r
+    every = bool(valid.all())
+    idx = None if every else np.flatnonzero(valid)
+    c = codes if every else codes[idx]
+    counts = np.bincount(c, minlength=codes.max() + 1)
+    rank_of = counts[codes].astype(float)
+    m = c.size
+    if not m:
+        return np.full(n, np.nan), rank_of
+    v = values if every else values[idx]
+    if not ascending:
+        v = -v
+    if c.max() < 2 ** 16:
+        # two passes beat lexsort: by value (any order among equal values, which share one
+        # rank, so the fast unstable sort will do), then a stable radix sort of the 16-bit
+        # block codes
+        by_value = np.argsort(v)
+        order = by_value[np.argsort(c[by_value].astype(np.uint16), kind="stable")]
+    else:
+        order = np.lexsort((v, c))
+    vs, cs = v[order], c[order]
+    pos = np.arange(m)
+    new_block = np.r_[True, cs[1:] != cs[:-1]]
+    new_value = new_block | np.r_[True, vs[1:] != vs[:-1]]
+    block_start = np.maximum.accumulate(np.where(new_block, pos, 0))
+    run_start = np.maximum.accumulate(np.where(new_value, pos, 0))
+    r = np.empty(m)
+    r[order] = run_start - block_start + 1
+    if every:
+        return r, rank_of
+    rank = np.full(n, np.nan)
+    rank[idx] = r
     return rank, rank_of
 
 
@@ -369,13 +427,51 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) 
     out = np.full(len(keys), np.nan)
     if not len(table_keys) or not len(keys):
         return out
+    pos = _lookup_pos(keys, table_keys)
+    hit = pos >= 0
+    out[hit] = table_values[pos[hit]]
+    return out
+
+
+def _lookup_pos(keys: np.ndarray, table_keys: np.ndarray) -> np.ndarray:
+    """Position in ``table_keys`` of the first occurrence of each key, -1 when absent.
+
+    Keys are integers; negative keys never match. When the keys span a range of at most
+    ``_DENSE_SLOTS`` slots per row, the table is a direct-address array (no sorting)."""
+    out = np.full(len(keys), -1, dtype=np.int64)
+    if not len(table_keys) or not len(keys):
+        return out
+    slot = _dense_slots(table_keys, len(keys) + len(table_keys))
+    if slot is not None:
+        ok = (keys >= 0) & (keys < slot.size)
+        out[ok] = slot[keys[ok]]
+        return out
     order = np.argsort(table_keys, kind="stable")
-    sk, sv = table_keys[order], table_values[order]
+    sk = table_keys[order]
     pos = np.searchsorted(sk, keys, side="left")
     pos_c = np.minimum(pos, len(sk) - 1)
     hit = (pos < len(sk)) & (sk[pos_c] == keys) & (keys >= 0)
-    out[hit] = sv[pos_c[hit]]
+    out[hit] = order[pos_c[hit]]
     return out
+
+
+# A direct-address table (or a dense renumbering) is used while the keys span at most this many
+# slots per row (4-byte slots: memory of the order of a few float columns).
+_DENSE_SLOTS = 16
+
+
+def _dense_slots(keys: np.ndarray, rows: int) -> np.ndarray | None:
+    """Position of the first occurrence of each key value, -1 where absent, as an array indexed
+    by the key (negative keys left out); None when the keys span too wide a range for that."""
+    top = int(keys.max()) + 1 if len(keys) else 0
+    if top > _DENSE_SLOTS * rows + 4096:
+        return None
+    slot = np.full(max(top, 0), -1, dtype=np.int64 if len(keys) >= 2 ** 31 else np.int32)
+    pos = np.arange(len(keys), dtype=slot.dtype)
+    valid = keys >= 0
+    k, p = (keys, pos) if valid.all() else (keys[valid], pos[valid])
+    slot[k[::-1]] = p[::-1]   # assigned in reverse order, so the first occurrence is kept
+    return slot
 
 
 def change_against_previous(df: pd.DataFrame, periods: pd.DataFrame | None = None, *,
@@ -421,26 +517,36 @@ def change_against_previous(df: pd.DataFrame, periods: pd.DataFrame | None = Non
         by = ["unit_id"] + (["group"] if "group" in df.columns else [])
     by = list(by)
     _require(df, by + ["period_id", value], "change_against_previous")
+    vals = as_float(df[value])
+    previous, prev_ids = _previous_values(df, by, vals, periods)
+    out = df.copy()
+    out["previous_period_id"] = prev_ids
+    out["previous_value"] = previous
+    out["change"] = vals - previous
+    return out
+
+
+def _previous_values(df: pd.DataFrame, by: list[str], vals: np.ndarray,
+                     periods: pd.DataFrame | None, ids: bool = True):
+    """Core of :func:`change_against_previous`: (value of the previous period of each row's
+    series, NaN where absent; previous period id of each row, or None unless ``ids``)."""
     series = block_codes(df, by)
     p_codes, p_uniques = pd.factorize(df["period_id"])
     p_uniques = np.asarray(p_uniques, dtype=object)
     n_p = len(p_uniques) + 1
     key_now = series * n_p + p_codes
-    dup = pd.Series(key_now).duplicated(keep=False).to_numpy()
+    if len(key_now) and key_now.min() >= 0 and key_now.max() < _DENSE_SLOTS * len(key_now) + 4096:
+        dup = np.bincount(key_now)[key_now] > 1
+    else:
+        dup = pd.Series(key_now).duplicated(keep=False).to_numpy()
     if dup.any():
         _check_unique(df.loc[dup], by + ["period_id"], "change_against_previous")
     prev_u = previous_period_ids(p_uniques, periods)
     prev_code = pd.Index(p_uniques).get_indexer(prev_u.fillna("").to_numpy())   # -1: not in df
     p_prev = prev_code[p_codes]
     key_prev = np.where(p_prev >= 0, series * n_p + p_prev, -1)
-    vals = as_float(df[value])
     previous = _lookup(key_prev, key_now, vals)
-    prev = pd.Series(prev_u.to_numpy(dtype=object)[p_codes], index=df.index)
-    out = df.copy()
-    out["previous_period_id"] = prev.to_numpy()
-    out["previous_value"] = previous
-    out["change"] = vals - previous
-    return out
+    return previous, (prev_u.to_numpy(dtype=object)[p_codes] if ids else None)
 
 
 def _pivot_groups(df: pd.DataFrame, key: list[str], columns: Sequence[str] = ("value", "decimals")):
@@ -459,11 +565,12 @@ def _pivot_groups(df: pd.DataFrame, key: list[str], columns: Sequence[str] = ("v
     return out
 
 
-def _view_totals(wide: pd.DataFrame, decimals_missing: int = 0, *, explain: bool = True) -> pd.DataFrame:
-    """Total of each wide row in the six-group view when complete, else the five-group view.
+_VIEW_LABELS = np.array([None, "five", "six"], dtype=object)
 
-    ``explain`` adds ``n_groups`` and the names of the missing groups (only computed for
-    incomplete rows)."""
+
+def _view_arrays(wide: pd.DataFrame, decimals_missing: int = 0):
+    """Core of :func:`_view_totals` as arrays: (total, view code — 0 none, 1 five, 2 six —,
+    tolerance, complete)."""
     n = len(wide)
     columns = set(wide.columns)
 
@@ -472,20 +579,35 @@ def _view_totals(wide: pd.DataFrame, decimals_missing: int = 0, *, explain: bool
             return None
         total, tol = np.zeros(n), np.zeros(n)
         for g in groups:
-            total = total + as_float(wide[g])
+            np.add(total, as_float(wide[g]), out=total)
             dec = wide[f"{g}_decimals"] if f"{g}_decimals" in columns else np.full(n, np.nan)
-            tol = tol + half_unit(dec, decimals_missing)
+            np.add(tol, _half_units(dec, decimals_missing), out=tol)
         return total, ~np.isnan(total), tol
 
     six, five = view(SIX_GROUPS), view(FIVE_GROUPS)
+    if five is None:   # the usual sheet: six groups, no DVTT column
+        code = np.where(six[1], 2, 0).astype(np.int8) if six is not None else np.zeros(n, dtype=np.int8)
+        if six is None:
+            return np.full(n, np.nan), code, np.full(n, np.nan), np.zeros(n, dtype=bool)
+        return six[0], code, np.where(six[1], six[2], np.nan), six[1]
     none = (np.full(n, np.nan), np.zeros(n, dtype=bool), np.full(n, np.nan))
-    six, five = six or none, five or none
+    six = six or none
     total = np.where(six[1], six[0], five[0])
     tolerance = np.where(six[1], six[2], np.where(five[1], five[2], np.nan))
     complete = six[1] | five[1]
-    labels = np.array([None, "five", "six"], dtype=object)
-    out = pd.DataFrame({"total": total, "view": labels[np.where(six[1], 2, np.where(five[1], 1, 0))],
-                        "tolerance": tolerance, "complete": complete})
+    code = np.where(six[1], 2, np.where(five[1], 1, 0)).astype(np.int8)
+    return total, code, tolerance, complete
+
+
+def _view_totals(wide: pd.DataFrame, decimals_missing: int = 0, *, explain: bool = True) -> pd.DataFrame:
+    """Total of each wide row in the six-group view when complete, else the five-group view.
+
+    ``explain`` adds ``n_groups`` and the names of the missing groups (only computed for
+    incomplete rows)."""
+    n = len(wide)
+    columns = set(wide.columns)
+    total, code, tolerance, complete = _view_arrays(wide, decimals_missing)
+    out = pd.DataFrame({"total": total, "view": _VIEW_LABELS[code], "tolerance": tolerance, "complete": complete})
     if explain:
         def present(groups):
             return sum((~np.isnan(as_float(wide[g]))).astype(int) if g in columns else np.zeros(n, int)
@@ -689,9 +811,11 @@ def recompute_wide(rates: pd.DataFrame, scheme: Scheme | None = None, *, missing
 
 
 def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
-                      explain: bool = True, groups: Sequence[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+                      explain: bool = True, groups: Sequence[str] | None = None,
+                      statuses: bool = True) -> dict[str, dict[str, np.ndarray]]:
     """Core of :func:`recompute_wide`: per group, a dict of aligned arrays (text arrays are None
-    unless ``explain``). ``groups`` limits the work to those groups and their parts."""
+    unless ``explain``; ``rule_status`` names are None unless ``statuses``, ``_status`` holds their
+    codes). ``groups`` limits the work to those groups and their parts."""
     needed = None
     if groups is not None:
         needed = set(groups)
@@ -703,11 +827,9 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
     cols = set(rates.columns)
     status_names = np.array(["verified", "inferred", "unknown"], dtype=object)
 
-    shared = pd.Series(np.full(n, "", dtype=object), index=rates.index)
-
     def blank():
-        # text columns are only built when explaining; otherwise one shared empty column
-        return pd.Series(np.full(n, "", dtype=object), index=rates.index) if explain else shared
+        # text columns are only built when explaining
+        return pd.Series(np.full(n, "", dtype=object), index=rates.index) if explain else None
 
     def text(series):
         return series.str.rstrip("; ").to_numpy() if explain else None
@@ -755,7 +877,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
                     if explain:
                         name = name.where(~take, code)
             have = ~np.isnan(rate)
-            if sub.no_cases or sub.not_measured:
+            if ruled:
                 # a rate stored as missing for a reason: 0/0 (no cases) or null/null (not measured)
                 den = np.full(n, np.nan)
                 pts_printed = np.full(n, np.nan)
@@ -789,13 +911,25 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             if math.isnan(sub.points):
                 complete[:] = False
                 continue
-            pts = sub.points * np.minimum(1.0, np.maximum(rate, 0.0) / sub.target)
-            lower += np.where(have, pts, 0.0)
-            upper += np.where(have, pts, sub.points)
-            unit = half_unit(dec, missing_decimals) if dec is not None else 0.5 * 10.0 ** -missing_decimals
-            tol += np.where(have, sub.points / sub.target * unit + metric_half, 0.0)
-            complete &= have
-            informative |= have
+            # points × min(1, rate / target), in place (the same operations as the formula)
+            pts = np.maximum(rate, 0.0)
+            pts /= sub.target
+            np.minimum(1.0, pts, out=pts)
+            pts *= sub.points
+            unit = _half_units(dec, missing_decimals) if dec is not None else 0.5 * 10.0 ** -missing_decimals
+            rounding = sub.points / sub.target * unit + metric_half
+            if have.all():   # the usual table: every row has the rate
+                lower += pts
+                upper += pts
+                tol += rounding
+                informative[:] = True
+            else:
+                np.add(lower, pts, out=lower, where=have)
+                pts[~have] = sub.points   # an absent rate leaves the whole weight open
+                upper += pts
+                tol += np.where(have, rounding, 0.0)
+                complete &= have
+                informative |= have
             if _STATUS_ORDER[sub.status]:
                 worst = np.maximum(worst, np.where(have, _STATUS_ORDER[sub.status], 0)).astype(np.int8)
             if explain:
@@ -809,12 +943,13 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             if explain:
                 missing = missing + f"{unassigned:g} of {g.max:g} points have no established sub-indicator weight; "
         limit = g.cap if g.cap is not None else g.max
-        lower, upper = np.minimum(lower, limit), np.minimum(upper, limit)
+        np.minimum(lower, limit, out=lower)
+        np.minimum(upper, limit, out=upper)
         code = np.where(informative, worst, _STATUS_ORDER["unknown"])
         out[g.code] = {
             "recomputed": np.where(complete, lower, np.nan), "lower": lower, "upper": upper,
             "complete": complete, "any_rate": any_rate, "missing": text(missing),
-            "used": text(used), "tolerance": tol, "rule_status": status_names[code],
+            "used": text(used), "tolerance": tol, "rule_status": status_names[code] if statuses else None,
             "_informative": informative, "_status": code}
     for g in s.groups.values():
         if not g.parts or not all(p in out for p in g.parts) or (needed is not None and g.code not in needed):
@@ -837,7 +972,7 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
             "any_rate": np.logical_or.reduce([p["any_rate"] for p in parts]),
             "missing": text(missing), "used": text(used),
             "tolerance": sum(p["tolerance"] for p in parts),
-            "rule_status": status_names[code], "_informative": informative, "_status": code}
+            "rule_status": status_names[code] if statuses else None, "_informative": informative, "_status": code}
     return out
 
 
@@ -937,7 +1072,7 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         versions = {}
         mapping = {}
         for p in pd.unique(pid.astype(object)):
-            sch = load_scheme(period=p) if p is not None else load_scheme()
+            sch = _scheme_of_period(p) if p is not None else load_scheme()
             versions[sch.version] = sch
             mapping[p] = sch.version
         row_version = pid.astype(object).map(mapping)
@@ -1050,8 +1185,7 @@ def score_table(sheet: pd.DataFrame, scheme: Scheme | None = None, *, periods: p
     _require(sheet, ["unit_id", "period_id", "level", "province_id"], "score_table")
     if communes_within not in ("province", "parent"):
         raise ParameterError(f"communes_within must be 'province' or 'parent', got '{communes_within}'")
-    totals = _view_totals(sheet, s.audit.get("missing_decimals", 0), explain=False)
-    total = totals["total"].to_numpy()
+    total, view, _, _ = _view_arrays(sheet, s.audit.get("missing_decimals", 0))
     level = sheet["level"]
     is_province = (level == "province").to_numpy()
     area_col = "province_id"
@@ -1063,17 +1197,24 @@ def score_table(sheet: pd.DataFrame, scheme: Scheme | None = None, *, periods: p
         parent = block_codes(sheet, ["parent_id"]) + 1
         area = np.where((level == "commune").to_numpy(), parent + area.max() + 1, area)
     area = np.where(is_province, 0, area)
-    blocks = pd.DataFrame({"period_id": sheet["period_id"], "level": level, "area": area})
-    rank, rank_of = _competition(block_codes(blocks, ["period_id", "level", "area"]), total)
-    series = pd.DataFrame({"unit_id": sheet["unit_id"], "period_id": sheet["period_id"], "value": total})
-    changed = change_against_previous(series, periods, by=["unit_id"])
+    blocks = _combine_codes([sheet["period_id"], level, (area, int(area.max()) + 1 if len(area) else 1)], len(sheet))
+    rank, rank_of = _competition(blocks, total)
+    previous, _ = _previous_values(sheet, ["unit_id"], total, periods, ids=False)
     missing = np.isnan(rank)
-    out = pd.DataFrame({"unit_id": sheet["unit_id"].to_numpy(), "period_id": sheet["period_id"].to_numpy(),
-                        "total": total, "view": totals["view"].to_numpy(),
+    out = pd.DataFrame({"unit_id": _values(sheet["unit_id"]), "period_id": _values(sheet["period_id"]),
+                        "total": total, "view": _VIEW_LABELS[view],
                         "band": pd.Categorical.from_codes(band_codes(total, s), categories=list(s.band_names),
                                                           ordered=True),
                         "rank": pd.arrays.IntegerArray(np.where(missing, 0, rank).astype(np.int64), missing),
                         "rank_of": rank_of.astype(np.int64),
-                        "previous_value": changed["previous_value"].to_numpy(),
-                        "change": changed["change"].to_numpy()}, index=sheet.index)
+                        "previous_value": previous,
+                        "change": total - previous}, index=sheet.index)
     return out
+
+
+def _values(column: pd.Series):
+    """A column's values for a new frame: text categories are decoded without building Python
+    objects (the frame would turn them back into the same string dtype)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and isinstance(column.cat.categories.dtype, pd.StringDtype):
+        return column.cat.categories.array.take(column.cat.codes.to_numpy(), allow_fill=True)
+    return column.to_numpy()
