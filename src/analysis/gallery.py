@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from . import figures
 from .config import DATA_DIR, REPORTS_DIR
 from .files import atomic_write_bytes
+from .i18n import text
 from .periods import parse_period
 from .questions import QUANTITIES
 from .views import wide_values
@@ -104,7 +105,7 @@ def _area_specs(ds, source, levels=None) -> list[Spec]:
 
 
 def _scatter_specs(ds, block: pd.DataFrame, period: str, stem: str, head: str) -> list[Spec]:
-    wanted = {k: (t, c, m or "percent") for k, (t, c, m, _, _) in QUANTITIES.items()}
+    wanted = {k: (t, c, m or "percent") for k, (t, c, m, _) in QUANTITIES.items()}
     table = wide_values(ds, wanted, period=period, units=block["unit_id"])
     specs = []
     for x, y in SCATTER_PAIRS:
@@ -113,8 +114,8 @@ def _scatter_specs(ds, block: pd.DataFrame, period: str, stem: str, head: str) -
         pairs = table[[x, y]].dropna()
         if len(pairs) < 4:
             continue
-        _, _, _, x_max, x_label = QUANTITIES[x]
-        _, _, _, y_max, y_label = QUANTITIES[y]
+        x_max, x_label = QUANTITIES[x][3], text("vi", f"quantity.{x}")
+        y_max, y_label = QUANTITIES[y][3], text("vi", f"quantity.{y}")
         if QUANTITIES[y][0] == "scores":
             y_label = f"{y_label} (/{y_max:g})"
         specs.append((f"{stem}-scatter-{x}-{y}.png", lambda t=table, a=x, b=y, xm=x_max, ym=y_max,

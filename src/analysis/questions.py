@@ -11,24 +11,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import content as c
 from .errors import ParameterError
-from .numerals import format_vi
 from .reference import groups
 from .stats import MIN_PAIRS, correlation_matrix, ols_fixed_effects, ols_robust
 from .views import area_units, wide_values
 
 __all__ = ["QuestionResult", "online_vs_satisfaction", "QUANTITIES"]
 
-# column -> (table, code, measure, maximum of its scale, Vietnamese label)
+# column -> (table, code, measure, maximum of its scale); its name is the catalog's quantity.<column>
 QUANTITIES = {
-    "online_submission_rate": ("indicators", "online_submission_rate", "percent", 100.0, "Tỷ lệ hồ sơ nộp trực tuyến (%)"),
-    "online_payment_rate": ("indicators", "online_payment_rate", "percent", 100.0, "Tỷ lệ thanh toán trực tuyến (%)"),
-    "satisfaction_rate": ("indicators", "satisfaction_dossier_rate", "percent", 100.0, "Tỷ lệ hài lòng (%)"),
-    "MDHL": ("scores", "MDHL", None, float(groups().at["MDHL", "max_points"]), "Điểm mức độ hài lòng"),
-    "ONLINE": ("scores", "ONLINE", None, float(groups().at["ONLINE", "max_points"]), "Điểm dịch vụ công trực tuyến"),
-    "DVTT": ("scores", "DVTT", None, float(groups().at["DVTT", "max_points"]), "Điểm dịch vụ trực tuyến (22)"),
-    "TTTT": ("scores", "TTTT", None, float(groups().at["TTTT", "max_points"]), "Điểm thanh toán trực tuyến"),
-    "TOTAL": ("scores", "TOTAL", None, 100.0, "Tổng điểm"),
+    "online_submission_rate": ("indicators", "online_submission_rate", "percent", 100.0),
+    "online_payment_rate": ("indicators", "online_payment_rate", "percent", 100.0),
+    "satisfaction_rate": ("indicators", "satisfaction_dossier_rate", "percent", 100.0),
+    "MDHL": ("scores", "MDHL", None, float(groups().at["MDHL", "max_points"])),
+    "ONLINE": ("scores", "ONLINE", None, float(groups().at["ONLINE", "max_points"])),
+    "DVTT": ("scores", "DVTT", None, float(groups().at["DVTT", "max_points"])),
+    "TTTT": ("scores", "TTTT", None, float(groups().at["TTTT", "max_points"])),
+    "TOTAL": ("scores", "TOTAL", None, 100.0),
 }
 # Which quantity is a part of which (a group inside the total): such pairs are flagged.
 PART_OF = {"MDHL": "TOTAL", "ONLINE": ("TOTAL", "DVTT"), "DVTT": "TOTAL", "TTTT": ("TOTAL", "DVTT")}
@@ -55,8 +55,9 @@ class QuestionResult:
         Which measure stood for satisfaction (a rate, or the group's points).
     answerable : bool
         False when the data cannot answer (too few units, no variance).
-    verdict_vi, verdict_en : str
-        The answer in words, with the numbers and caveats.
+    verdict : content value
+        The answer with its numbers and caveats, as catalog messages (:mod:`analysis.content`);
+        ``verdict_vi`` / ``verdict_en`` (or ``render.resolve(verdict, lang)``) give it in words.
     """
 
     table: pd.DataFrame
@@ -65,8 +66,19 @@ class QuestionResult:
     online: str
     satisfaction: str
     answerable: bool
-    verdict_vi: str
-    verdict_en: str
+    verdict: object
+
+    @property
+    def verdict_vi(self) -> str:
+        from .render import resolve
+
+        return resolve(self.verdict, "vi")
+
+    @property
+    def verdict_en(self) -> str:
+        from .render import resolve
+
+        return resolve(self.verdict, "en")
 
 
 def _ceiling(series: pd.Series, maximum: float) -> float:
@@ -80,7 +92,7 @@ def _build_table(ds, period: str, provinces: list[str], area: str | None, level:
     frames = []
     if level == "province":   # one row per province: its own record and sub-indicators
         units = ds.units.loc[ds.units["level"] == "province"]
-        specs = {k: (t, c, m or "percent") for k, (t, c, m, _, _) in QUANTITIES.items()}
+        specs = {k: (t, c, m or "percent") for k, (t, c, m, _) in QUANTITIES.items()}
         t = wide_values(ds, specs, period=period, units=units["unit_id"])
         t.insert(0, "name", units.set_index("unit_id")["name"].reindex(t.index))
         t.insert(1, "province_id", t.index.to_numpy())
@@ -89,7 +101,7 @@ def _build_table(ds, period: str, provinces: list[str], area: str | None, level:
         units = area_units(ds, area or prov, level="commune")
         if units.empty:
             continue
-        specs = {k: (t, c, m or "percent") for k, (t, c, m, _, _) in QUANTITIES.items()}
+        specs = {k: (t, c, m or "percent") for k, (t, c, m, _) in QUANTITIES.items()}
         t = wide_values(ds, specs, period=period, units=units["unit_id"])
         t.insert(0, "name", units.set_index("unit_id")["name"].reindex(t.index))
         t.insert(1, "province_id", prov)
@@ -178,8 +190,8 @@ def online_vs_satisfaction(ds, period: str, *, province: str | None = None, area
     main = tests.loc[(tests["x"] == online) & (tests["y"] == satisfaction) & (tests["method"] == method)].iloc[0]
     models = _models(table, online, satisfaction, pooled and level == "commune")
     complete = table.dropna(subset=[online, satisfaction])
-    answerable, vi, en = _verdict(main, online, satisfaction, complete, pooled, level)
-    return QuestionResult(table.reset_index(), tests, models, online, satisfaction, answerable, vi, en)
+    answerable, verdict = _verdict(main, online, satisfaction, complete, pooled, level)
+    return QuestionResult(table.reset_index(), tests, models, online, satisfaction, answerable, verdict)
 
 
 def _models(table: pd.DataFrame, online: str, satisfaction: str, pooled: bool) -> pd.DataFrame:
@@ -191,53 +203,35 @@ def _models(table: pd.DataFrame, online: str, satisfaction: str, pooled: bool) -
 
 
 def _verdict(row, online: str, satisfaction: str, complete: pd.DataFrame, pooled: bool, level: str = "commune"):
-    sat_vi = "tỷ lệ hài lòng" if satisfaction == "satisfaction_rate" else "điểm nhóm mức độ hài lòng"
-    sat_en = "the satisfaction rate" if satisfaction == "satisfaction_rate" else "the satisfaction group's points"
-    on_vi = "tỷ lệ hồ sơ nộp trực tuyến" if online == "online_submission_rate" else \
-        "điểm nhóm dịch vụ công trực tuyến (không có tỷ lệ nộp trực tuyến theo đơn vị)"
-    on_en = "the online submission rate" if online == "online_submission_rate" else \
-        "the online-services group's points (no per-unit online submission rate)"
+    """``(answerable, verdict)``: the answer as catalog messages (``question.*``) with typed
+    values, so the words and the notation are those of the report's language."""
+    on = c.Msg("question.online.rate" if online == "online_submission_rate" else "question.online.points")
+    sat = c.Msg("question.satisfaction.rate" if satisfaction == "satisfaction_rate" else "question.satisfaction.points")
     n = len(complete)
     n_prov = complete["province_id"].nunique()
     ceiling = row["y_share_at_max"]
     if pd.isna(row["r"]):
         if n < MIN_PAIRS:
-            why_vi = f"cần ít nhất {MIN_PAIRS} đơn vị có đủ cả hai số liệu"
-            why_en = f"at least {MIN_PAIRS} units with both figures are needed"
+            why = c.Msg("question.why.min_pairs", k=c.Num(MIN_PAIRS, 0))
         else:
-            constant = [c for c in (online, satisfaction) if complete[c].nunique() == 1]
-            labels = {c: QUANTITIES[c][4] for c in constant}
-            why_vi = "; ".join(f"{labels[c]} như nhau ở mọi đơn vị ({format_vi(complete[c].iloc[0])})"
-                               for c in constant) or "không tính được hệ số"
-            why_en = "; ".join(f"{c} is the same for every unit ({complete[c].iloc[0]:g})"
-                               for c in constant) or (row["note"] or "the correlation is undefined")
-        vi = f"Dữ liệu chưa trả lời được câu hỏi: {n} đơn vị có đủ cả {on_vi} và {sat_vi}; {why_vi}."
-        en = f"The data cannot answer the question: {n} units have both {on_en} and {sat_en}; {why_en}."
-        return False, vi, en
+            constant = [col for col in (online, satisfaction) if complete[col].nunique() == 1]
+            why = (c.Join([c.Msg("question.why.constant", quantity=c.Msg(f"quantity.{col}"),
+                                 value=c.Num(float(complete[col].iloc[0]))) for col in constant], sep="; ")
+                   if constant else c.Msg("question.why.undefined"))
+        return False, c.Msg("question.cannot", n=c.Num(n, 0), online=on, satisfaction=sat, why=why)
     r, lo, hi, p = row["r"], row["ci_low"], row["ci_high"], row["p_val"]
-    strength_vi = "không đủ bằng chứng về mối liên hệ" if lo <= 0 <= hi else (
-        "có liên hệ cùng chiều" if r > 0 else "có liên hệ ngược chiều")
-    strength_en = "no clear evidence of an association" if lo <= 0 <= hi else (
-        "a positive association" if r > 0 else "a negative association")
-    pooled_text_vi = (f" của {n_prov} tỉnh (gộp)" if n_prov > 1 else
-                      " của 1 tỉnh (chỉ một tỉnh có số liệu theo đơn vị, không gộp được)")
-    pooled_text_en = (f" pooled over {n_prov} provinces" if n_prov > 1 else
-                      " of a single province (only one province has unit-level figures; nothing to pool)")
-    who = (f"{n} tỉnh, thành phố" if level == "province" else
-           f"{n} xã, phường, thị trấn" + (pooled_text_vi if pooled else ""))
-    vi = (f"Trên {who}, hệ số {row['method'].capitalize()} giữa {on_vi} và "
-          f"{sat_vi} là r = {format_vi(r)} (khoảng tin cậy 95%: {format_vi(lo)} đến {format_vi(hi)}; "
-          f"p = {format_vi(p, 3)}): {strength_vi}.")
-    en = (f"Across {n} {'provinces' if level == 'province' else 'communes'}"
-          f"{pooled_text_en if pooled and level != 'province' else ''}, the "
-          f"{row['method']} correlation between {on_en} and {sat_en} is "
-          f"r = {r:.2f} (95% CI {lo:.2f} to {hi:.2f}; p = {p:.3f}): {strength_en}.")
+    strength = "none" if lo <= 0 <= hi else ("positive" if r > 0 else "negative")
+    if level == "province":
+        who = c.Msg("question.who.province", n=c.Num(n, 0))
+    else:
+        pooled_text = (c.Msg("question.pooled.many", k=c.Num(n_prov, 0)) if n_prov > 1 else
+                       c.Msg("question.pooled.one")) if pooled else c.Code("")
+        who = c.Msg("question.who.commune", n=c.Num(n, 0), pooled=pooled_text)
+    parts = [c.Msg("question.answer", who=who, method=c.Code(str(row["method"]).capitalize()), online=on,
+                   satisfaction=sat, r=c.Num(r, 2), lo=c.Num(lo, 2), hi=c.Num(hi, 2), p=c.Num(p, 3),
+                   strength=c.Msg(f"question.strength.{strength}"))]
     if not pd.isna(ceiling) and ceiling >= 0.5:
-        vi += (f" Lưu ý: {format_vi(100 * ceiling, 0)}% đơn vị đạt mức trần của thang hài lòng, nên "
-               f"hệ số có thể bị thu hẹp; kết quả chỉ mang tính tham khảo.")
-        en += (f" Caveat: {100 * ceiling:.0f}% of units sit at the ceiling of the satisfaction scale, "
-               f"which limits the correlation; treat the result as indicative.")
+        parts.append(c.Msg("question.ceiling", share=c.Num(100 * ceiling, 0)))
     if n < 10:
-        vi += " Số đơn vị ít, kết quả rất bất định."
-        en += " Few units: the result is very uncertain."
-    return True, vi, en
+        parts.append(c.Msg("question.few"))
+    return True, c.Join(parts, sep=" ")

@@ -804,7 +804,7 @@ class ProvinceReport(_Base):
         res = self._question
         out = self._content("correlations", c.Msg("section.correlations"), number=6,
                             tables={"correlations": res.tests})
-        out.parts.append(c.Text(c.Code(res.verdict_vi if self.lang == "vi" else res.verdict_en)))
+        out.parts.append(c.Text(res.verdict))
         if not res.answerable:
             return out
         label = {k: resolve(c.Msg(f"quantity.{k}"), self.lang) for k in QUANTITIES}
@@ -1093,7 +1093,7 @@ class ComparisonReport(_Base):
         out.tables["province_question"] = tests
         out.labels["province_question"] = c.Msg("provinces.question")
         out.parts += [c.Heading(3, c.Msg("provinces.question")),
-                      c.Text(c.Code(res.verdict_vi if self.lang == "vi" else res.verdict_en)),
+                      c.Text(res.verdict),
                       c.TableRef("province_question", ("x", "y", "method", "n", "r", "ci_low", "ci_high", "p_val",
                                                        "ceiling"))]
 
