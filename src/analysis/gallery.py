@@ -26,15 +26,15 @@ GALLERY_DIR = REPORTS_DIR / "gallery"
 MIN_TREND_PERIODS = 3
 # A unit enters the group heatmap when it has at least this many group scores.
 MIN_GROUPS = 3
-def _level_vi(level: str) -> str:
-    """``cấp xã`` / ``sở, ban, ngành``: a level named from reference/levels.csv."""
+def _level_name(level: str, lang: str) -> str:
+    """``cấp xã`` / ``sở, ban, ngành`` / ``communes``: a level named from reference/levels.csv."""
     from .reference import levels
 
     lv = levels()
     if level not in lv.index:
         return level
-    noun = lv.at[level, "noun_vi"]
-    return noun if "," in noun else f"cấp {noun}"
+    noun = lv.at[level, f"noun_{lang}"]
+    return noun if "," in noun else text(lang, "gallery.level", noun=noun)
 SCATTER_PAIRS = (("online_submission_rate", "satisfaction"),
                  ("online_submission_rate", "online_payment_rate"))
 
@@ -46,31 +46,34 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _period_label(ds, period: str) -> str:
-    """The label of periods.csv (it knows a snapshot's real cut-off day), else the parsed one."""
+def _period_label(ds, period: str, lang: str) -> str:
+    """The Vietnamese label of periods.csv (it knows a snapshot's real cut-off day), else the
+    parsed one in ``lang``."""
     labels = ds.periods.set_index("period_id")["label_vi"]
-    return str(labels[period]) if period in labels.index else parse_period(period).label("vi")
+    if lang == "vi" and period in labels.index:
+        return str(labels[period])
+    return parse_period(period).label(lang)
 
 
-def _short_period(period: str) -> str:
+def _short_period(period: str, lang: str) -> str:
     p = parse_period(period)
     if p.kind == "month":
         return f"{p.start.month}/{p.year}"
     if p.kind == "week":
-        return f"{p.start.month}/{p.year}, tuần {p.week}"
-    return p.label("vi")
+        return text(lang, "gallery.week_short", month=p.start.month, year=p.year, week=p.week)
+    return p.label(lang)
 
 
 def _real_sources(ds) -> pd.DataFrame:
     return ds.sources.loc[ds.sources["kind"] != "synthetic"]
 
 
-def _area_specs(ds, source, levels=None) -> list[Spec]:
+def _area_specs(ds, source, lang: str, levels=None) -> list[Spec]:
     """Ranking, heatmap, unit-against-average and scatter figures for one report's area."""
     area, period, sid = source.area_unit_id, source.period_id, source.source_id
     units = ds.units.set_index("unit_id")
     area_name = units.at[area, "name"]
-    label = _period_label(ds, period)
+    label = _period_label(ds, period, lang)
     own = figures.unit_totals(ds, period, level=units.at[area, "level"])
     own = own.loc[(own["unit_id"] == area) & own["value"].notna()]
     reference = (area_name, float(own["value"].iloc[0])) if len(own) else None
@@ -83,7 +86,8 @@ def _area_specs(ds, source, levels=None) -> list[Spec]:
         head = f"{_cap(area_name)} – {label}"
         stem = f"{sid}-{level}"
         specs.append((f"{stem}-ranking.png", lambda b=block, h=head, lv=level: figures.ranking_bars(
-            b, reference=reference, title=f"{h}: tổng điểm {_level_vi(lv)}")))
+            b, reference=reference, lang=lang, title=text(lang, "gallery.ranking", head=h,
+                                                          level=_level_name(lv, lang)))))
         groups = figures.unit_groups(ds, period, area=area, level=level, source=sid)
         counts = groups.groupby("unit_id").size()
         groups = groups.loc[groups["unit_id"].isin(counts.index[counts >= MIN_GROUPS])]
@@ -93,18 +97,19 @@ def _area_specs(ds, source, levels=None) -> list[Spec]:
             groups = groups.set_index("unit_id").loc[order].reset_index()
             weakest = order[-1]
             specs.append((f"{stem}-group-heatmap.png", lambda g=groups, h=head, w=weakest:
-                          figures.group_profile_heatmap(g, highlight=w, title=f"{h}: điểm từng nhóm "
-                                                        f"chỉ số (% điểm tối đa của nhóm)")))
+                          figures.group_profile_heatmap(g, highlight=w, lang=lang,
+                                                        title=text(lang, "gallery.heatmap", head=h))))
             specs.append((f"{stem}-unit-vs-average.png", lambda g=groups, h=head, w=weakest, lv=level:
                           figures.unit_vs_average(
-                              g, w, average_label=f"Trung bình {_level_vi(lv)} của "
-                                                  f"{area_name} ({g['unit_id'].nunique()} đơn vị)",
-                              title=f"{h}: {units.at[w, 'name']} so với trung bình")))
-        specs.extend(_scatter_specs(ds, block, period, f"{stem}", head))
+                              g, w, lang=lang,
+                              average_label=text(lang, "gallery.average_of", level=_level_name(lv, lang),
+                                                 area=area_name, n=g["unit_id"].nunique()),
+                              title=text(lang, "gallery.unit_vs_average", head=h, unit=units.at[w, "name"]))))
+        specs.extend(_scatter_specs(ds, block, period, f"{stem}", head, lang))
     return specs
 
 
-def _scatter_specs(ds, block: pd.DataFrame, period: str, stem: str, head: str) -> list[Spec]:
+def _scatter_specs(ds, block: pd.DataFrame, period: str, stem: str, head: str, lang: str) -> list[Spec]:
     wanted = {k: (t, c, m or "percent") for k, (t, c, m, _) in QUANTITIES.items()}
     table = wide_values(ds, wanted, period=period, units=block["unit_id"])
     specs = []
@@ -114,37 +119,38 @@ def _scatter_specs(ds, block: pd.DataFrame, period: str, stem: str, head: str) -
         pairs = table[[x, y]].dropna()
         if len(pairs) < 4:
             continue
-        x_max, x_label = QUANTITIES[x][3], text("vi", f"quantity.{x}")
-        y_max, y_label = QUANTITIES[y][3], text("vi", f"quantity.{y}")
+        x_max, x_label = QUANTITIES[x][3], text(lang, f"quantity.{x}")
+        y_max, y_label = QUANTITIES[y][3], text(lang, f"quantity.{y}")
         if QUANTITIES[y][0] == "scores":
             y_label = f"{y_label} (/{y_max:g})"
         specs.append((f"{stem}-scatter-{x}-{y}.png", lambda t=table, a=x, b=y, xm=x_max, ym=y_max,
                       xl=x_label, yl=y_label: figures.correlation_scatter(
-                          t, a, b, x_label=xl, y_label=yl, x_max=xm, y_max=ym, method="spearman",
-                          title=f"{head}: {yl[:1].lower() + yl[1:]} theo {xl[:1].lower() + xl[1:]}")))
+                          t, a, b, x_label=xl, y_label=yl, x_max=xm, y_max=ym, method="spearman", lang=lang,
+                          title=text(lang, "gallery.scatter", head=head, y=yl[:1].lower() + yl[1:],
+                                     x=xl[:1].lower() + xl[1:]))))
     return specs
 
 
-def _trend_specs(ds, areas) -> list[Spec]:
+def _trend_specs(ds, areas, lang: str) -> list[Spec]:
     specs = []
     for area in dict.fromkeys(areas):
         series = figures.unit_series(ds, area)
         if series["value"].notna().sum() >= MIN_TREND_PERIODS:
             specs.append((f"{area.replace('/', '-')}-trend.png",
-                          lambda s=series: figures.trend(s)))
+                          lambda s=series: figures.trend(s, lang=lang)))
     return specs
 
 
-def _province_specs(ds, periods) -> list[Spec]:
+def _province_specs(ds, periods, lang: str) -> list[Spec]:
     specs = []
     for period in dict.fromkeys(periods):
-        label = _period_label(ds, period)
+        label = _period_label(ds, period, lang)
         totals = figures.unit_totals(ds, period, level="province")
         totals = totals.loc[totals["value"].notna()].assign(short=lambda t: t["province"])
         if len(totals) >= 2:
             specs.append((f"{period}-province-totals.png", lambda t=totals, lab=label:
-                          figures.province_totals(t, label="short", title=f"{lab}: tổng điểm và xếp "
-                                                  f"hạng các tỉnh, thành phố")))
+                          figures.province_totals(t, label="short", lang=lang,
+                                                  title=text(lang, "gallery.province_totals", period=lab))))
         groups = figures.unit_groups(ds, period, level="province")
         if groups["unit_id"].nunique() >= 2:
             if len(totals):
@@ -153,12 +159,12 @@ def _province_specs(ds, periods) -> list[Spec]:
                     "_v", ascending=False, kind="mergesort").drop(columns="_v")
             specs.append((f"{period}-province-groups.png", lambda g=groups, lab=label, n=
                           groups["unit_id"].nunique(): figures.group_small_multiples(
-                              g, average_label=f"Trung bình {n} tỉnh",
-                              title=f"{lab}: điểm từng nhóm chỉ số theo tỉnh (% điểm tối đa)")))
+                              g, lang=lang, average_label=text(lang, "gallery.average_provinces", n=n),
+                              title=text(lang, "gallery.province_groups", period=lab))))
     return specs
 
 
-def _distribution_specs(ds, sources: pd.DataFrame, name: str) -> list[Spec]:
+def _distribution_specs(ds, sources: pd.DataFrame, name: str, lang: str) -> list[Spec]:
     """Commune totals of every reported area, one box per area (its own period)."""
     frames = []
     units = ds.units.set_index("unit_id")
@@ -168,16 +174,16 @@ def _distribution_specs(ds, sources: pd.DataFrame, name: str) -> list[Spec]:
         block = block.loc[block["value"].notna()]
         if len(block) >= 2:
             where = units.at[source.area_unit_id, "name"]
-            frames.append(block.assign(area=f"{where} ({_short_period(source.period_id)})"))
+            frames.append(block.assign(area=f"{where} ({_short_period(source.period_id, lang)})"))
     if not frames:
         return []
     data = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["area", "unit_id"])
     same = data["area"].str.extract(r"\((.*)\)$")[0].nunique() == 1
-    title = "Tổng điểm cấp xã theo địa bàn" + ("" if same else " (kỳ báo cáo khác nhau)")
-    return [(name, lambda: figures.province_distributions(data, by="area", title=title))]
+    title = text(lang, "gallery.distributions" if same else "gallery.distributions_mixed")
+    return [(name, lambda: figures.province_distributions(data, by="area", title=title, lang=lang))]
 
 
-def _synthetic_specs() -> list[Spec]:
+def _synthetic_specs(lang: str) -> list[Spec]:
     """The across-province figures on the synthetic national data, when analysis.synthetic exists."""
     try:
         from . import synthetic
@@ -186,24 +192,24 @@ def _synthetic_specs() -> list[Spec]:
     sds = synthetic.national(seed=0, months=12)
     periods = sorted(set(sds.scores["period_id"]), key=lambda p: parse_period(p).start)
     last = periods[-1]
-    specs = _province_specs(sds, [last])
+    specs = _province_specs(sds, [last], lang)
     first = sds.sources.iloc[0]
     # the departments of one province: a block small enough for bars and a heatmap
-    specs.extend(_area_specs(sds, _Source(first.source_id, first.area_unit_id, last),
+    specs.extend(_area_specs(sds, _Source(first.source_id, first.area_unit_id, last), lang,
                              levels=("department",)))
     communes = figures.unit_totals(sds, last, level="commune")
     communes = communes.loc[communes["value"].notna()]
     if len(communes):
         specs.append(("synthetic-commune-distributions.png", lambda: figures.province_distributions(
-            communes, by="province", title=f"{_period_label(sds, last)}: tổng điểm cấp xã "
-                                          f"theo tỉnh")))
+            communes, by="province", lang=lang,
+            title=text(lang, "gallery.commune_distributions", period=_period_label(sds, last, lang)))))
     provinces = sorted(set(sds.units.loc[sds.units["level"] == "province", "unit_id"]))
-    specs.extend(_trend_specs(sds, provinces[:1]))
+    specs.extend(_trend_specs(sds, provinces[:1], lang))
     # every synthetic file name says so, whatever the ids are
     return [(n if n.startswith("synthetic-") else f"synthetic-{n}", f) for n, f in specs]
 
 
-def gallery_specs(ds, *, include_synthetic: bool = True) -> list[Spec]:
+def gallery_specs(ds, *, include_synthetic: bool = True, lang: str = "vi") -> list[Spec]:
     """Every figure the gallery draws for a dataset: ``(file name, builder)`` pairs.
 
     For each report in ``sources.csv``: the ranking of the units below its area (with the area's
@@ -224,12 +230,12 @@ def gallery_specs(ds, *, include_synthetic: bool = True) -> list[Spec]:
     sources = _real_sources(ds)
     specs: list[Spec] = []
     for source in sources.itertuples():
-        specs.extend(_area_specs(ds, source))
-    specs.extend(_trend_specs(ds, sources["area_unit_id"]))
-    specs.extend(_distribution_specs(ds, sources, "commune-distributions.png"))
-    specs.extend(_province_specs(ds, sources["period_id"]))
+        specs.extend(_area_specs(ds, source, lang))
+    specs.extend(_trend_specs(ds, sources["area_unit_id"], lang))
+    specs.extend(_distribution_specs(ds, sources, "commune-distributions.png", lang))
+    specs.extend(_province_specs(ds, sources["period_id"], lang))
     if include_synthetic:
-        specs.extend(_synthetic_specs())
+        specs.extend(_synthetic_specs(lang))
     names = [name for name, _ in specs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -238,7 +244,7 @@ def gallery_specs(ds, *, include_synthetic: bool = True) -> list[Spec]:
 
 
 def render_gallery(ds, out_dir: Path | str = GALLERY_DIR, *, dpi: int = 110,
-                   include_synthetic: bool = True) -> list[Path]:
+                   include_synthetic: bool = True, lang: str = "vi") -> list[Path]:
     """Render every gallery figure to ``out_dir/<name>.png`` (temporary file, then rename).
 
     Parameters
@@ -268,7 +274,7 @@ def render_gallery(ds, out_dir: Path | str = GALLERY_DIR, *, dpi: int = 110,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, build in gallery_specs(ds, include_synthetic=include_synthetic):
+    for name, build in gallery_specs(ds, include_synthetic=include_synthetic, lang=lang):
         path = out_dir / name
         atomic_write_bytes(path, figures.to_png(build(), dpi=dpi))
         written.append(path)
@@ -281,6 +287,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=GALLERY_DIR,
                         help="output folder (default: reports/gallery/)")
     parser.add_argument("--dpi", type=int, default=110, help="resolution (default: 110)")
+    parser.add_argument("--lang", default="vi", choices=["vi", "en"], help="language of the figures (default: vi)")
     parser.add_argument("--no-synthetic", action="store_true",
                         help="leave out the figures on synthetic national data")
     return parser
@@ -293,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         paths = render_gallery(load_dataset(args.data), args.out, dpi=args.dpi,
-                               include_synthetic=not args.no_synthetic)
+                               include_synthetic=not args.no_synthetic, lang=args.lang)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
