@@ -49,7 +49,7 @@ from .config import ALPHA
 from .errors import ParameterError
 from .i18n import check_lang, number as _format_number, period_label, text as _text
 from .periods import MERGER_DATE, Period, crosses_merger, parse_period
-from .reference import FIVE_GROUPS, SIX_GROUPS, bands as reference_bands, groups as reference_groups
+from .reference import FIVE_GROUPS, SIX_GROUPS, bands as reference_bands, group_order, groups as reference_groups
 from .scheme import Scheme, load_scheme
 from .scoring import band_of
 from .stats import correlation_test
@@ -600,7 +600,7 @@ def unit_groups(ds, period: str, *, area: str | None = None, level: str | None =
     meta["province"] = meta["province_id"].map(names["name"]).map(short_name)
     meta["_order"] = np.arange(len(meta))
     out = meta.merge(first, on="unit_id", how="inner")
-    order = {g: i for i, g in enumerate(SIX_GROUPS[:2] + ("ONLINE", "TTTT", "DVTT", "MDHL", "MDSH"))}
+    order = {g: i for i, g in enumerate(group_order())}  # both views, in report order
     out["_g"] = out["group"].map(order)
     out = out.sort_values(["_order", "_g"], kind="mergesort").drop(columns=["_order", "_g"])
     return out.reset_index(drop=True)
