@@ -43,6 +43,23 @@ def test_comparison_covers_34_provinces(scratch, period):
     assert sorted(table["rank"].astype(int)) == list(range(1, 35))
 
 
+def test_trend_keeps_one_kind_of_period(scratch):
+    """Gia Lai has two months and five year-to-date snapshots: a month report's trend shows the
+    months, a snapshot report's the snapshots, and each names what it left out."""
+    from analysis.render import resolve
+
+    from analysis.report import ProvinceReport
+
+    month = ProvinceReport.load("gia-lai", "2026-02", "en", scratch)
+    assert month.trend_table()["period_id"].tolist() == ["2026-02", "2026-03"]
+    assert len(month.trend_other_periods()) == 5
+    notes = [resolve(p.text, "en") for p in month.trend().parts if getattr(p, "style", "") == "note"]
+    assert notes and "5 periods of another kind" in notes[0] and "2026 to 24/09/2026" in notes[0]
+    ytd = ProvinceReport.load("gia-lai", "2026-ytd-10-02", "vi", scratch)
+    assert all("-ytd-" in p for p in ytd.trend_table()["period_id"])
+    assert ytd.trend_other_periods() == ["2026-02", "2026-03"]
+
+
 def test_every_offered_report_builds(scratch, tmp_path):
     """ALL province-periods and comparisons that `build --list` offers build (not a sample):
     the 34 provinces of the newest provinces snapshot, Gia Lai for every snapshot, the comparisons."""

@@ -457,10 +457,25 @@ class ProvinceReport(_Base):
         return data_quality_warnings(self.findings, self.period)
 
     def trend_table(self) -> pd.DataFrame:
+        """The province's total and rank over the periods of the report period's kind (months
+        for a month report, year-to-date snapshots for a snapshot …), oldest first: values of
+        other kinds are not comparable with it (see :meth:`trend_other_periods`)."""
         tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
-        return (tot.sort_values("period_id").groupby("period_id", sort=True)
-                .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
-                .reset_index())
+        series = (tot.groupby("period_id", sort=True)
+                  .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
+                  .reset_index())
+        kind = parse_period(self.period).kind
+        periods = [parse_period(p) for p in series["period_id"]]
+        same = [p.kind == kind for p in periods]
+        order = sorted((i for i, ok in enumerate(same) if ok), key=lambda i: (periods[i].start, periods[i].end))
+        return series.iloc[order].reset_index(drop=True)
+
+    def trend_other_periods(self) -> list[str]:
+        """Periods with a total of the province that the trend leaves out (another kind of period)."""
+        tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
+        kind = parse_period(self.period).kind
+        others = [parse_period(p) for p in tot["period_id"].drop_duplicates() if parse_period(p).kind != kind]
+        return [p.period_id for p in sorted(others, key=lambda p: (p.start, p.end))]
 
     @_once
     def trend(self) -> c.Content:
@@ -479,6 +494,10 @@ class ProvinceReport(_Base):
         table = series.rename(columns={"period_id": "period", "value": "total"})
         out.tables["trend"] = table
         out.parts += [c.FigureRef("trend", c.Msg("section.trend")), c.TableRef("trend")]
+        others = self.trend_other_periods()
+        if others:
+            out.parts.append(c.Text(c.Msg("trend.other_kinds", n=c.Num(len(others), 0),
+                                          periods=c.Join([c.Period(p) for p in others], sep="; ")), style="note"))
         return out
 
     # --- 2. groups -----------------------------------------------------------------------
