@@ -567,3 +567,26 @@ def test_svg_keeps_text_as_nfc_text_with_stable_bytes_and_ids(nari):
     two = pd.DataFrame({"name": ["xã A", "xã B"], "value": [89.49, 75.25]})
     assert ">89.49</text>" in F.to_svg(F.ranking_bars(two, lang="en"))
     assert ">89,49</text>" in F.to_svg(F.ranking_bars(two, lang="vi"))
+
+
+def test_trend_of_snapshots_is_placed_by_cut_off_day_with_readable_ticks():
+    """Year-to-date snapshots two days apart: each at its cut-off day, ticks labelled by day,
+    close ones left unlabelled so no two labels collide, the newest always labelled."""
+    import pandas as pd
+
+    from analysis.figures import trend
+
+    ids = ["2026-ytd-09-24", "2026-ytd-09-26", "2026-ytd-09-27", "2026-ytd-09-30", "2026-ytd-10-02"]
+    df = pd.DataFrame({"period_id": ids, "value": [62.74, 62.74, 64.98, 65.22, 65.47],
+                       "rank": [None, 13, None, 6, None], "rank_of": [34] * 5})
+    for lang, axis in (("vi", "Ngày chốt số liệu (lũy kế)"), ("en", "Cut-off date (to date)")):
+        fig = trend(df, unit_label="tỉnh Gia Lai", lang=lang)
+        bottom = fig.axes[1]
+        ticks = bottom.get_xticks()
+        assert list(ticks) == [float(pd.Timestamp(f"2026-{d}").toordinal()) for d in
+                               ("09-24", "09-26", "09-27", "09-30", "10-02")]
+        labels = [t.get_text() for t in bottom.get_xticklabels()]
+        assert labels[0] == "24/9\n2026" and labels[-1] == "2/10"
+        shown = [x for x, lab in zip(ticks, labels) if lab]
+        assert all(b - a >= (ticks[-1] - ticks[0] + 20) / 12 for a, b in zip(shown, shown[1:]))
+        assert bottom.get_xlabel() == axis

@@ -1075,15 +1075,41 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
 # --------------------------------------------------------------------------- 4. trend
 
 
+_TO_DATE = ("ytd", "qtd", "mtd")
+
+
 def _period_ticks(periods: list[Period]) -> list[str]:
-    """Tick labels; a long monthly series shows the year only under its first month."""
+    """Tick labels; a long monthly series shows the year only under its first month; a series of
+    to-date snapshots is labelled by cut-off day (``24/9``), the year under the first of each."""
     if len(periods) > 8 and all(p.kind == "month" for p in periods):
         out, year = [], None
         for p in periods:
             out.append(f"{p.start.month}" if p.year == year else f"{p.start.month}\n{p.year}")
             year = p.year
         return out
+    if periods and all(p.kind in _TO_DATE for p in periods):
+        out, year = [], None
+        for p in periods:
+            day = f"{p.end.day}/{p.end.month}"
+            out.append(day if p.end.year == year else f"{day}\n{p.end.year}")
+            year = p.end.year
+        return out
     return [_period_tick(p) for p in periods]
+
+
+def _thin_ticks(xs: np.ndarray, labels: list[str], min_gap: float) -> list[str]:
+    """Blank the labels of ticks closer than ``min_gap`` to the previous labelled one, keeping
+    the last tick (the report's period) labelled."""
+    out, last = list(labels), None
+    for i, xv in enumerate(xs):
+        if last is not None and xv - xs[last] < min_gap:
+            if i == len(xs) - 1:
+                out[last] = ""  # the newest wins over its close neighbour
+            else:
+                out[i] = ""
+                continue
+        last = i
+    return out
 
 
 def _period_tick(p: Period) -> str:
@@ -1097,7 +1123,10 @@ def _period_tick(p: Period) -> str:
 
 
 def _period_x(p: Period) -> float:
-    """Position on the time axis: the middle of the period, in days."""
+    """Position on the time axis in days: the middle of the period, or the cut-off day of a
+    to-date snapshot (snapshots of one year all start on 1 January)."""
+    if p.kind in _TO_DATE:
+        return float(p.end.toordinal())
     return (p.start.toordinal() + p.end.toordinal()) / 2.0
 
 
@@ -1206,10 +1235,12 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         ax_rank.set_ylabel(_t("fig.rank_axis_of", of=of) if of else _t("fig.rank_axis"))
         ax_rank.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     bottom = ax_rank if ax_rank is not None else ax
-    bottom.set_xticks(xs, labels=_period_ticks(parsed))
     span = (xs.max() - xs.min()) if len(xs) > 1 else 30.0
+    # at most about 12 labels across the axis; closer ticks keep their mark without a label
+    bottom.set_xticks(xs, labels=_thin_ticks(xs, _period_ticks(parsed), (span + 20) / 12))
     bottom.set_xlim(xs.min() - 0.06 * span - 10, xs.max() + 0.06 * span + 10)
-    bottom.set_xlabel(_t("fig.month_axis") if all(p.kind == "month" for p in parsed) else _t("fig.period_axis"))
+    bottom.set_xlabel(_t("fig.month_axis") if all(p.kind == "month" for p in parsed) else
+                      _t("fig.cutoff_axis") if all(p.kind in _TO_DATE for p in parsed) else _t("fig.period_axis"))
     if crosses_merger(parsed):
         xm = float(MERGER_DATE.toordinal()) - 0.5
         for a in filter(None, (ax, ax_rank)):
