@@ -76,6 +76,36 @@ def test_second_run_executes_nothing(built, monkeypatch):
     assert {r.status for r in results} == {"skipped"}
 
 
+def test_noop_command_line_build_loads_no_dataframe_library(built):
+    """A build with nothing to do reads its arguments, the plan cache, the stamps and the index
+    key without importing pandas (what made a no-op cost a second); the page is kept as it was."""
+    out, _, _ = built
+    index = out / "index.html"
+    before = index.read_bytes()
+    probe = ("import sys; from analysis.cli import main; code = main(['build', '--out', sys.argv[1], '--quiet']); "
+             "print(code, sorted(m for m in ('pandas', 'pandera', 'jinja2', 'nbconvert') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe, str(out)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
+    assert "0 built, 6 unchanged, 0 failed" in done.stdout
+    assert index.read_bytes() == before
+
+
+def test_index_edited_by_hand_is_rendered_again(built):
+    out, _, _ = built
+    index = out / "index.html"
+    before = index.read_bytes()
+    index.write_text("edited", encoding="utf-8")
+    write_index(out)
+    assert index.read_bytes() == before
+
+
+def test_interrupted_import_names_match_the_dataset():
+    from analysis import cli, dataset
+
+    assert cli._INTERRUPTED_IMPORT == (dataset.STAGING_PREFIX, dataset.JOURNAL)
+    assert build.READ_LOG_ENV == dataset.READ_LOG_ENV
+
+
 def test_touching_one_province_rebuilds_only_its_reports(built, tmp_path):
     out, _, _ = built
     data = tmp_path / "data"

@@ -49,7 +49,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR
+from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR, TABLES
 from .errors import BusyError, ParameterError
 from .files import LOCKED_ENV, atomic_write_bytes, atomic_write_text, dir_lock
 from .fingerprint import sha as _sha
@@ -126,9 +126,15 @@ def input_hash(job: Job, *, notebook_bytes: bytes, package: str, lock: bytes) ->
 
 # --- planning ----------------------------------------------------------------------------
 def _data_manifest(data_dir: Path) -> dict[str, str]:
-    from .dataset import LOAD_ORDER, file_sha256
-
-    return {t: file_sha256(data_dir / f"{t}.csv") for t in LOAD_ORDER if (data_dir / f"{t}.csv").exists()}
+    """SHA-256 of each table file present (the same digests as :func:`analysis.dataset.file_sha256`,
+    without importing pandas: a no-op rebuild never needs it)."""
+    manifest = {}
+    for table in TABLES:
+        path = data_dir / f"{table}.csv"
+        if path.exists():
+            with open(path, "rb") as fh:
+                manifest[table] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return manifest
 
 
 def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: str | None = None,
@@ -1033,11 +1039,17 @@ def _execute_dask(args, out_dir: Path, workers: int, bar, scheduler: str | None 
     return results
 
 
+INDEX_KEY = "index.sha256"  # in STATE_DIR: what index.html was rendered from, and its own hash
+
+
 def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
     """Write ``index.html`` linking every report that has a current stamp (page rendered by
-    :func:`analysis.render.index_html`: names of provinces and periods, not ids)."""
-    from .render import index_html
+    :func:`analysis.render.index_html`: names of provinces and periods, not ids).
 
+    The page is left as it is when it was rendered from the same entries, language and package
+    and has not been changed since (``.build/index.sha256``), so a no-op rebuild does not load
+    the renderer.
+    """
     out_dir = Path(out_dir)
     entries = []
     for stamp in sorted((out_dir / STATE_DIR).glob("*.json")):
@@ -1052,7 +1064,17 @@ def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
                      if (out_dir / f"{info['key']}{ext}").exists()}
             entries.append({**info, "files": files, "province_name": info.get("area")})
     entries.sort(key=lambda i: (i["kind"] != "compare", i["key"]))
-    page = index_html(entries, lang)
     path = out_dir / "index.html"
+    key_file = out_dir / STATE_DIR / INDEX_KEY
+    key = _sha(json.dumps([lang, entries], sort_keys=True, ensure_ascii=False).encode(), package_hash().encode())
+    try:
+        if key_file.read_text(encoding="ascii").split() == [key, _sha(path.read_bytes())]:
+            return path
+    except (OSError, ValueError):
+        pass
+    from .render import index_html
+
+    page = index_html(entries, lang)
     atomic_write_text(path, page, tmp_dir=_work_dir(out_dir))
+    atomic_write_text(key_file, f"{key} {_sha(page.encode('utf-8'))}\n", tmp_dir=_work_dir(out_dir))
     return path
