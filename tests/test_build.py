@@ -99,6 +99,29 @@ def test_index_edited_by_hand_is_rendered_again(built):
     assert index.read_bytes() == before
 
 
+def test_plan_rehashes_a_data_file_only_when_it_changed(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    monkeypatch.setattr(build, "RACY_NS", 50_000_000)  # not 2 s: the copy was just written
+    time.sleep(0.1)
+    first = plan_jobs(data, out_dir=tmp_path / "out")
+    reads = []
+    digest = build.hashlib.file_digest
+    monkeypatch.setattr(build.hashlib, "file_digest", lambda fh, name: reads.append(fh.name) or digest(fh, name))
+    assert plan_jobs(data, out_dir=tmp_path / "out") == first and reads == []
+    # the same size and modification time, other bytes: its status-change time still moves
+    path = data / "indicators.csv"
+    st = path.stat()
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(",online_payment_rate,percent,,,93.75,", ",online_payment_rate,percent,,,93.76,", 1)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    after = {j.key: j.data_hash for j in plan_jobs(data, out_dir=tmp_path / "out")}
+    assert [r for r in reads if r.endswith("indicators.csv")]
+    assert after["bac-kan/2024-07"] != {j.key: j.data_hash for j in first}["bac-kan/2024-07"]
+
+
 def test_interrupted_import_names_match_the_dataset():
     from analysis import cli, dataset
 

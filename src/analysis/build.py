@@ -125,16 +125,48 @@ def input_hash(job: Job, *, notebook_bytes: bytes, package: str, lock: bytes) ->
 
 
 # --- planning ----------------------------------------------------------------------------
-def _data_manifest(data_dir: Path) -> dict[str, str]:
+RACY_NS = 2_000_000_000  # a file changed this close to the hashing of it is hashed again next time
+
+
+def _file_stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _data_manifest(data_dir: Path, known: dict | None = None) -> tuple[dict[str, str], dict]:
     """SHA-256 of each table file present (the same digests as :func:`analysis.dataset.file_sha256`,
-    without importing pandas: a no-op rebuild never needs it)."""
-    manifest = {}
+    without importing pandas: a no-op rebuild never needs it), and what to pass as ``known`` next
+    time.
+
+    ``known`` (kept in the plan cache) lets a file keep its last digest without being read again
+    when its device, inode, size, modification and status-change times are all unchanged, and its
+    status-change time was at least :data:`RACY_NS` older than that hashing (so a write in the
+    same clock tick as the hashing is never missed; as git does with its index). Any write,
+    rename or ``touch`` of a file changes its status-change time, which nothing but the clock
+    sets.
+    """
+    started = time.time_ns()
+    manifest, stats = {}, {}
+    known = known or {}
     for table in TABLES:
         path = data_dir / f"{table}.csv"
-        if path.exists():
-            with open(path, "rb") as fh:
-                manifest[table] = hashlib.file_digest(fh, "sha256").hexdigest()
-    return manifest
+        stat = _file_stat(path)
+        if stat is None:
+            continue
+        old = known.get("stats", {}).get(table)
+        if (old == stat and table in known.get("manifest", {})
+                and stat[4] < known.get("hashed_at", 0) - RACY_NS):
+            manifest[table] = known["manifest"][table]
+            continue
+        with open(path, "rb") as fh:
+            manifest[table] = hashlib.file_digest(fh, "sha256").hexdigest()
+        if _file_stat(path) != stat:  # changed while being read: never reused
+            stat = None
+        stats[table] = stat
+    return manifest, {"manifest": manifest, "stats": stats, "hashed_at": started}
 
 
 def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: str | None = None,
@@ -166,7 +198,6 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         user_scheme(scheme)  # a bad path or file stops here, before the data is read
         scheme_path = str(Path(scheme).resolve())
         scheme_hash = hashlib.sha256(Path(scheme_path).read_bytes()).hexdigest()
-    manifest = _data_manifest(data_dir)
     cache_file = out_dir / STATE_DIR / "plan.json"
     cached = None
     if cache_file.exists():
@@ -174,6 +205,9 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
             cached = json.loads(cache_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             cached = None
+    known = cached.get("files") if isinstance(cached, dict) else None
+    manifest, files = _data_manifest(data_dir, known if known and known.get("data_dir") == str(data_dir) else None)
+    files["data_dir"] = str(data_dir)
     request = {"data_dir": str(data_dir), "month": month, "province": province, "period": period,
                "langs": list(langs), "comparisons": comparisons, "manifest": manifest, "formats": list(formats),
                "code": package_hash(), "scheme": [scheme_path, scheme_hash]}
@@ -192,7 +226,7 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         raise ParameterError(f"parameter 'FORMAT': {', '.join(unknown)} not allowed; choose from {', '.join(FORMATS)}")
 
     facts = data_facts(data_dir)
-    if _data_manifest(data_dir) != manifest:
+    if _data_manifest(data_dir)[0] != manifest:
         raise BusyError(f"'{data_dir}' changed while the build was being planned; run the build again")
     pairs = [tuple(p) for p in facts["report_periods"]]
     if province is not None or period is not None:
@@ -234,8 +268,8 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
     try:  # the plan cache is an optimisation: skipped when another build holds the directory
         out_dir.mkdir(parents=True, exist_ok=True)
         with dir_lock(out_dir, "build (writing this output directory)"):
-            atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]},
-                                                     indent=1), tmp_dir=_work_dir(out_dir))
+            atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs],
+                                                      "files": files}, indent=1), tmp_dir=_work_dir(out_dir))
     except (BusyError, OSError):
         pass
     return jobs
