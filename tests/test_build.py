@@ -55,6 +55,28 @@ def test_html_is_self_contained_vietnamese_and_shows_no_code(built):
     assert "82,88/100" in html
 
 
+def test_html_export_is_nbconvert_html_without_its_second_parse(built):
+    """The page is the one nbconvert's HTMLExporter makes (focusable outputs, alt on every image),
+    element for element, without its BeautifulSoup pass over the rendered page."""
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    out, _, _ = built
+    nb = nbformat.read(out / "bac-kan/2024-07.ipynb", as_version=4)
+    ours = build._exporter()
+    theirs = HTMLExporter(config=ours.config, extra_loaders=ours.extra_loaders)
+    assert type(ours) is not HTMLExporter and isinstance(ours, HTMLExporter)
+
+    def elements(html):
+        return [(e.name, sorted((k, " ".join(v) if isinstance(v, list) else v) for k, v in e.attrs.items()),
+                 e.string) for e in BeautifulSoup(html, "html.parser").find_all(True)]
+
+    mine, nbconvert = (e.from_notebook_node(nb, resources={"metadata": {"name": "t"}})[0] for e in (ours, theirs))
+    assert elements(mine) == elements(nbconvert)
+    assert 'tabindex="0"' in mine and "<img" in mine
+
+
 def test_executed_notebook_is_kept_as_the_record(built):
     out, _, _ = built
     nb = json.loads((out / "bac-kan/2024-07.ipynb").read_text(encoding="utf-8"))
