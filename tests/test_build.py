@@ -56,6 +56,28 @@ def test_html_is_self_contained_vietnamese_and_shows_no_code(built):
     assert "82,88/100" in html
 
 
+def test_html_export_is_nbconvert_html_without_its_second_parse(built):
+    """The page is the one nbconvert's HTMLExporter makes (focusable outputs, alt on every image),
+    element for element, without its BeautifulSoup pass over the rendered page."""
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    out, _, _ = built
+    nb = nbformat.read(out / "bac-kan/2024-07.ipynb", as_version=4)
+    ours = build._exporter()
+    theirs = HTMLExporter(config=ours.config, extra_loaders=ours.extra_loaders)
+    assert type(ours) is not HTMLExporter and isinstance(ours, HTMLExporter)
+
+    def elements(html):
+        return [(e.name, sorted((k, " ".join(v) if isinstance(v, list) else v) for k, v in e.attrs.items()),
+                 e.string) for e in BeautifulSoup(html, "html.parser").find_all(True)]
+
+    mine, nbconvert = (e.from_notebook_node(nb, resources={"metadata": {"name": "t"}})[0] for e in (ours, theirs))
+    assert elements(mine) == elements(nbconvert)
+    assert 'tabindex="0"' in mine and "<img" in mine
+
+
 def test_executed_notebook_is_kept_as_the_record(built):
     out, _, _ = built
     nb = json.loads((out / "bac-kan/2024-07.ipynb").read_text(encoding="utf-8"))
@@ -75,6 +97,59 @@ def test_second_run_executes_nothing(built, monkeypatch):
     monkeypatch.setattr(build, "_start_zygote", no_kernel)
     results = run_batch(plan_jobs(DATA_DIR, out_dir=out), out_dir=out, progress=False)
     assert {r.status for r in results} == {"skipped"}
+
+
+def test_noop_command_line_build_loads_no_dataframe_library(built):
+    """A build with nothing to do reads its arguments, the plan cache, the stamps and the index
+    key without importing pandas (what made a no-op cost a second); the page is kept as it was."""
+    out, _, _ = built
+    index = out / "index.html"
+    before = index.read_bytes()
+    probe = ("import sys; from analysis.cli import main; code = main(['build', '--out', sys.argv[1], '--quiet']); "
+             "print(code, sorted(m for m in ('pandas', 'pandera', 'jinja2', 'nbconvert') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe, str(out)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
+    assert "0 built, 6 unchanged, 0 failed" in done.stdout
+    assert index.read_bytes() == before
+
+
+def test_index_edited_by_hand_is_rendered_again(built):
+    out, _, _ = built
+    index = out / "index.html"
+    before = index.read_bytes()
+    index.write_text("edited", encoding="utf-8")
+    write_index(out)
+    assert index.read_bytes() == before
+
+
+def test_plan_rehashes_a_data_file_only_when_it_changed(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    monkeypatch.setattr(build, "RACY_NS", 50_000_000)  # not 2 s: the copy was just written
+    time.sleep(0.1)
+    first = plan_jobs(data, out_dir=tmp_path / "out")
+    reads = []
+    digest = build.hashlib.file_digest
+    monkeypatch.setattr(build.hashlib, "file_digest", lambda fh, name: reads.append(fh.name) or digest(fh, name))
+    assert plan_jobs(data, out_dir=tmp_path / "out") == first and reads == []
+    # the same size and modification time, other bytes: its status-change time still moves
+    path = data / "indicators.csv"
+    st = path.stat()
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(",online_payment_rate,percent,,,93.75,", ",online_payment_rate,percent,,,93.76,", 1)
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    after = {j.key: j.data_hash for j in plan_jobs(data, out_dir=tmp_path / "out")}
+    assert [r for r in reads if r.endswith("indicators.csv")]
+    assert after["bac-kan/2024-07"] != {j.key: j.data_hash for j in first}["bac-kan/2024-07"]
+
+
+def test_interrupted_import_names_match_the_dataset():
+    from analysis import cli, dataset
+
+    assert cli._INTERRUPTED_IMPORT == (dataset.STAGING_PREFIX, dataset.JOURNAL)
+    assert build.READ_LOG_ENV == dataset.READ_LOG_ENV
 
 
 def test_touching_one_province_rebuilds_only_its_reports(built, tmp_path):

@@ -117,3 +117,21 @@ def test_two_builds_give_the_same_bytes(ds, tmp_path):
         assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}
         core = z.read("docProps/core.xml").decode()
     assert "2000-01-01T00:00:00Z" in core and core.count("2000-01-01") == 2
+
+
+def test_width_of_a_figure_is_the_length_it_is_printed_with():
+    """Column widths count the characters of each figure as the report prints it (Babel), without
+    printing every figure through Babel: checked against the printed text itself."""
+    from analysis.render import cell_text
+    from analysis.workbook import _printed_length
+
+    values = [0, 0.0, -0.0, 0.004, -0.004, 0.005, 9.995, 99.999, 87.15, 87.1, 1234.5, -1234.567, 1e6, 12345678.9,
+              float("nan"), None, 1 / 3, 0.0004, 0.2, "n/a"]
+    for kind, decimals in [("number", None), ("number", 0), ("number", 1), ("number", 2), ("int", 0),
+                           ("pvalue", 3)]:
+        for value in values:
+            if kind in ("int", "pvalue") and isinstance(value, float) and value < 0:
+                continue
+            for lang in ("vi", "en"):
+                assert _printed_length(value, kind, decimals) == len(cell_text(value, kind, decimals, lang)), \
+                    (value, kind, decimals, lang)

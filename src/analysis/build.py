@@ -39,6 +39,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -49,7 +50,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR
+from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR, TABLES
 from .errors import BusyError, ParameterError
 from .files import LOCKED_ENV, atomic_write_bytes, atomic_write_text, dir_lock
 from .fingerprint import sha as _sha
@@ -125,10 +126,48 @@ def input_hash(job: Job, *, notebook_bytes: bytes, package: str, lock: bytes) ->
 
 
 # --- planning ----------------------------------------------------------------------------
-def _data_manifest(data_dir: Path) -> dict[str, str]:
-    from .dataset import LOAD_ORDER, file_sha256
+RACY_NS = 2_000_000_000  # a file changed this close to the hashing of it is hashed again next time
 
-    return {t: file_sha256(data_dir / f"{t}.csv") for t in LOAD_ORDER if (data_dir / f"{t}.csv").exists()}
+
+def _file_stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _data_manifest(data_dir: Path, known: dict | None = None) -> tuple[dict[str, str], dict]:
+    """SHA-256 of each table file present (the same digests as :func:`analysis.dataset.file_sha256`,
+    without importing pandas: a no-op rebuild never needs it), and what to pass as ``known`` next
+    time.
+
+    ``known`` (kept in the plan cache) lets a file keep its last digest without being read again
+    when its device, inode, size, modification and status-change times are all unchanged, and its
+    status-change time was at least :data:`RACY_NS` older than that hashing (so a write in the
+    same clock tick as the hashing is never missed; as git does with its index). Any write,
+    rename or ``touch`` of a file changes its status-change time, which nothing but the clock
+    sets.
+    """
+    started = time.time_ns()
+    manifest, stats = {}, {}
+    known = known or {}
+    for table in TABLES:
+        path = data_dir / f"{table}.csv"
+        stat = _file_stat(path)
+        if stat is None:
+            continue
+        old = known.get("stats", {}).get(table)
+        if (old == stat and table in known.get("manifest", {})
+                and stat[4] < known.get("hashed_at", 0) - RACY_NS):
+            manifest[table] = known["manifest"][table]
+            continue
+        with open(path, "rb") as fh:
+            manifest[table] = hashlib.file_digest(fh, "sha256").hexdigest()
+        if _file_stat(path) != stat:  # changed while being read: never reused
+            stat = None
+        stats[table] = stat
+    return manifest, {"manifest": manifest, "stats": stats, "hashed_at": started}
 
 
 def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: str | None = None,
@@ -160,7 +199,6 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         user_scheme(scheme)  # a bad path or file stops here, before the data is read
         scheme_path = str(Path(scheme).resolve())
         scheme_hash = hashlib.sha256(Path(scheme_path).read_bytes()).hexdigest()
-    manifest = _data_manifest(data_dir)
     cache_file = out_dir / STATE_DIR / "plan.json"
     cached = None
     if cache_file.exists():
@@ -168,6 +206,9 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
             cached = json.loads(cache_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             cached = None
+    known = cached.get("files") if isinstance(cached, dict) else None
+    manifest, files = _data_manifest(data_dir, known if known and known.get("data_dir") == str(data_dir) else None)
+    files["data_dir"] = str(data_dir)
     request = {"data_dir": str(data_dir), "month": month, "province": province, "period": period,
                "langs": list(langs), "comparisons": comparisons, "manifest": manifest, "formats": list(formats),
                "code": package_hash(), "scheme": [scheme_path, scheme_hash]}
@@ -186,7 +227,7 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
         raise ParameterError(f"parameter 'FORMAT': {', '.join(unknown)} not allowed; choose from {', '.join(FORMATS)}")
 
     facts = data_facts(data_dir)
-    if _data_manifest(data_dir) != manifest:
+    if _data_manifest(data_dir)[0] != manifest:
         raise BusyError(f"'{data_dir}' changed while the build was being planned; run the build again")
     pairs = [tuple(p) for p in facts["report_periods"]]
     if province is not None or period is not None:
@@ -228,8 +269,8 @@ def plan_jobs(data_dir: Path = DATA_DIR, *, out_dir: Path = REPORTS_DIR, month: 
     try:  # the plan cache is an optimisation: skipped when another build holds the directory
         out_dir.mkdir(parents=True, exist_ok=True)
         with dir_lock(out_dir, "build (writing this output directory)"):
-            atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs]},
-                                                     indent=1), tmp_dir=_work_dir(out_dir))
+            atomic_write_text(cache_file, json.dumps({"request": request, "jobs": [asdict(j) for j in jobs],
+                                                      "files": files}, indent=1), tmp_dir=_work_dir(out_dir))
     except (BusyError, OSError):
         pass
     return jobs
@@ -376,7 +417,6 @@ def _exporter():
     """One HTML exporter per worker process, reused for every report it renders."""
     global _EXPORTER
     if _EXPORTER is None:
-        from nbconvert import HTMLExporter
         from traitlets.config import Config
 
         from jinja2 import DictLoader
@@ -388,8 +428,47 @@ def _exporter():
         c.HTMLExporter.exclude_input = True
         c.HTMLExporter.exclude_input_prompt = True
         c.HTMLExporter.exclude_output_prompt = True
-        _EXPORTER = HTMLExporter(config=c, extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
+        _EXPORTER = _html_exporter_class()(config=c, extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
     return _EXPORTER
+
+
+# what nbconvert's HTMLExporter adds to the page it rendered, by parsing it again with
+# BeautifulSoup: keyboard focus on each cell's input and output, an alt text on an image without one
+_FOCUSABLE = re.compile(r'(<div class="(?:[^"]*\s)?jp-(?:Cell-inputWrapper|OutputArea-output)(?:\s[^"]*)?")')
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\salt=)")
+_NO_ALT = '<img alt="No description has been provided for this image"'
+
+
+def _html_exporter_class():
+    """nbconvert's HTMLExporter, less its second pass over the page it rendered.
+
+    ``HTMLExporter.from_notebook_node`` renders the template, then parses the whole page
+    (about 1 MB: tables, inlined styles and images) with BeautifulSoup and prints it again, only
+    to add ``tabindex="0"`` to the cells' input and output areas and an alt text to images
+    that have none; that pass was about 80 % of the time of an HTML export. Here the same two
+    attributes are added to the tags nbconvert's own template wrote (``_FOCUSABLE``,
+    ``_IMG_WITHOUT_ALT``), and the rendered page is otherwise kept as the template wrote it.
+    """
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class ReportHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            # as HTMLExporter.from_notebook_node (nbconvert 7) up to the template, then no re-parse
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code",
+                                 self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata,
+                                                                           parent=self, resources=resources))
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            html = _IMG_WITHOUT_ALT.sub(_NO_ALT, html)
+            return _FOCUSABLE.sub(r'\1 tabindex="0"', html), resources
+
+    return ReportHTMLExporter
 
 
 # The lab template without anything fetched from the network: no require.js (nothing in a
@@ -1033,11 +1112,17 @@ def _execute_dask(args, out_dir: Path, workers: int, bar, scheduler: str | None 
     return results
 
 
+INDEX_KEY = "index.sha256"  # in STATE_DIR: what index.html was rendered from, and its own hash
+
+
 def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
     """Write ``index.html`` linking every report that has a current stamp (page rendered by
-    :func:`analysis.render.index_html`: names of provinces and periods, not ids)."""
-    from .render import index_html
+    :func:`analysis.render.index_html`: names of provinces and periods, not ids).
 
+    The page is left as it is when it was rendered from the same entries, language and package
+    and has not been changed since (``.build/index.sha256``), so a no-op rebuild does not load
+    the renderer.
+    """
     out_dir = Path(out_dir)
     entries = []
     for stamp in sorted((out_dir / STATE_DIR).glob("*.json")):
@@ -1052,7 +1137,17 @@ def write_index(out_dir: Path = REPORTS_DIR, lang: str = "vi") -> Path:
                      if (out_dir / f"{info['key']}{ext}").exists()}
             entries.append({**info, "files": files, "province_name": info.get("area")})
     entries.sort(key=lambda i: (i["kind"] != "compare", i["key"]))
-    page = index_html(entries, lang)
     path = out_dir / "index.html"
+    key_file = out_dir / STATE_DIR / INDEX_KEY
+    key = _sha(json.dumps([lang, entries], sort_keys=True, ensure_ascii=False).encode(), package_hash().encode())
+    try:
+        if key_file.read_text(encoding="ascii").split() == [key, _sha(path.read_bytes())]:
+            return path
+    except (OSError, ValueError):
+        pass
+    from .render import index_html
+
+    page = index_html(entries, lang)
     atomic_write_text(path, page, tmp_dir=_work_dir(out_dir))
+    atomic_write_text(key_file, f"{key} {_sha(page.encode('utf-8'))}\n", tmp_dir=_work_dir(out_dir))
     return path

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
 import re
 import sys
@@ -24,6 +25,11 @@ def _cmd_validate(args) -> int:
     return 0
 
 
+# analysis.dataset.STAGING_PREFIX and JOURNAL: the traces of an interrupted import (not imported
+# from there: a build with nothing to do never loads pandas)
+_INTERRUPTED_IMPORT = (".import-staging-", ".import-journal")
+
+
 def _cmd_build(args) -> int:
     from .build import build_lock, plan_jobs, run_batch
 
@@ -40,9 +46,10 @@ def _cmd_build(args) -> int:
             print(job.key)
         return 0
     scheduler = _scheduler_arg(args)
-    from .dataset import recover
+    if any(name.startswith(_INTERRUPTED_IMPORT) for name in os.listdir(args.data)):
+        from .dataset import recover
 
-    recover(args.data)  # finish an interrupted import first (under its own exclusive lock)
+        recover(args.data)  # finish an interrupted import first (under its own exclusive lock)
     # one build at a time per data dir (a second one queues, saying so), no import meanwhile;
     # the out dir is locked once the plan is valid
     with build_lock(args.data, None, one_build_per_data=True):
@@ -173,7 +180,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Subcommands defined in other modules (which import pandas and pandera when loaded).
+_ELSEWHERE = {"import": ".importers.command", "fetch": ".fetch", "audit": ".audit_command"}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand.
+
+    ``command`` names the subcommand about to run: the subcommands defined in other modules
+    (``import``, ``fetch``, ``audit``) are then added by name only unless one of them is that
+    command, so a ``build`` or ``clean`` does not load pandas to read its arguments.
+
+    Examples
+    --------
+    >>> args = build_parser("clean").parse_args(["clean", "--out", "x"])
+    >>> args.func.__name__, args.out
+    ('_cmd_clean', PosixPath('x'))
+    """
     parser = _Parser(prog="python -m analysis", description="Chỉ số 766 research toolkit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("validate", help="load and validate every table of a data directory")
@@ -181,17 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     from .config import REPORTS_DIR
-    from .importers.command import add_parser as add_import_parser
 
-    add_import_parser(sub)
-
-    from .fetch import add_parser as add_fetch_parser
-
-    add_fetch_parser(sub)
-
-    from .audit_command import add_parser as add_audit_parser
-
-    add_audit_parser(sub)
+    for name, module in _ELSEWHERE.items():
+        if command is None or command == name:
+            importlib.import_module(module, __package__).add_parser(sub)
+        else:  # known by name only: its module (pandas, pandera) is loaded when it is the command
+            sub.add_parser(name)
 
     p = sub.add_parser("build", help="build the HTML reports (only those whose inputs changed)")
     p.add_argument("--data", type=_path("--data/DATA"), default=DATA_DIR, help="data directory (default: data/)")
@@ -243,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMANDS = ("validate", *_ELSEWHERE, "build", "clean", "gallery", "synthetic")
+
+
 def _one_line(text: str) -> str:
     """The first line of a message (a DataError may list more problems below it)."""
     return str(text).strip().splitlines()[0] if str(text).strip() else ""
@@ -269,7 +290,9 @@ def main(argv=None) -> int:
     column or parameter); 1 the environment (disk full, read-only or unwritable directory,
     I/O error, another build or import holding the directory) or failed reports.
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # the full parser unless the command is known (--help and a misspelt command list them all)
+    parser = build_parser(argv[0] if argv and argv[0] in _COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

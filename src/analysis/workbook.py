@@ -17,9 +17,13 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 from .files import atomic_write_bytes
-from .i18n import decimals_needed
+from .i18n import DASH, decimals_needed
 from .render import NUMERIC_KINDS, cell_text, column_spec, header, resolve
 
 __all__ = ["write_xlsx", "write_csv", "export_tables", "sheet_names", "neutralise", "FORMULA_STARTS"]
@@ -106,60 +110,117 @@ def _deterministic_zip(data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def _write_cell(ws, row: int, col: int, value, kind: str, unit: str, fmt: str | None):
-    cell = ws.cell(row=row, column=col)
-    if kind in NUMERIC_KINDS and not isinstance(value, str):
-        if value is None or pd.isna(value):
-            return cell
-        v = float(value)
-        cell.value = v / 100.0 if unit == "percent" else (int(v) if kind == "int" and v == int(v) else v)
-        cell.number_format = fmt
-        return cell
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return cell
-    cell.value = str(value)
-    cell.data_type = "s"  # never a formula, whatever the text starts with
-    if cell.value.startswith(FORMULA_STARTS):
-        cell.quotePrefix = True
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
+def _printed_length(value, kind: str, decimals: int | None) -> int:
+    """Characters of a figure as :func:`analysis.render.cell_text` prints it (either notation: the
+    two separators only swap), without formatting it through Babel.
+
+    >>> [_printed_length(v, "number", d) for v, d in [(1234.5, 2), (87.1, None), (-0.004, 2), (None, 1)]]
+    [8, 4, 4, 1]
+    >>> _printed_length(0.0004, "pvalue", 3), len(cell_text(0.0004, "pvalue", 3, "vi"))
+    (7, 7)
+    """
+    if isinstance(value, str):
+        return len(value)
+    if _missing(value):
+        return len(DASH)
+    v = float(value)
+    if kind == "pvalue" and v < 0.001:
+        return len("< 0.001")
+    d = decimals_needed(v) if decimals is None else decimals
+    v = round(v, d) + 0.0
+    return len(f"{v if v != 0 else 0.0:,.{d}f}")
+
+
+def _texts(values: list, kind: str, decimals, lang: str) -> list[str | None]:
+    """The printed text of each cell of a text column (None where missing), each distinct value
+    printed once (a column of bands or groups repeats a few values)."""
+    seen: dict = {}
+    out = []
+    for value in values:
+        if _missing(value):
+            out.append(None)
+            continue
+        try:
+            shown = seen[value]
+        except KeyError:
+            shown = seen[value] = cell_text(value, kind, decimals, lang)
+        except TypeError:  # an unhashable value
+            shown = cell_text(value, kind, decimals, lang)
+        out.append(shown)
+    return out
+
+
+def _text_cell(ws, text: str | None):
+    """A text cell that is never a formula, whatever the text starts with."""
+    if text is None or not text.startswith(FORMULA_STARTS):
+        return text  # a plain string: openpyxl writes it as a shared string
+    cell = WriteOnlyCell(ws, value=text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
     return cell
 
 
-def write_xlsx(sections, path, lang: str) -> Path:
-    """One sheet per table of ``sections`` (report order); returns ``path`` (written atomically)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+def _number_cells(ws, values: list, kind: str, unit: str, fmt: str) -> list:
+    out = []
+    for value in values:
+        if isinstance(value, str):  # a figure already printed (a note in a numeric column)
+            out.append(_text_cell(ws, value))
+            continue
+        if _missing(value):
+            out.append(None)
+            continue
+        v = float(value)
+        cell = WriteOnlyCell(ws, value=v / 100.0 if unit == "percent" else (
+            int(v) if kind == "int" and v == int(v) else v))
+        cell.number_format = fmt
+        out.append(cell)
+    return out
 
+
+def write_xlsx(sections, path, lang: str) -> Path:
+    """One sheet per table of ``sections`` (report order); returns ``path`` (written atomically).
+
+    The workbook is streamed (openpyxl ``write_only``): each sheet's widths, frozen header and
+    autofilter are set from the data first, then its rows are written once.
+    """
     tables = export_tables(sections)
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="F2F2F2")
+    aligned = {side: Alignment(horizontal=side, wrap_text=True, vertical="top") for side in ("left", "right")}
     for (name, label, df), sheet in zip(tables, sheet_names([t[1] for t in tables])):
         ws = wb.create_sheet(sheet)
         cols = list(df.columns)
-        specs = [column_spec(df, col) for col in cols]
-        widths = []
-        for j, (col, (kind, dec, unit)) in enumerate(zip(cols, specs), start=1):
-            head = header(col, lang, unit)
-            cell = ws.cell(row=1, column=j, value=head)
-            cell.data_type = "s"
-            cell.font, cell.fill = bold, fill
-            cell.alignment = Alignment(horizontal="right" if kind in NUMERIC_KINDS else "left", wrap_text=True,
-                                       vertical="top")
-            fmt = _number_format(df, col, kind, dec, unit) if kind in NUMERIC_KINDS else None
-            width = len(head)
-            for i, value in enumerate(df[col].tolist(), start=2):
-                shown = value if kind in NUMERIC_KINDS else (
-                    cell_text(value, kind, dec, lang) if not (value is None or (not isinstance(value, str)
-                                                                                 and pd.isna(value))) else None)
-                _write_cell(ws, i, j, shown, kind, unit, fmt)
-                width = max(width, len(cell_text(value, kind, dec, lang)) + (1 if unit == "percent" else 0))
-            widths.append(min(_MAX_WIDTH, width + 2))
+        heads, columns, widths = [], [], []
+        for col in cols:
+            kind, dec, unit = column_spec(df, col)
+            numeric = kind in NUMERIC_KINDS
+            head = WriteOnlyCell(ws, value=header(col, lang, unit))
+            head.data_type = "s"
+            head.font, head.fill, head.alignment = bold, fill, aligned["right" if numeric else "left"]
+            heads.append(head)
+            values = df[col].tolist()
+            if numeric:
+                cells = _number_cells(ws, values, kind, unit, _number_format(df, col, kind, dec, unit))
+                longest = max((_printed_length(v, kind, dec) for v in values), default=0)
+                longest += 1 if unit == "percent" and values else 0
+            else:
+                texts = _texts(values, kind, dec, lang)
+                cells = [_text_cell(ws, t) for t in texts]
+                longest = max((len(DASH) if t is None else len(t) for t in texts), default=0)
+            columns.append(cells)
+            widths.append(min(_MAX_WIDTH, max(len(head.value), longest) + 2))
         for j, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(j)].width = w
         ws.freeze_panes = "A2"
         if cols:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(1, len(df) + 1)}"
+        ws.append(heads)
+        for row in zip(*columns):
+            ws.append(row)
     if not wb.sheetnames:
         wb.create_sheet("–")
     props = wb.properties
@@ -182,19 +243,18 @@ def write_csv(sections, directory, lang: str) -> Path:
     for name, _label, df in export_tables(sections):
         cols = list(df.columns)
         specs = [column_spec(df, col) for col in cols]
+        columns = []
+        for col, (kind, dec, _) in zip(cols, specs):
+            values = df[col].tolist()
+            if kind in NUMERIC_KINDS:
+                columns.append(["" if _missing(v) else neutralise(v) if isinstance(v, str) else
+                                str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0") for v in values])
+            else:
+                columns.append(["" if t is None else neutralise(t) for t in _texts(values, kind, dec, lang)])
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a field with CR or LF is quoted
         w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
-        for row in df.itertuples(index=False):
-            out = []
-            for value, (kind, dec, _) in zip(row, specs):
-                if value is None or (not isinstance(value, str) and pd.isna(value)):
-                    out.append("")
-                elif kind in NUMERIC_KINDS and not isinstance(value, str):
-                    out.append(repr(float(value)).removesuffix(".0") if kind != "int" else str(int(value)))
-                else:
-                    out.append(neutralise(cell_text(value, kind, dec, lang)))
-            w.writerow(out)
+        w.writerows(zip(*columns))
         atomic_write_bytes(directory / f"{name.replace('/', '__').replace('#', '_')}.csv",
                            buf.getvalue().encode("utf-8-sig"))
     return directory
