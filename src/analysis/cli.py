@@ -249,6 +249,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=DATA_DIR, help="data directory (default: data/)")
     p.add_argument("--out", type=Path, default=REPORTS_DIR / "gallery", help="output folder (default: reports/gallery/)")
     p.add_argument("--dpi", type=int, default=110, help="resolution (default: 110)")
+    p.add_argument("--lang", default="vi", choices=["vi", "en"], help="language of the figures (default: vi)")
     p.add_argument("--no-synthetic", action="store_true", help="leave out the figures on synthetic national data")
     p.set_defaults(func=_cmd_gallery)
 
