@@ -295,3 +295,36 @@ def test_one_command_line_build_at_a_time_per_data_dir(tmp_path, monkeypatch, ca
         holder.wait()
     with build_lock(data, None, one_build_per_data=True):  # free again once the first build ends
         pass
+
+
+def test_a_kernel_that_dies_before_its_first_reply_is_started_again(monkeypatch):
+    """The kernel died before running any cell: one new kernel is started; a second death, or
+    any other error, is the report's failure."""
+    import nbclient
+
+    from analysis import build
+
+    calls = []
+    real = nbclient.NotebookClient.execute
+
+    def flaky(self, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(build.KERNEL_DIED_AT_START)
+        return real(self, **kw)
+
+    monkeypatch.setattr(nbclient.NotebookClient, "execute", flaky)
+    nb = build.execute_notebook(build.NOTEBOOKS_DIR / "province_report.ipynb",
+                                {"province": "bac-kan", "period": "2024-07"}, fork=False)
+    assert len(calls) == 2 and any(c.get("outputs") for c in nb.cells)
+
+    def dead(self, **kw):
+        calls.append(1)
+        raise RuntimeError(build.KERNEL_DIED_AT_START)
+
+    calls.clear()
+    monkeypatch.setattr(nbclient.NotebookClient, "execute", dead)
+    with pytest.raises(RuntimeError, match="died before replying"):
+        build.execute_notebook(build.NOTEBOOKS_DIR / "province_report.ipynb",
+                               {"province": "bac-kan", "period": "2024-07"}, fork=False)
+    assert len(calls) == 1 + build.KERNEL_START_RETRIES

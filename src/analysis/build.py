@@ -594,6 +594,11 @@ def stop_zygote() -> None:
         os.environ.pop(ENV_SOCKET, None)
 
 
+KERNEL_DIED_AT_START = "Kernel died before replying to kernel_info"
+# How many times a report's kernel is started again when it died before running any cell.
+KERNEL_START_RETRIES = 1
+
+
 def _kernel_manager_class(fork: bool):
     """The kernel manager class: kernels forked from the fork server, or plain ipykernels.
 
@@ -629,7 +634,7 @@ def _kernel_manager_class(fork: bool):
                             self._handle_kernel_info_reply(msg)
                             break
                 if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
+                    raise RuntimeError(KERNEL_DIED_AT_START)
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
             while True:
@@ -671,18 +676,26 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
         _start_zygote()
     nb = load_notebook_node(str(path))  # nbformat.read plus the cell metadata papermill expects
     nb = parameterize_notebook(nb, parameters, kernel_name=KERNEL_NAME)
-    # The client creates (and so owns and shuts down) the kernel manager: a manager passed in
-    # would be left running after the notebook, with its kernel.
-    client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
-                            kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}},
-                            record_timing=False,  # timestamps would make every .ipynb differ
-                            # every output is in once the last cell has finished: stop the kernel
-                            # at once instead of asking it to shut down and polling until it has
-                            shutdown_kernel="immediate")
     if after is not None:
         nb.cells.append(new_code_cell(after, id="analysis-build-after"))
     try:
-        client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for attempt in range(1 + KERNEL_START_RETRIES):
+            # The client creates (and so owns and shuts down) the kernel manager: a manager passed
+            # in would be left running after the notebook, with its kernel.
+            client = NotebookClient(nb, kernel_manager_class=_kernel_manager_class(fork), timeout=timeout,
+                                    kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(PROJECT_DIR)}},
+                                    record_timing=False,  # timestamps would make every .ipynb differ
+                                    # every output is in once the last cell has finished: stop the
+                                    # kernel at once instead of asking it to shut down and polling
+                                    shutdown_kernel="immediate")
+            try:
+                client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                break
+            except RuntimeError as exc:
+                # a kernel that died before its first reply ran no cell: a new one may start
+                # cleanly (seen once in 420 reports on a machine overloaded by other jobs)
+                if not str(exc).startswith(KERNEL_DIED_AT_START) or attempt == KERNEL_START_RETRIES:
+                    raise
     finally:
         if after is not None:
             nb.cells.pop()
