@@ -75,7 +75,15 @@ def test_html_export_is_nbconvert_html_without_its_second_parse(built):
 
     mine, nbconvert = (e.from_notebook_node(nb, resources={"metadata": {"name": "t"}})[0] for e in (ours, theirs))
     assert elements(mine) == elements(nbconvert)
-    assert 'tabindex="0"' in mine and "<img" in mine
+    assert 'tabindex="0"' in mine
+    # report figures are inline SVG; an image output without alt text (a PNG a researcher adds)
+    # gets nbconvert's alt text too
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    nb.cells.append(nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": png, "text/plain": "<Figure>"})]))
+    mine, nbconvert = (e.from_notebook_node(nb, resources={"metadata": {"name": "t"}})[0] for e in (ours, theirs))
+    assert elements(mine) == elements(nbconvert)
+    assert "<img" in mine and 'alt="No description has been provided for this image"' in mine
 
 
 def test_executed_notebook_is_kept_as_the_record(built):
@@ -204,6 +212,19 @@ def test_cli_exit_status_is_non_zero_on_failure(tmp_path):
     assert result.stderr.strip().count("\n") == 0  # one line
     assert "unknown province 'ha-noi'" in result.stderr and "bac-kan" in result.stderr
     assert not (tmp_path / "out").exists()  # nothing written, no kernel started
+
+
+def test_bad_parameters_fail_at_once_while_another_build_runs(tmp_path):
+    """A build from the same data dir holds its lock: a bad parameter is still one line at once,
+    not a wait behind that build."""
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    with build.build_lock(data, None, one_build_per_data=True):
+        result = subprocess.run([sys.executable, "-m", "analysis", "build", "--data", str(data), "--province",
+                                 "ha-noi", "--period", "2024-07", "--out", str(tmp_path / "out")],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "unknown province 'ha-noi'" in result.stderr
 
 
 def test_bad_parameters_refused_before_planning():

@@ -4,6 +4,7 @@ cache; a bad or unreachable scheduler address ends in one line."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,8 +84,11 @@ def test_cluster_build_is_byte_identical_to_a_local_build(cluster, tmp_path):
 def test_unreachable_scheduler_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(build, "CONNECT_TIMEOUT", 2)
     port = _free_port()  # nothing listens there
+    data = tmp_path / "data"  # its own data dir: no wait behind another test's build from data/
+    shutil.copytree(DATA_DIR, data)
     code = cli.main(["build", "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}", "--quiet",
-                     "--province", "bac-kan", "--period", "2024-07", "--out", str(tmp_path / "out")])
+                     "--data", str(data), "--province", "bac-kan", "--period", "2024-07",
+                     "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.count("\n") == 0, err
     assert err.startswith("error: cannot reach the Dask scheduler at") and str(port) in err
