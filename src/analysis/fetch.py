@@ -38,6 +38,7 @@ payloads are those recorded in the qd766 manifest.
 """
 from __future__ import annotations
 
+import csv
 import json
 import random
 import re
@@ -56,6 +57,7 @@ import httpx
 from filelock import FileLock
 
 from . import __version__
+from .config import REFERENCE_DIR
 from .errors import AnalysisError, ParameterError
 from .files import atomic_write_bytes, atomic_write_text
 from .periods import parse_period
@@ -71,12 +73,10 @@ API_PATH = "/api/v1/reporting/evaluation/"
 USER_AGENT = (f"analysis-766/{__version__} (Chi so 766 research toolkit; polite client, "
               f"at most 2 requests/s by default) python-httpx/{httpx.__version__}")
 SERVICE_RESULTS = "service-results"
-# Group code -> endpoint (the qd766 manifest and metrics.m0.json).
-GROUP_ENDPOINTS = {
-    "CKMB": "transparency", "TDGQ": "dvc-progress-tree", "ONLINE": "provide-online-tree",
-    "TTTT": "formality-online-payment-tree", "MDSH": "dossier-digitized",
-    "MDHL": "handling-satisfaction",
-}
+# Group code -> endpoint (the qd766 manifest and metrics.m0.json): reference/groups.csv,
+# column portal_endpoint, in report order.
+with open(REFERENCE_DIR / "groups.csv", encoding="utf-8", newline="") as _fh:  # csv: no pandas to fetch
+    GROUP_ENDPOINTS = {row["group"]: row["portal_endpoint"] for row in csv.DictReader(_fh) if row["portal_endpoint"]}
 # Endpoints whose period is given as fromDate/toDate instead of timeType.
 DATE_RANGE_ENDPOINTS = {"handling-satisfaction"}
 LEVELS = ("province", "departments", "communes", "all")
