@@ -782,17 +782,24 @@ def test_concurrent_builds_one_waits_out_with_a_clear_message(tmp_path):
     assert not _no_leftovers(out) and not _consistent(out)
 
 
+def _scores_changed_by_the_kernel(tmp_path):
+    """A data copy, its scores.csv bytes, and notebooks whose kernel changes that file (Na Rì's
+    87.15 becomes 17.15) just before the report reads it."""
+    data = data_copy(tmp_path)
+    original = (data / "scores.csv").read_bytes()
+    notebooks = _notebooks(tmp_path, extra=(
+        "import pathlib\np = pathlib.Path(data_dir) / 'scores.csv'\n"
+        "p.write_text(p.read_text(encoding='utf-8').replace(',87.15,', ',17.15,', 1), encoding='utf-8')"))
+    return data, original, notebooks
+
+
 def test_a_data_change_during_a_build_is_seen_by_the_next_build(tmp_path):
     """The kernel finds a data file changed after the plan (here it changes it itself, at the
     worst moment: just before reading). The report fails and is not stamped; once the file is put
     back, the next build makes the report from the planned data."""
     from analysis.build import plan_jobs, run_batch
 
-    data = data_copy(tmp_path)
-    original = (data / "scores.csv").read_bytes()
-    notebooks = _notebooks(tmp_path, extra=(
-        "import pathlib\np = pathlib.Path(data_dir) / 'scores.csv'\n"
-        "p.write_text(p.read_text(encoding='utf-8').replace(',87.15,', ',17.15,', 1), encoding='utf-8')"))
+    data, original, notebooks = _scores_changed_by_the_kernel(tmp_path)
     out = tmp_path / "out"
     jobs = plan_jobs(data, out_dir=out, province="bac-kan", period="2024-07")
     # a kernel that is not forked (fork=False) reads the files: it sees the change
@@ -820,11 +827,7 @@ def test_a_forked_kernel_builds_from_the_data_its_build_planned(tmp_path):
 
     from analysis.build import plan_jobs, run_batch, stale_jobs, stop_zygote
 
-    data = data_copy(tmp_path)
-    original = (data / "scores.csv").read_bytes()
-    notebooks = _notebooks(tmp_path, extra=(
-        "import pathlib\np = pathlib.Path(data_dir) / 'scores.csv'\n"
-        "p.write_text(p.read_text(encoding='utf-8').replace(',87.15,', ',17.15,', 1), encoding='utf-8')"))
+    data, original, notebooks = _scores_changed_by_the_kernel(tmp_path)
     out = tmp_path / "out"
     jobs = plan_jobs(data, out_dir=out, province="bac-kan", period="2024-07")
     try:
