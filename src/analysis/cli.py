@@ -50,15 +50,11 @@ def _cmd_build(args) -> int:
         from .dataset import recover
 
         recover(args.data)  # finish an interrupted import first (under its own exclusive lock)
-    def plan():
-        return plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
-                         period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme)
-
-    plan()  # bad parameters fail at once (one line), not after waiting for another build
     # one build at a time per data dir (a second one queues, saying so), no import meanwhile;
-    # the out dir is locked once the plan is valid; the plan is made again under the lock
+    # the out dir is locked once the plan is valid
     with build_lock(args.data, None, one_build_per_data=True):
-        jobs = plan()
+        jobs = plan_jobs(args.data, out_dir=args.out, month=args.month, province=args.province,
+                         period=args.period, langs=tuple(args.lang), formats=formats, scheme=args.scheme)
         results = run_batch(jobs, out_dir=args.out, workers=args.workers, executor=args.executor,
                             force=args.force, progress=not args.quiet, scheduler=scheduler)
     built = [r for r in results if r.status == "built"]
