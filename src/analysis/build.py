@@ -36,6 +36,7 @@ Crash safety (what a SIGKILL, a full disk or a second build at the same time can
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -599,6 +600,7 @@ KERNEL_DIED_AT_START = "Kernel died before replying to kernel_info"
 KERNEL_START_RETRIES = 1
 
 
+@functools.lru_cache(maxsize=None)
 def _kernel_manager_class(fork: bool):
     """The kernel manager class: kernels forked from the fork server, or plain ipykernels.
 

@@ -460,22 +460,25 @@ class ProvinceReport(_Base):
         """The province's total and rank over the periods of the report period's kind (months
         for a month report, year-to-date snapshots for a snapshot …), oldest first: values of
         other kinds are not comparable with it (see :meth:`trend_other_periods`)."""
+        return self._trend_split[0].copy()
+
+    def trend_other_periods(self) -> list[str]:
+        """Periods with a total of the province that the trend leaves out (another kind of period)."""
+        return list(self._trend_split[1])
+
+    @cached_property
+    def _trend_split(self) -> tuple[pd.DataFrame, list[str]]:
+        """The province's totals per period, split by kind: (the report period's kind, sorted by
+        date; the other periods' ids, sorted by date)."""
         tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
         series = (tot.groupby("period_id", sort=True)
                   .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
                   .reset_index())
         kind = parse_period(self.period).kind
-        periods = [parse_period(p) for p in series["period_id"]]
-        same = [p.kind == kind for p in periods]
-        order = sorted((i for i, ok in enumerate(same) if ok), key=lambda i: (periods[i].start, periods[i].end))
-        return series.iloc[order].reset_index(drop=True)
-
-    def trend_other_periods(self) -> list[str]:
-        """Periods with a total of the province that the trend leaves out (another kind of period)."""
-        tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
-        kind = parse_period(self.period).kind
-        others = [parse_period(p) for p in tot["period_id"].drop_duplicates() if parse_period(p).kind != kind]
-        return [p.period_id for p in sorted(others, key=lambda p: (p.start, p.end))]
+        periods = sorted((parse_period(p) for p in series["period_id"]), key=lambda p: (p.start, p.end))
+        same = [p.period_id for p in periods if p.kind == kind]
+        series = series.set_index("period_id").loc[same].reset_index()
+        return series, [p.period_id for p in periods if p.kind != kind]
 
     @_once
     def trend(self) -> c.Content:
