@@ -24,6 +24,7 @@ tidy tables the figures take.
 """
 from __future__ import annotations
 
+import codecs
 import collections
 import contextvars
 import functools
@@ -35,14 +36,18 @@ import unicodedata
 from collections.abc import Iterable
 
 import matplotlib as mpl
+from matplotlib import cbook
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.textpath import TextToPath
 from matplotlib.transforms import blended_transform_factory
 
 from .config import ALPHA
@@ -102,6 +107,7 @@ _SMALL = 9  # pt: the smallest text drawn
 _GREY_TEXT = "#333333"
 _ZONE_ALPHA = 0.18
 _TITLE_CHARS = 72  # characters per title line at 12 pt
+_TEXT2PATH = TextToPath()  # the SVG renderer's text measure
 _FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
 
 
@@ -440,8 +446,56 @@ def _lay_out_once(fig: Figure) -> None:
 
 
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
+_SVG_REF = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
 _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+
+
+@functools.lru_cache(maxsize=16384)
+def _svg_text_metrics(text: str, font: tuple, ismath) -> tuple[float, float, float]:
+    """Width, height and descent in points of a text in a font, as the SVG renderer measures
+    it (unhinted outlines, so independent of the renderer and of the dpi). ``font`` is
+    :func:`_font_key` of the properties; the cache is bounded and its values depend on their
+    key only, so a hit gives the same numbers as a miss."""
+    family, style, variant, weight, stretch, size, file, math_family = font
+    prop = FontProperties(family=list(family), style=style, variant=variant, weight=weight,
+                          stretch=stretch, size=size, fname=file, math_fontfamily=math_family)
+    return _TEXT2PATH.get_text_width_height_descent(text, prop, ismath)
+
+
+def _font_key(prop: FontProperties) -> tuple:
+    return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
+            prop.get_stretch(), prop.get_size_in_points(), prop.get_file(), prop.get_math_fontfamily())
+
+
+class _RendererSVG(RendererSVG):
+    """matplotlib's SVG renderer measuring text through :func:`_svg_text_metrics`: matplotlib
+    caches metrics per renderer, and every figure gets a new one (two with a layout engine), so
+    without this every label of every figure would be measured afresh."""
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath == "TeX":
+            return super().get_text_width_height_descent(s, prop, ismath)
+        return _svg_text_metrics(s, _font_key(prop), ismath)
+
+
+class _CanvasSVG(FigureCanvasSVG):
+    """The SVG canvas with :class:`_RendererSVG` (its ``print_svg`` is matplotlib's, with that
+    renderer)."""
+
+    def print_svg(self, filename, *, bbox_inches_restore=None, metadata=None, **_savefig_kwargs):
+        with cbook.open_file_cm(filename, "w", encoding="utf-8") as fh:
+            if not cbook.file_requires_unicode(fh):
+                fh = codecs.getwriter("utf-8")(fh)
+            dpi = self.figure.dpi
+            self.figure.dpi = 72
+            width, height = self.figure.get_size_inches()
+            renderer = MixedModeRenderer(
+                self.figure, width, height, dpi,
+                _RendererSVG(width * 72, height * 72, fh, image_dpi=dpi, metadata=metadata),
+                bbox_inches_restore=bbox_inches_restore)
+            self.figure.draw(renderer)
+            renderer.finalize()
 
 
 def to_svg(fig: Figure, prefix: str = "f") -> str:
@@ -474,20 +528,26 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     True
     """
     with mpl.rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
-        FigureCanvasSVG(fig)
+        _CanvasSVG(fig)
         _lay_out_once(fig)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
-    # a gid given to several artists (value labels) names a kind of element: a class, not an id
-    repeated = [i for i, n in counts.items() if n > 1]
-    if repeated:
-        svg = re.sub(r'\bid="(' + "|".join(re.escape(i) for i in repeated) + r')"', r'class="\1"', svg)
-    ids = {i for i, n in counts.items() if n == 1}
-    if ids:
-        svg = re.sub(r'(\bid="|url\(#|xlink:href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
-                     + r')(?=["\)])', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+    # a gid given to several artists (value labels) names a kind of element: a class, not an id;
+    # every other id (and every reference to it) gets the prefix. One fixed pattern, each match
+    # looked up in the counts: no pattern built per figure.
+
+    def rename(m):
+        head, name = m.group(1), m.group(2)
+        n = counts.get(name, 0)
+        if n == 1:
+            return f"{head}{prefix}-{name}"
+        if n > 1 and head == 'id="':
+            return f'class="{name}'
+        return m.group(0)
+
+    svg = _SVG_REF.sub(rename, svg)
     svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: " + SVG_FONT_STACK)
     return unicodedata.normalize("NFC", svg).rstrip() + "\n"
 
