@@ -84,6 +84,11 @@ def by_gid(artists, gid):
     return [a for a in artists if a.get_gid() == gid]
 
 
+def unit_labels(fig):
+    """The unit names of a ranking, in bar order (texts left of the axes, not tick labels)."""
+    return by_gid(fig.axes[0].texts, "unit-label")
+
+
 # --------------------------------------------------------------------------- palette and style
 
 
@@ -122,7 +127,8 @@ def test_ranking_has_one_bar_per_commune_best_on_top(nari_ranking):
     ax = nari_ranking.axes[0]
     bars = ax.containers[0].patches
     assert len(bars) == 17
-    assert tick_texts(ax.get_yticklabels()) == [name for name, _, _ in NARI_TABLE]
+    assert tick_texts(unit_labels(nari_ranking)) == [name for name, _, _ in NARI_TABLE]
+    assert not ax.get_yticks().size  # names are texts, not ticks
     assert [round(b.get_width(), 2) for b in bars] == [v for _, v, _ in NARI_TABLE]
     assert ax.yaxis_inverted()  # first label (best) on top
 
@@ -143,7 +149,7 @@ def test_ranking_marks_cut_points_reference_and_highlight(nari_ranking):
     assert len(ref) == 1 and ref[0].get_xdata()[0] == 87.15
     legend = [t.get_text() for t in nari_ranking.legends[0].get_texts()]
     assert "huyện Na Rì: 87,15" in legend and "Tốt (80–<90)" in legend
-    labels = ax.get_yticklabels()
+    labels = unit_labels(nari_ranking)
     bold = [t.get_text() for t in labels if t.get_fontweight() == "bold"]
     assert bold == ["xã Văn Vũ"]
     widths = [b.get_linewidth() for b in ax.containers[0].patches]
@@ -160,7 +166,7 @@ def test_ranking_colours_every_band_of_phu_tan(ds):
     t = F.unit_totals(ds, "2024-05-w1", area="an-giang/huyen-phu-tan", level="commune")
     fig = F.ranking_bars(t)
     ax = fig.axes[0]
-    colour = dict(zip(tick_texts(ax.get_yticklabels()), (to_hex(b.get_facecolor()) for b in ax.containers[0])))
+    colour = dict(zip(tick_texts(unit_labels(fig)), (to_hex(b.get_facecolor()) for b in ax.containers[0])))
     assert len(colour) == 18
     assert colour["Phú Long"] == F.BAND_COLOURS["Trung bình"]
     assert colour["Hòa Lạc"] == F.BAND_COLOURS["Khá"]
@@ -378,7 +384,7 @@ def test_province_totals_label_the_published_rank(ds):
     fig = F.province_totals(t, label="province", highlight="bac-kan")
     ax = fig.axes[0]
     assert len(ax.containers[0]) == 2
-    assert tick_texts(ax.get_yticklabels()) == ["Bắc Kạn", "Tuyên Quang"]
+    assert tick_texts(unit_labels(fig)) == ["Bắc Kạn", "Tuyên Quang"]
     assert [t.get_text() for t in texts(fig, "value-label")] == ["82,88  (hạng 8/63)", "81,77  (hạng 14/63)"]
     assert [to_hex(b.get_facecolor()) for b in ax.containers[0]] == [F.BAND_COLOURS["Tốt"]] * 2
 

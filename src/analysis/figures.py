@@ -44,11 +44,11 @@ from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.textpath import TextToPath
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import blended_transform_factory, offset_copy
 
 from .config import ALPHA
 from .errors import ParameterError
@@ -106,6 +106,7 @@ STYLE = {
 _SMALL = 9  # pt: the smallest text drawn
 _GREY_TEXT = "#333333"
 _ZONE_ALPHA = 0.18
+_LABEL_PAD = 5  # pt between the axes and a unit name left of it
 _TITLE_CHARS = 72  # characters per title line at 12 pt
 _TEXT2PATH = TextToPath()  # the SVG renderer's text measure
 _FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
@@ -372,24 +373,151 @@ def _percent_table(data: pd.DataFrame, label: str, group: str, value: str, view,
     return wide.astype(float) * 100.0 / maxima, wide.astype(float), maxima
 
 
-def _new_figure(height: float) -> Figure:
-    fig = Figure(figsize=(FIG_WIDTH, height), layout="constrained")
-    fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06)
+def _new_figure(height: float, *, engine: bool = True) -> Figure:
+    """A report-wide figure; ``engine=False`` for a figure that :func:`_arrange` lays out."""
+    fig = Figure(figsize=(FIG_WIDTH, height), layout="constrained" if engine else None)
+    if engine:
+        fig.get_layout_engine().set(h_pad=_PAD / 72, w_pad=_PAD / 72)
     return fig
 
 
-def _footnote(fig: Figure, lines: list[str], gid: str = "footnote") -> None:
-    """Notes under the figure; the figure grows by their height and the layout leaves them room."""
+def _footnote(fig: Figure, lines: list[str], gid: str = "footnote") -> float:
+    """Notes under the figure; the figure grows by their height and the layout leaves them room.
+    Returns that height in inches (0 without notes)."""
     if not lines:
-        return
+        return 0.0
     wrapped = "\n".join(textwrap.fill(_nfc(line), _FOOT_CHARS) for line in lines)
     height = (wrapped.count("\n") + 1) * _SMALL * 1.35 / 72 + 0.1
     old = fig.get_figheight()
     fig.set_figheight(old + height)
     frac = height / (old + height)
-    fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
+    if fig.get_layout_engine() is not None:
+        fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
     fig.text(0.01, 0.02 * frac, wrapped, ha="left", va="bottom", fontsize=_SMALL, color=_GREY_TEXT,
              gid=gid)
+    return height
+
+
+# --------------------------------------------------------------------------- fixed layout
+#
+# The figures of every report (rankings, trend, scatter) are laid out once, when they are built,
+# from the measured size of their text: the longest unit name sets the left margin, the widest
+# value label the right one, the title, legend and footnote their bands. matplotlib's layout
+# engine measures every artist of the figure twice on every rendering and is most of its cost.
+# Text is measured as the SVG renderer measures it (unhinted outlines); the raster renderer's
+# hinted text is up to a few per cent wider, which _SLACK covers.
+
+_PAD = 0.06 * 72  # pt: the gap around and between the blocks of a figure
+_SLACK = 1.04  # measured text widths are stretched by this much, for the raster renderer
+
+
+@functools.lru_cache(maxsize=32)
+def _font_heights(size: float, weight) -> tuple[float, float, float]:
+    """Ascent, descent and line gap in points of the figure font, as matplotlib spaces lines."""
+    prop = FontProperties(family=FONT_FAMILY, size=size, weight=weight)
+    font = get_font(findfont(prop))
+    scale = size / font.get_sfnt_table("head")["unitsPerEm"]
+    for table, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                                        ("hhea", "lineGap", "ascent", "descent")):
+        t = font.get_sfnt_table(table)
+        if t is not None:
+            return t[ascent] * scale, -t[descent] * scale, t[gap] * scale
+    _, h, d = _svg_text_metrics("lp", _font_key(prop), False)
+    return h - d, d, 0.0
+
+
+def _text_box(text: str, size: float, weight="normal") -> tuple[float, float]:
+    """Width and height in points of a text of the figure font, lines laid out as matplotlib does."""
+    key = _font_key(FontProperties(family=FONT_FAMILY, size=size, weight=weight))
+    lines = str(text).split("\n")
+    ascent, descent, gap = _font_heights(size, weight)
+    if len(lines) == 1:
+        gap = 0.0
+    width = height = 0.0
+    for line in lines:
+        w, h, d = _svg_text_metrics(line, key, False) if line else (0.0, 0.0, 0.0)
+        width = max(width, w)
+        height += max(h - d, ascent) + max(d, descent) + gap
+    return width * _SLACK, height
+
+
+def _widest(texts, size: float, weight="normal") -> float:
+    return max((_text_box(t, size, weight)[0] for t in texts), default=0.0)
+
+
+def _tick_texts(axis) -> list[str]:
+    """The major tick labels an axis will draw (its locator and formatter; no Tick is made)."""
+    lo, hi = sorted(axis.get_view_interval())
+    locs = [v for v in axis.get_majorticklocs() if lo - 1e-9 * (hi - lo) <= v <= hi + 1e-9 * (hi - lo)]
+    return [t for t in axis.get_major_formatter().format_ticks(locs)]
+
+
+def _x_axis_depth(ax, labels: bool = True) -> float:
+    """Points below the axes taken by the x ticks, their labels and the axis label."""
+    depth = mpl.rcParams["xtick.major.size"] + mpl.rcParams["xtick.major.pad"]
+    if labels:
+        depth += max((_text_box(t, _tick_size("x"))[1] for t in _tick_texts(ax.xaxis)), default=0.0)
+        if ax.get_xlabel():
+            depth += ax.xaxis.labelpad + _text_box(ax.get_xlabel(), ax.xaxis.label.get_fontsize())[1]
+    return depth
+
+
+def _y_axis_width(ax) -> float:
+    """Points left of the axes taken by the y ticks, their labels and the axis label."""
+    width = mpl.rcParams["ytick.major.size"] + mpl.rcParams["ytick.major.pad"]
+    width += _widest(_tick_texts(ax.yaxis), _tick_size("y"))
+    if ax.get_ylabel():
+        width += ax.yaxis.labelpad + _text_box(ax.get_ylabel(), ax.yaxis.label.get_fontsize())[1]
+    return width
+
+
+def _tick_size(which: str) -> float:
+    return FontProperties(size=mpl.rcParams[f"{which}tick.labelsize"]).get_size_in_points()
+
+
+_MEASURE = []  # one renderer that measures legends (kept, so its text metrics are reused)
+
+
+def _legend_height(fig: Figure, legend) -> float:
+    """Height in points of a figure legend, as drawn."""
+    if not _MEASURE:
+        _MEASURE.append(_RendererSVG(1, 1, io.StringIO()))
+    dpi = fig.dpi
+    fig.dpi = 72  # as the SVG canvas draws: points
+    try:
+        return legend.get_window_extent(_MEASURE[0]).height
+    finally:
+        fig.dpi = dpi
+
+
+def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, bottom: float,
+             gaps=(), ratios=None, foot: float = 0.0) -> None:
+    """Place the figure's blocks, top to bottom: the title, the axes (stacked in one column,
+    heights in ``ratios``, ``gaps`` points between them), the figure legends, the footnote band
+    (``foot`` inches, see :func:`_footnote`). ``left``, ``right``, ``top`` and ``bottom`` are
+    the points the axes' own labels take outside the column of axes."""
+    width, height = fig.get_figwidth() * 72, fig.get_figheight() * 72
+    y_top = height - _PAD
+    title = fig.get_suptitle()
+    if title:
+        text = fig.texts[[t.get_text() for t in fig.texts].index(title)]
+        text.set_y(y_top / height)
+        text.set_verticalalignment("top")
+        y_top -= _text_box(title, text.get_fontsize(), text.get_fontweight())[1] + _PAD
+    y_bottom = foot * 72 + _PAD
+    for legend in reversed(fig.legends):
+        legend.set_bbox_to_anchor((0.5, y_bottom / height), transform=fig.transFigure)
+        legend.borderaxespad = 0.0
+        y_bottom += _legend_height(fig, legend) + _PAD
+    x0, x1 = _PAD + left, width - _PAD - right
+    y0, y1 = y_bottom + bottom, y_top - top
+    ratios = list(ratios or [1] * len(axes))
+    room = y1 - y0 - sum(gaps)
+    y = y1
+    for i, (ax, r) in enumerate(zip(axes, ratios)):
+        h = room * r / sum(ratios)
+        ax.set_position([x0 / width, (y - h) / height, (x1 - x0) / width, h / height])
+        y -= h + (gaps[i] if i < len(gaps) else 0.0)
 
 
 def _luminance(colour) -> float:
@@ -721,7 +849,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     values = data[value].to_numpy(dtype=float)
     bands = bands_of(values, scheme)
     n = len(data)
-    fig = _new_figure(1.9 + 0.27 * n)
+    fig = _new_figure(1.9 + 0.27 * n, engine=False)
     ax = fig.add_subplot()
     y = np.arange(n)
     colours = [_colour_of(b) for b in bands]
@@ -732,13 +860,18 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
         if strong:
             bar.set_edgecolor("black")
             bar.set_linewidth(2.2)
-    ax.set_yticks(y, labels=data[label].tolist())
-    ax.invert_yaxis()  # best on top
-    for tick, strong in zip(ax.get_yticklabels(), emphasis):
-        if strong:
-            tick.set_fontweight("bold")
+    # unit names as texts at their bar, left of the axes: a tick per unit would cost five artists
+    # each (and the layout measures every one); the names look as tick labels do
+    ax.set_yticks([])
+    name_column = offset_copy(blended_transform_factory(ax.transAxes, ax.transData), fig=fig,
+                              x=-_LABEL_PAD, units="points")
+    for i, (name, strong) in enumerate(zip(data[label], emphasis)):
+        ax.text(0, i, name, transform=name_column, ha="right", va="center_baseline",
+                fontsize=STYLE["ytick.labelsize"], fontweight="bold" if strong else "normal",
+                gid="unit-label")
     top = max(100.0, float(np.nanmax(values)))
     value_column = blended_transform_factory(ax.transAxes, ax.transData)
+    value_width = 0.0
     for i, (v, strong) in enumerate(zip(values, emphasis)):
         text = _num(v, 2)
         if rank is not None and pd.notna(data.at[i, rank]):
@@ -747,6 +880,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
         # a column of values right of the plot, clear of the bars and the cut lines
         ax.text(1.01, i, text, transform=value_column, va="center", ha="left", fontsize=_SMALL,
                 fontweight="bold" if strong else "normal", gid="value-label")
+        value_width = max(value_width, _text_box(text, _SMALL, "bold" if strong else "normal")[0])
     _draw_cuts(ax, scheme)
     extra = []
     if reference is not None:
@@ -765,7 +899,13 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     _band_legend(fig, scheme, extra=extra)
     if missing:
         notes = notes + [_t("fig.no_data", names=", ".join(missing))]
-    _footnote(fig, notes)
+    foot = _footnote(fig, notes)
+    names = max(_widest(data.loc[~emphasis, label], STYLE["ytick.labelsize"]),
+                _widest(data.loc[emphasis, label], STYLE["ytick.labelsize"], "bold"))
+    width = fig.get_figwidth() * 72
+    # the value column starts 1% of the axes' width right of it (about 1% of the figure's)
+    _arrange(fig, [ax], left=names + _LABEL_PAD, right=0.01 * width + value_width,
+             top=_text_box("90", _SMALL)[1], bottom=_x_axis_depth(ax), foot=foot)
     return fig
 
 
@@ -798,14 +938,15 @@ def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name
     -------
     matplotlib.figure.Figure
         One horizontal bar per unit (``fig.axes[0].containers[0]``), each bar's facecolor
-        ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``.
+        ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``; the unit names, in bar
+        order, are texts with gid ``unit-label`` left of the axes (no y ticks).
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 83.4]})
     >>> fig = ranking_bars(df, highlight="xã C", reference=("huyện X", 84.0))
-    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    >>> [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "unit-label"]
     ['xã A', 'xã C', 'xã B']
     """
     return _bars(data, value=value, label=label, highlight=highlight, reference=reference,
