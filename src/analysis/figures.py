@@ -1217,7 +1217,7 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         ceiling |= xs >= x_max - 1e-9
     if y_max is not None:
         ceiling |= ys >= y_max - 1e-9
-    fig = _new_figure(5.2)
+    fig = _new_figure(5.2, engine=False)
     ax = fig.add_subplot()
     pct_level = _num(100 * ci, 0)
     if int(res["n"]) >= 3 and np.ptp(xs) > 0 and np.isfinite(res["r"]):
@@ -1270,6 +1270,10 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(_title(title or _t("fig.scatter_title", y=_nfc(y_label or y), x=_nfc(x_label or x)), synthetic))
+    x_ticks = _tick_texts(ax.xaxis)
+    _arrange(fig, [ax], left=_y_axis_width(ax), right=_text_box(x_ticks[-1] if x_ticks else "", _SMALL)[0] / 2,
+             top=0.02 * ax.get_position().height * fig.get_figheight() * 72 + _text_box(stats_text, _SMALL)[1],
+             bottom=_x_axis_depth(ax))
     return fig
 
 
@@ -1380,7 +1384,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     has_rank = rank in data.columns and data[rank].notna().any()
     if unit_label is None and "name" in data.columns and data["name"].notna().any():
         unit_label = str(data["name"].dropna().iloc[0])
-    fig = _new_figure(5.6 if has_rank else 3.8)
+    fig = _new_figure(5.6 if has_rank else 3.8, engine=False)
     if has_rank:
         ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     else:
@@ -1393,6 +1397,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         floor = float(table.loc[table["band"] == lowest, "lower"].iloc[0]) if lowest else 0.0
     top = max(100.0, float(finite.max()) if finite.size else 100.0)
     pad = 0.03 * (top - floor)
+    zone_width = 0.0
     for row in table.itertuples():
         lo = row.lower if row.Index < len(table) - 1 else min(row.lower, floor - pad)
         hi = top + pad if row.Index == 0 else row.upper  # the top band reaches the axis top
@@ -1405,6 +1410,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
             continue
         ax.text(1.005, middle, _band_name(row.band), transform=blended_transform_factory(ax.transAxes, ax.transData),
                 ha="left", va="center", fontsize=_SMALL, color=_GREY_TEXT, gid="zone-label")
+        zone_width = max(zone_width, _text_box(_band_name(row.band), _SMALL)[0])
     ok = np.isfinite(values)
     ax.plot(xs[ok], values[ok], color="#222222", linewidth=1.4, zorder=2, gid="total-line")
     bands = bands_of(values[ok], scheme)
@@ -1453,8 +1459,36 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         notes.append(_t("fig.snapshot_note"))
     default = _t("fig.trend_title", unit=_cap(unit_label)) if unit_label else _t("fig.trend_title_plain")
     fig.suptitle(_title(title or default, synthetic))
-    _footnote(fig, notes, gid="merger-note" if crosses_merger(parsed) else "footnote")
+    foot = _footnote(fig, notes, gid="merger-note" if crosses_merger(parsed) else "footnote")
+    # labels 6 pt above each point may rise over a panel whose highest point is near its top:
+    # laid out once, then again with room for what rises over
+    label = 6 + _text_box("0", _SMALL)[1]
+    panels = [ax] if ax_rank is None else [ax, ax_rank]
+    above = _text_box(" 1/7/2025", _SMALL)[1] if crosses_merger(parsed) else 0.0
+
+    def place(over):
+        _arrange(fig, panels, left=max(_y_axis_width(a) for a in panels),
+                 right=0.005 * fig.get_figwidth() * 72 + zone_width, top=max(above, over[0]),
+                 bottom=_x_axis_depth(bottom), gaps=[_PAD * 2 + over[-1]] if ax_rank is not None else (),
+                 ratios=[3, 2] if ax_rank is not None else None, foot=foot)
+
+    place([0.0] * len(panels))
+    over = [_overhang(a, label) for a in panels]
+    if any(over):
+        place([v + 1 for v in over])
     return fig
+
+
+def _overhang(ax, label: float) -> float:
+    """Points by which a text ``label`` points tall above the highest point of the total or rank
+    line of ``ax`` rises over the top of the axes, at their present size."""
+    lo, hi = ax.get_ylim()
+    fracs = [(v - lo) / (hi - lo) for line in ax.lines if line.get_gid() in ("total-line", "rank-line")
+             for v in line.get_ydata()]
+    if not fracs:
+        return 0.0
+    height = ax.get_position().height * ax.get_figure().get_figheight() * 72
+    return max(0.0, label - (1 - max(fracs)) * height)
 
 
 # --------------------------------------------------------------------------- 5. across provinces
