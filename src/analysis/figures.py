@@ -46,7 +46,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.container import BarContainer
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import blended_transform_factory, offset_copy
 
@@ -520,6 +521,20 @@ def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, 
         y -= h + (gaps[i] if i < len(gaps) else 0.0)
 
 
+def _hbars(ax, y, widths, colours, *, height: float, **props) -> BarContainer:
+    """Horizontal bars from 0, as ``ax.barh`` draws them (a :class:`BarContainer` of Rectangles
+    in ``ax.containers`` and ``ax.patches``), for an axes whose limits are set by hand: ``barh``
+    updates the data limits from every bar's outline, most of the cost of a long ranking."""
+    patches = []
+    for yv, w, colour in zip(y, widths, colours):
+        patch = Rectangle((0.0, yv - height / 2), w, height, facecolor=colour, label="_nolegend_", **props)
+        ax.add_artist(patch)
+        patches.append(patch)
+    container = BarContainer(patches, orientation="horizontal", label="_nolegend_")
+    ax.add_container(container)
+    return container
+
+
 def _luminance(colour) -> float:
     r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
@@ -853,8 +868,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     ax = fig.add_subplot()
     y = np.arange(n)
     colours = [_colour_of(b) for b in bands]
-    bars = ax.barh(y, values, color=colours, edgecolor="#555555", linewidth=0.5, height=0.72,
-                   zorder=2, gid="bars")
+    bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2)
     for bar, strong, band in zip(bars, emphasis, bands):
         bar.set_gid(f"band:{band}")
         if strong:
