@@ -1730,10 +1730,10 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
         name = panels[idx]
         vals = pct.loc[name].to_numpy(dtype=float)
         a.set_gid(f"panel:{name}")
-        a.barh(y, np.full(k, 100.0), color="#eeeeee", height=0.75, zorder=1, gid="background")
+        _hbars(a, y, np.full(k, 100.0), ["#eeeeee"] * k, height=0.75, zorder=1, gid="background")
         colours = [OVER_MAX_COLOUR if v > 100 + 1e-9 else SERIES_COLOUR for v in vals]
         over |= bool(np.any(vals > 100 + 1e-9))
-        a.barh(y, np.nan_to_num(vals), color=colours, height=0.75, zorder=2, gid="bars")
+        _hbars(a, y, np.nan_to_num(vals), colours, height=0.75, zorder=2, gid="bars")
         a.plot(overall.to_numpy(), y, linestyle="none", marker="|", markersize=9, markeredgewidth=1.8,
                color="black", zorder=3, gid="average")
         a.set_title(panel_titles[idx], fontsize=_SMALL, pad=3, gid="panel-title")
