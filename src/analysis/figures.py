@@ -511,6 +511,7 @@ def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, 
         legend.borderaxespad = 0.0
         y_bottom += _legend_height(fig, legend) + _PAD
     x0, x1 = _PAD + left, width - _PAD - right
+    x0 = min(x0, x1 - 0.3 * width)  # labels too long for the figure: the axes keep 30% of its width
     y0, y1 = y_bottom + bottom, y_top - top
     ratios = list(ratios or [1] * len(axes))
     room = y1 - y0 - sum(gaps)
