@@ -3,7 +3,11 @@
 Every function builds a :class:`matplotlib.figure.Figure` with the object-oriented API (no
 ``pyplot``, so nothing leaks between calls), writes no file and draws the same figure every time
 for the same input. :func:`to_png` renders a figure on the Agg canvas with fixed metadata, so the
-same input gives the same PNG bytes.
+same input gives the same PNG bytes; :func:`to_svg` gives the same SVG text.
+
+The figures of every report (rankings, trends, scatters) are laid out when they are built, from
+the measured size of their text; the others use matplotlib's constrained layout, run once at the
+first rendering. Either way, later renderings draw the same figure.
 
 Conventions shared by every figure:
 
@@ -36,17 +40,17 @@ import unicodedata
 from collections.abc import Iterable
 
 import matplotlib as mpl
-from matplotlib import cbook
 import numpy as np
 import pandas as pd
+from matplotlib import cbook
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
-from matplotlib.container import BarContainer
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import TransformedPatchPath, blended_transform_factory, offset_copy
@@ -451,7 +455,7 @@ def _tick_texts(axis) -> list[str]:
     """The major tick labels an axis will draw (its locator and formatter; no Tick is made)."""
     lo, hi = sorted(axis.get_view_interval())
     locs = [v for v in axis.get_majorticklocs() if lo - 1e-9 * (hi - lo) <= v <= hi + 1e-9 * (hi - lo)]
-    return [t for t in axis.get_major_formatter().format_ticks(locs)]
+    return list(axis.get_major_formatter().format_ticks(locs))
 
 
 def _x_axis_depth(ax, labels: bool = True) -> float:
