@@ -496,12 +496,10 @@ def _legend_height(fig: Figure, legend) -> float:
         fig.dpi = dpi
 
 
-def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, bottom: float,
-             gaps=(), ratios=None, foot: float = 0.0) -> None:
-    """Place the figure's blocks, top to bottom: the title, the axes (stacked in one column,
-    heights in ``ratios``, ``gaps`` points between them), the figure legends, the footnote band
-    (``foot`` inches, see :func:`_footnote`). ``left``, ``right``, ``top`` and ``bottom`` are
-    the points the axes' own labels take outside the column of axes."""
+def _frame(fig: Figure, foot: float = 0.0) -> tuple[float, float, float, float]:
+    """Place the title at the top of the figure and the figure legends above the footnote band
+    (``foot`` inches, see :func:`_footnote`); return the box left for the axes and their labels,
+    ``(x0, y0, x1, y1)`` in points from the bottom left corner."""
     width, height = fig.get_figwidth() * 72, fig.get_figheight() * 72
     y_top = height - _PAD
     title = fig.get_suptitle()
@@ -515,15 +513,31 @@ def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, 
         legend.set_bbox_to_anchor((0.5, y_bottom / height), transform=fig.transFigure)
         legend.borderaxespad = 0.0
         y_bottom += _legend_height(fig, legend) + _PAD
-    x0, x1 = _PAD + left, width - _PAD - right
-    x0 = min(x0, x1 - 0.3 * width)  # labels too long for the figure: the axes keep 30% of its width
-    y0, y1 = y_bottom + bottom, y_top - top
+    return _PAD, y_bottom, width - _PAD, y_top
+
+
+def _place(ax, x0: float, y0: float, x1: float, y1: float) -> None:
+    """Put an axes at a box given in points."""
+    width, height = ax.get_figure().get_figwidth() * 72, ax.get_figure().get_figheight() * 72
+    ax.set_position([x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height])
+
+
+def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, bottom: float,
+             gaps=(), ratios=None, foot: float = 0.0) -> None:
+    """Place the figure's blocks, top to bottom: the title, the axes (stacked in one column,
+    heights in ``ratios``, ``gaps`` points between them), the figure legends, the footnote band
+    (``foot`` inches, see :func:`_footnote`). ``left``, ``right``, ``top`` and ``bottom`` are
+    the points the axes' own labels take outside the column of axes."""
+    x0, y0, x1, y1 = _frame(fig, foot)
+    x0, x1 = x0 + left, x1 - right
+    x0 = min(x0, x1 - 0.3 * fig.get_figwidth() * 72)  # labels too long: the axes keep 30% of the width
+    y0, y1 = y0 + bottom, y1 - top
     ratios = list(ratios or [1] * len(axes))
     room = y1 - y0 - sum(gaps)
     y = y1
     for i, (ax, r) in enumerate(zip(axes, ratios)):
         h = room * r / sum(ratios)
-        ax.set_position([x0 / width, (y - h) / height, (x1 - x0) / width, h / height])
+        _place(ax, x0, y - h, x1, y)
         y -= h + (gaps[i] if i < len(gaps) else 0.0)
 
 
@@ -1723,7 +1737,7 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
     k = len(order)
     panel_titles = [_panel_title(name, ncols) for name in panels]
     lines = max(t.count("\n") + 1 for t in panel_titles)
-    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55 + 0.16 * (lines - 1)))
+    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55 + 0.16 * (lines - 1)), engine=False)
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
     y = np.arange(k)
     top = max(110.0, float(np.nanmax(pct.to_numpy())) + 5 if np.isfinite(pct.to_numpy()).any() else 110.0)
@@ -1764,6 +1778,22 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
         handles.insert(1, Patch(color=OVER_MAX_COLOUR, label=_t("fig.over_max_legend")))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(_title(title or _t("fig.small_multiples_title"), synthetic))
-    if several:
-        _footnote(fig, [_t("fig.several_note")])
+    foot = _footnote(fig, [_t("fig.several_note")]) if several else 0.0
+    # laid out here, from the text sizes: the group names left of the first column, a panel
+    # title (one or two lines, 3 pt) over every panel, the x labels under the last row (and under
+    # a panel above an empty slot, which the slot holds), half of "100" right of the last column
+    x0, y0, x1, y1 = _frame(fig, foot)
+    ticks = 2 + mpl.rcParams["ytick.major.pad"]
+    x0 += ticks + _widest([_group_short(g) for g in order], _SMALL)
+    x1 -= _text_box("100", _SMALL)[0] / 2
+    line = _text_box("0", _SMALL)[1]
+    y0 += 2 + mpl.rcParams["xtick.major.pad"] + line + axes.flat[0].xaxis.labelpad + line
+    head = max(_text_box(t, _SMALL)[1] for t in panel_titles) + 3
+    wgap, hgap = 2 * _PAD + ticks, 2 * _PAD + 2
+    w = (x1 - x0 - (ncols - 1) * wgap) / ncols
+    h = (y1 - y0 - nrows * head - (nrows - 1) * hgap) / nrows
+    for idx, a in enumerate(axes.flat[:n]):
+        row, col = divmod(idx, ncols)
+        left, top_edge = x0 + col * (w + wgap), y1 - row * (h + head + hgap) - head
+        _place(a, left, top_edge - h, left + w, top_edge)
     return fig
