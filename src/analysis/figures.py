@@ -879,6 +879,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
           notes: list[str]) -> Figure:
     _require(data, [label, value] + [c for c in (rank, rank_of) if c], func)
     synthetic = _is_synthetic(data, synthetic)
+    scheme = _scheme(scheme)  # loaded once for the bands, the cut lines and the legend
     missing = data.loc[data[value].isna(), label].map(_nfc).tolist()
     data = data.loc[data[value].notna()].copy()
     data[label] = data[label].map(_nfc)
@@ -1417,6 +1418,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     """
     _require(data, [period, value], "trend")
     synthetic = _is_synthetic(data, synthetic)
+    scheme = _scheme(scheme)  # loaded once for the zones and the bands
     _check_unique(data, [period], "trend")
     parsed = [parse_period(str(p), parameter="period") for p in data[period]]
     order = sorted(range(len(parsed)), key=lambda i: (parsed[i].start, parsed[i].end))
