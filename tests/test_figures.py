@@ -84,6 +84,11 @@ def by_gid(artists, gid):
     return [a for a in artists if a.get_gid() == gid]
 
 
+def unit_labels(fig):
+    """The unit names of a ranking, in bar order (texts left of the axes, not tick labels)."""
+    return by_gid(fig.axes[0].texts, "unit-label")
+
+
 # --------------------------------------------------------------------------- palette and style
 
 
@@ -122,7 +127,8 @@ def test_ranking_has_one_bar_per_commune_best_on_top(nari_ranking):
     ax = nari_ranking.axes[0]
     bars = ax.containers[0].patches
     assert len(bars) == 17
-    assert tick_texts(ax.get_yticklabels()) == [name for name, _, _ in NARI_TABLE]
+    assert tick_texts(unit_labels(nari_ranking)) == [name for name, _, _ in NARI_TABLE]
+    assert not ax.get_yticks().size  # names are texts, not ticks
     assert [round(b.get_width(), 2) for b in bars] == [v for _, v, _ in NARI_TABLE]
     assert ax.yaxis_inverted()  # first label (best) on top
 
@@ -143,7 +149,7 @@ def test_ranking_marks_cut_points_reference_and_highlight(nari_ranking):
     assert len(ref) == 1 and ref[0].get_xdata()[0] == 87.15
     legend = [t.get_text() for t in nari_ranking.legends[0].get_texts()]
     assert "huyện Na Rì: 87,15" in legend and "Tốt (80–<90)" in legend
-    labels = ax.get_yticklabels()
+    labels = unit_labels(nari_ranking)
     bold = [t.get_text() for t in labels if t.get_fontweight() == "bold"]
     assert bold == ["xã Văn Vũ"]
     widths = [b.get_linewidth() for b in ax.containers[0].patches]
@@ -160,7 +166,7 @@ def test_ranking_colours_every_band_of_phu_tan(ds):
     t = F.unit_totals(ds, "2024-05-w1", area="an-giang/huyen-phu-tan", level="commune")
     fig = F.ranking_bars(t)
     ax = fig.axes[0]
-    colour = dict(zip(tick_texts(ax.get_yticklabels()), (to_hex(b.get_facecolor()) for b in ax.containers[0])))
+    colour = dict(zip(tick_texts(unit_labels(fig)), (to_hex(b.get_facecolor()) for b in ax.containers[0])))
     assert len(colour) == 18
     assert colour["Phú Long"] == F.BAND_COLOURS["Trung bình"]
     assert colour["Hòa Lạc"] == F.BAND_COLOURS["Khá"]
@@ -378,7 +384,7 @@ def test_province_totals_label_the_published_rank(ds):
     fig = F.province_totals(t, label="province", highlight="bac-kan")
     ax = fig.axes[0]
     assert len(ax.containers[0]) == 2
-    assert tick_texts(ax.get_yticklabels()) == ["Bắc Kạn", "Tuyên Quang"]
+    assert tick_texts(unit_labels(fig)) == ["Bắc Kạn", "Tuyên Quang"]
     assert [t.get_text() for t in texts(fig, "value-label")] == ["82,88  (hạng 8/63)", "81,77  (hạng 14/63)"]
     assert [to_hex(b.get_facecolor()) for b in ax.containers[0]] == [F.BAND_COLOURS["Tốt"]] * 2
 
@@ -590,3 +596,62 @@ def test_trend_of_snapshots_is_placed_by_cut_off_day_with_readable_ticks():
         shown = [x for x, lab in zip(ticks, labels) if lab]
         assert all(b - a >= (ticks[-1] - ticks[0] + 20) / 12 for a, b in zip(shown, shown[1:]))
         assert bottom.get_xlabel() == axis
+
+
+def _outside_texts_fit(fig) -> None:
+    """Drawn on the raster canvas (hinted text, a little wider than the SVG measure the layout
+    uses): every visible text inside the figure, the labels beside a plot clear of it, the
+    legends clear of every plot, its x labels and the footnote."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    F.to_png(fig, dpi=110)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    r = canvas.get_renderer()
+    frame = fig.bbox
+    drawn = [(ax.get_gid() or "axes", ax.get_tightbbox(r)) for ax in fig.axes]  # ticks drawn, labels, texts
+    drawn += [(t.get_text(), t.get_window_extent(r)) for t in fig.texts if t.get_text()]
+    drawn += [(legend.get_texts()[0].get_text(), legend.get_window_extent(r)) for legend in fig.legends]
+    for name, box in drawn:
+        assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1, name
+        assert frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, name
+    for ax in fig.axes:
+        plot = ax.get_window_extent(r)
+        for t in ax.texts:
+            # names and values of a ranking, zone names of a trend (not the labels at its points)
+            if t.get_gid() in ("unit-label", "value-label", "zone-label") and type(t) is Text:
+                box = t.get_window_extent(r)
+                assert box.x1 <= plot.x0 or box.x0 >= plot.x1, t.get_text()
+    notes = [t.get_window_extent(r) for t in fig.texts if t.get_gid() in ("footnote", "merger-note")]
+    for legend in fig.legends:
+        box = legend.get_window_extent(r)
+        for other in [ax.get_tightbbox(r) for ax in fig.axes] + notes:
+            assert not _boxes_overlap(box, other), legend.get_texts()[0].get_text()
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_figures_laid_out_when_built_keep_their_text_clear(ds, nari, nari_rates, lang):
+    """The rankings, trends, scatters and small multiples are laid out from measured text, not by
+    matplotlib's engine: long names, rank labels, wrapped titles, legends and footnotes fit."""
+    long = pd.DataFrame({"name": ["Sở Nông nghiệp và Phát triển nông thôn", "Sở Lao động - Thương binh và Xã hội",
+                                  "Ban Quản lý các Khu công nghiệp", "xã Đặng Hữu"],
+                         "value": [91.2, 75.0, float("nan"), 45.3]})
+    merger = pd.DataFrame({"period_id": ["2025-04", "2025-05", "2025-06", "2025-07", "2025-08"],
+                           "value": [99.5, 80.1, 81.2, 70.5, 72.0], "rank": [1, 20, 18, 10, 9],
+                           "rank_of": [63, 63, 63, 34, 34], "name": "tỉnh Bà Rịa - Vũng Tàu"})
+    figures = [
+        F.ranking_bars(nari, highlight="xã Lương Thượng", reference=("huyện Na Rì", 87.15), lang=lang),
+        F.ranking_bars(long, highlight="xã Đặng Hữu", lang=lang,
+                       title="Một tiêu đề rất dài để kiểm tra việc xuống dòng của tiêu đề trong hình với "
+                             "tên đơn vị dài và ghi chú"),
+        F.province_totals(F.unit_totals(ds, "2024-07", level="province"), label="province", lang=lang),
+        F.trend(F.unit_series(ds, "bac-kan"), lang=lang),
+        F.trend(merger, lang=lang),
+        F.trend(merger.drop(columns="rank"), lang=lang),
+        F.correlation_scatter(nari_rates, "online", "MDHL", x_max=100, y_max=18, lang=lang,
+                              x_label="Tỷ lệ hồ sơ nộp trực tuyến (%)", y_label="Điểm mức độ hài lòng (/18)"),
+        F.group_small_multiples(F.unit_groups(ds, "2024-07", level="province"), lang=lang),
+    ]
+    for fig in figures:
+        assert fig.get_layout_engine() is None
+        _outside_texts_fit(fig)

@@ -3,7 +3,11 @@
 Every function builds a :class:`matplotlib.figure.Figure` with the object-oriented API (no
 ``pyplot``, so nothing leaks between calls), writes no file and draws the same figure every time
 for the same input. :func:`to_png` renders a figure on the Agg canvas with fixed metadata, so the
-same input gives the same PNG bytes.
+same input gives the same PNG bytes; :func:`to_svg` gives the same SVG text.
+
+The figures of every report (rankings, trends, scatters) are laid out when they are built, from
+the measured size of their text; the others use matplotlib's constrained layout, run once at the
+first rendering. Either way, later renderings draw the same figure.
 
 Conventions shared by every figure:
 
@@ -24,6 +28,7 @@ tidy tables the figures take.
 """
 from __future__ import annotations
 
+import codecs
 import collections
 import contextvars
 import functools
@@ -37,13 +42,18 @@ from collections.abc import Iterable
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib import cbook
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.textpath import TextToPath
+from matplotlib.transforms import TransformedPatchPath, blended_transform_factory, offset_copy
 
 from .config import ALPHA
 from .errors import ParameterError
@@ -101,7 +111,9 @@ STYLE = {
 _SMALL = 9  # pt: the smallest text drawn
 _GREY_TEXT = "#333333"
 _ZONE_ALPHA = 0.18
+_LABEL_PAD = 5  # pt between the axes and a unit name left of it
 _TITLE_CHARS = 72  # characters per title line at 12 pt
+_TEXT2PATH = TextToPath()  # the SVG renderer's text measure
 _FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
 
 
@@ -366,24 +378,181 @@ def _percent_table(data: pd.DataFrame, label: str, group: str, value: str, view,
     return wide.astype(float) * 100.0 / maxima, wide.astype(float), maxima
 
 
-def _new_figure(height: float) -> Figure:
-    fig = Figure(figsize=(FIG_WIDTH, height), layout="constrained")
-    fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06)
+def _new_figure(height: float, *, engine: bool = True) -> Figure:
+    """A report-wide figure; ``engine=False`` for a figure that :func:`_arrange` lays out."""
+    fig = Figure(figsize=(FIG_WIDTH, height), layout="constrained" if engine else None)
+    if engine:
+        fig.get_layout_engine().set(h_pad=_PAD / 72, w_pad=_PAD / 72)
     return fig
 
 
-def _footnote(fig: Figure, lines: list[str], gid: str = "footnote") -> None:
-    """Notes under the figure; the figure grows by their height and the layout leaves them room."""
+def _footnote(fig: Figure, lines: list[str], gid: str = "footnote") -> float:
+    """Notes under the figure; the figure grows by their height and the layout leaves them room.
+    Returns that height in inches (0 without notes)."""
     if not lines:
-        return
+        return 0.0
     wrapped = "\n".join(textwrap.fill(_nfc(line), _FOOT_CHARS) for line in lines)
     height = (wrapped.count("\n") + 1) * _SMALL * 1.35 / 72 + 0.1
     old = fig.get_figheight()
     fig.set_figheight(old + height)
     frac = height / (old + height)
-    fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
+    if fig.get_layout_engine() is not None:
+        fig.get_layout_engine().set(rect=(0, frac, 1, 1 - frac))
     fig.text(0.01, 0.02 * frac, wrapped, ha="left", va="bottom", fontsize=_SMALL, color=_GREY_TEXT,
              gid=gid)
+    return height
+
+
+# --------------------------------------------------------------------------- fixed layout
+#
+# The figures of every report (rankings, trend, scatter) are laid out once, when they are built,
+# from the measured size of their text: the longest unit name sets the left margin, the widest
+# value label the right one, the title, legend and footnote their bands. matplotlib's layout
+# engine measures every artist of the figure twice on every rendering and is most of its cost.
+# Text is measured as the SVG renderer measures it (unhinted outlines); the raster renderer's
+# hinted text is up to a few per cent wider, which _SLACK covers.
+
+_PAD = 0.06 * 72  # pt: the gap around and between the blocks of a figure
+_SLACK = 1.04  # measured text widths are stretched by this much, for the raster renderer
+
+
+@functools.lru_cache(maxsize=64)
+def _font_heights(size: float, weight, family: tuple = (FONT_FAMILY,)) -> tuple[float, float, float]:
+    """Ascent, descent and line gap in points of a font (the figure font by default), as
+    matplotlib spaces lines: from its OS/2 table, else its hhea table."""
+    prop = FontProperties(family=list(family), size=size, weight=weight)
+    font = get_font(findfont(prop))
+    scale = size / font.get_sfnt_table("head")["unitsPerEm"]
+    for table, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                                        ("hhea", "lineGap", "ascent", "descent")):
+        t = font.get_sfnt_table(table)
+        if t is not None:
+            return t[ascent] * scale, -t[descent] * scale, t[gap] * scale
+    _, h, d = _svg_text_metrics("lp", _font_key(prop), False)
+    return h - d, d, 0.0
+
+
+def _text_box(text: str, size: float, weight="normal") -> tuple[float, float]:
+    """Width and height in points of a text of the figure font, lines laid out as matplotlib does."""
+    key = _font_key(FontProperties(family=FONT_FAMILY, size=size, weight=weight))
+    lines = str(text).split("\n")
+    ascent, descent, gap = _font_heights(size, weight)
+    if len(lines) == 1:
+        gap = 0.0
+    width = height = 0.0
+    for line in lines:
+        w, h, d = _svg_text_metrics(line, key, False) if line else (0.0, 0.0, 0.0)
+        width = max(width, w)
+        height += max(h - d, ascent) + max(d, descent) + gap
+    return width * _SLACK, height
+
+
+def _widest(texts, size: float, weight="normal") -> float:
+    return max((_text_box(t, size, weight)[0] for t in texts), default=0.0)
+
+
+def _tick_texts(axis) -> list[str]:
+    """The major tick labels an axis will draw (its locator and formatter; no Tick is made)."""
+    lo, hi = sorted(axis.get_view_interval())
+    locs = [v for v in axis.get_majorticklocs() if lo - 1e-9 * (hi - lo) <= v <= hi + 1e-9 * (hi - lo)]
+    return list(axis.get_major_formatter().format_ticks(locs))
+
+
+def _x_axis_depth(ax, labels: bool = True) -> float:
+    """Points below the axes taken by the x ticks, their labels and the axis label."""
+    depth = mpl.rcParams["xtick.major.size"] + mpl.rcParams["xtick.major.pad"]
+    if labels:
+        depth += max((_text_box(t, _tick_size("x"))[1] for t in _tick_texts(ax.xaxis)), default=0.0)
+        if ax.get_xlabel():
+            depth += ax.xaxis.labelpad + _text_box(ax.get_xlabel(), ax.xaxis.label.get_fontsize())[1]
+    return depth
+
+
+def _y_axis_width(ax) -> float:
+    """Points left of the axes taken by the y ticks, their labels and the axis label."""
+    width = mpl.rcParams["ytick.major.size"] + mpl.rcParams["ytick.major.pad"]
+    width += _widest(_tick_texts(ax.yaxis), _tick_size("y"))
+    if ax.get_ylabel():
+        width += ax.yaxis.labelpad + _text_box(ax.get_ylabel(), ax.yaxis.label.get_fontsize())[1]
+    return width
+
+
+def _tick_size(which: str) -> float:
+    return FontProperties(size=mpl.rcParams[f"{which}tick.labelsize"]).get_size_in_points()
+
+
+_MEASURE = []  # one renderer that measures legends (kept, so its text metrics are reused)
+
+
+def _legend_height(fig: Figure, legend) -> float:
+    """Height in points of a figure legend, as drawn."""
+    if not _MEASURE:
+        _MEASURE.append(_RendererSVG(1, 1, io.StringIO()))
+    dpi = fig.dpi
+    fig.dpi = 72  # as the SVG canvas draws: points
+    try:
+        return legend.get_window_extent(_MEASURE[0]).height
+    finally:
+        fig.dpi = dpi
+
+
+def _frame(fig: Figure, foot: float = 0.0) -> tuple[float, float, float, float]:
+    """Place the title at the top of the figure and the figure legends above the footnote band
+    (``foot`` inches, see :func:`_footnote`); return the box left for the axes and their labels,
+    ``(x0, y0, x1, y1)`` in points from the bottom left corner."""
+    width, height = fig.get_figwidth() * 72, fig.get_figheight() * 72
+    y_top = height - _PAD
+    title = fig.get_suptitle()
+    if title:
+        text = fig.texts[[t.get_text() for t in fig.texts].index(title)]
+        text.set_y(y_top / height)
+        text.set_verticalalignment("top")
+        y_top -= _text_box(title, text.get_fontsize(), text.get_fontweight())[1] + _PAD
+    y_bottom = foot * 72 + _PAD
+    for legend in reversed(fig.legends):
+        legend.set_bbox_to_anchor((0.5, y_bottom / height), transform=fig.transFigure)
+        legend.borderaxespad = 0.0
+        y_bottom += _legend_height(fig, legend) + _PAD
+    return _PAD, y_bottom, width - _PAD, y_top
+
+
+def _place(ax, x0: float, y0: float, x1: float, y1: float) -> None:
+    """Put an axes at a box given in points."""
+    width, height = ax.get_figure().get_figwidth() * 72, ax.get_figure().get_figheight() * 72
+    ax.set_position([x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height])
+
+
+def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, bottom: float,
+             gaps=(), ratios=None, foot: float = 0.0) -> None:
+    """Place the figure's blocks, top to bottom: the title, the axes (stacked in one column,
+    heights in ``ratios``, ``gaps`` points between them), the figure legends, the footnote band
+    (``foot`` inches, see :func:`_footnote`). ``left``, ``right``, ``top`` and ``bottom`` are
+    the points the axes' own labels take outside the column of axes."""
+    x0, y0, x1, y1 = _frame(fig, foot)
+    x0, x1 = x0 + left, x1 - right
+    x0 = min(x0, x1 - 0.3 * fig.get_figwidth() * 72)  # labels too long: the axes keep 30% of the width
+    y0, y1 = y0 + bottom, y1 - top
+    ratios = list(ratios or [1] * len(axes))
+    room = y1 - y0 - sum(gaps)
+    y = y1
+    for i, (ax, r) in enumerate(zip(axes, ratios)):
+        h = room * r / sum(ratios)
+        _place(ax, x0, y - h, x1, y)
+        y -= h + (gaps[i] if i < len(gaps) else 0.0)
+
+
+def _hbars(ax, y, widths, colours, *, height: float, **props) -> BarContainer:
+    """Horizontal bars from 0, as ``ax.barh`` draws them (a :class:`BarContainer` of Rectangles
+    in ``ax.containers`` and ``ax.patches``), for an axes whose limits are set by hand: ``barh``
+    updates the data limits from every bar's outline, most of the cost of a long ranking."""
+    patches = []
+    for yv, w, colour in zip(y, widths, colours):
+        patch = Rectangle((0.0, yv - height / 2), w, height, facecolor=colour, label="_nolegend_", **props)
+        ax.add_artist(patch)
+        patches.append(patch)
+    container = BarContainer(patches, orientation="horizontal", label="_nolegend_")
+    ax.add_container(container)
+    return container
 
 
 def _luminance(colour) -> float:
@@ -440,8 +609,62 @@ def _lay_out_once(fig: Figure) -> None:
 
 
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
+_SVG_REF = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
 _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+
+
+@functools.lru_cache(maxsize=16384)
+def _svg_text_metrics(text: str, font: tuple, ismath) -> tuple[float, float, float]:
+    """Width, height and descent in points of a text in a font, as the SVG renderer measures
+    it (unhinted outlines, so independent of the renderer and of the dpi). ``font`` is
+    :func:`_font_key` of the properties; the cache is bounded and its values depend on their
+    key only, so a hit gives the same numbers as a miss."""
+    family, style, variant, weight, stretch, size, file, math_family = font
+    prop = FontProperties(family=list(family), style=style, variant=variant, weight=weight,
+                          stretch=stretch, size=size, fname=file, math_fontfamily=math_family)
+    return _TEXT2PATH.get_text_width_height_descent(text, prop, ismath)
+
+
+def _font_key(prop: FontProperties) -> tuple:
+    return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
+            prop.get_stretch(), prop.get_size_in_points(), prop.get_file(), prop.get_math_fontfamily())
+
+
+class _RendererSVG(RendererSVG):
+    """matplotlib's SVG renderer measuring text through :func:`_svg_text_metrics`: matplotlib
+    caches metrics per renderer, and every figure gets a new one (two with a layout engine), so
+    without this every label of every figure would be measured afresh."""
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath == "TeX":
+            return super().get_text_width_height_descent(s, prop, ismath)
+        return _svg_text_metrics(s, _font_key(prop), ismath)
+
+    def _get_font_height_metrics(self, prop):
+        # matplotlib asks a renderer for the line heights of a font before reading the font's
+        # tables itself, for every text it lays out; SVG is drawn at 72 dpi, so these are the
+        # same numbers it would read, in points
+        return _font_heights(prop.get_size_in_points(), prop.get_weight(), tuple(prop.get_family()))
+
+
+class _CanvasSVG(FigureCanvasSVG):
+    """The SVG canvas with :class:`_RendererSVG` (its ``print_svg`` is matplotlib's, with that
+    renderer)."""
+
+    def print_svg(self, filename, *, bbox_inches_restore=None, metadata=None, **_savefig_kwargs):
+        with cbook.open_file_cm(filename, "w", encoding="utf-8") as fh:
+            if not cbook.file_requires_unicode(fh):
+                fh = codecs.getwriter("utf-8")(fh)
+            dpi = self.figure.dpi
+            self.figure.dpi = 72
+            width, height = self.figure.get_size_inches()
+            renderer = MixedModeRenderer(
+                self.figure, width, height, dpi,
+                _RendererSVG(width * 72, height * 72, fh, image_dpi=dpi, metadata=metadata),
+                bbox_inches_restore=bbox_inches_restore)
+            self.figure.draw(renderer)
+            renderer.finalize()
 
 
 def to_svg(fig: Figure, prefix: str = "f") -> str:
@@ -474,20 +697,26 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     True
     """
     with mpl.rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
-        FigureCanvasSVG(fig)
+        _CanvasSVG(fig)
         _lay_out_once(fig)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
-    # a gid given to several artists (value labels) names a kind of element: a class, not an id
-    repeated = [i for i, n in counts.items() if n > 1]
-    if repeated:
-        svg = re.sub(r'\bid="(' + "|".join(re.escape(i) for i in repeated) + r')"', r'class="\1"', svg)
-    ids = {i for i, n in counts.items() if n == 1}
-    if ids:
-        svg = re.sub(r'(\bid="|url\(#|xlink:href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
-                     + r')(?=["\)])', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+    # a gid given to several artists (value labels) names a kind of element: a class, not an id;
+    # every other id (and every reference to it) gets the prefix. One fixed pattern, each match
+    # looked up in the counts: no pattern built per figure.
+
+    def rename(m):
+        head, name = m.group(1), m.group(2)
+        n = counts.get(name, 0)
+        if n == 1:
+            return f"{head}{prefix}-{name}"
+        if n > 1 and head == 'id="':
+            return f'class="{name}'
+        return m.group(0)
+
+    svg = _SVG_REF.sub(rename, svg)
     svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: " + SVG_FONT_STACK)
     return unicodedata.normalize("NFC", svg).rstrip() + "\n"
 
@@ -650,6 +879,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
           notes: list[str]) -> Figure:
     _require(data, [label, value] + [c for c in (rank, rank_of) if c], func)
     synthetic = _is_synthetic(data, synthetic)
+    scheme = _scheme(scheme)  # loaded once for the bands, the cut lines and the legend
     missing = data.loc[data[value].isna(), label].map(_nfc).tolist()
     data = data.loc[data[value].notna()].copy()
     data[label] = data[label].map(_nfc)
@@ -661,24 +891,31 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     values = data[value].to_numpy(dtype=float)
     bands = bands_of(values, scheme)
     n = len(data)
-    fig = _new_figure(1.9 + 0.27 * n)
+    fig = _new_figure(1.9 + 0.27 * n, engine=False)
     ax = fig.add_subplot()
     y = np.arange(n)
     colours = [_colour_of(b) for b in bands]
-    bars = ax.barh(y, values, color=colours, edgecolor="#555555", linewidth=0.5, height=0.72,
-                   zorder=2, gid="bars")
+    bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2)
     for bar, strong, band in zip(bars, emphasis, bands):
         bar.set_gid(f"band:{band}")
         if strong:
             bar.set_edgecolor("black")
             bar.set_linewidth(2.2)
-    ax.set_yticks(y, labels=data[label].tolist())
-    ax.invert_yaxis()  # best on top
-    for tick, strong in zip(ax.get_yticklabels(), emphasis):
-        if strong:
-            tick.set_fontweight("bold")
+    # unit names as texts at their bar, left of the axes: a tick per unit would cost five artists
+    # each (and the layout measures every one); the names look as tick labels do
+    ax.set_yticks([])
+    name_column = offset_copy(blended_transform_factory(ax.transAxes, ax.transData), fig=fig,
+                              x=-_LABEL_PAD, units="points")
+    # texts outside the axes are not clipped (clip_on=False); one clip path for all of them
+    # spares ax.text making one per text (a third of the cost of a long ranking's labels)
+    outside = {"clip_on": False, "clip_path": TransformedPatchPath(ax.patch)}
+    for i, (name, strong) in enumerate(zip(data[label], emphasis)):
+        ax.text(0, i, name, transform=name_column, ha="right", va="center_baseline",
+                fontsize=STYLE["ytick.labelsize"], fontweight="bold" if strong else "normal",
+                gid="unit-label", **outside)
     top = max(100.0, float(np.nanmax(values)))
     value_column = blended_transform_factory(ax.transAxes, ax.transData)
+    value_width = 0.0
     for i, (v, strong) in enumerate(zip(values, emphasis)):
         text = _num(v, 2)
         if rank is not None and pd.notna(data.at[i, rank]):
@@ -686,7 +923,8 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
             text += f"  ({_t('fig.rank', rank=int(data.at[i, rank]))}" + (f"/{int(of)})" if of is not None else ")")
         # a column of values right of the plot, clear of the bars and the cut lines
         ax.text(1.01, i, text, transform=value_column, va="center", ha="left", fontsize=_SMALL,
-                fontweight="bold" if strong else "normal", gid="value-label")
+                fontweight="bold" if strong else "normal", gid="value-label", **outside)
+        value_width = max(value_width, _text_box(text, _SMALL, "bold" if strong else "normal")[0])
     _draw_cuts(ax, scheme)
     extra = []
     if reference is not None:
@@ -705,7 +943,13 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     _band_legend(fig, scheme, extra=extra)
     if missing:
         notes = notes + [_t("fig.no_data", names=", ".join(missing))]
-    _footnote(fig, notes)
+    foot = _footnote(fig, notes)
+    names = max(_widest(data.loc[~emphasis, label], STYLE["ytick.labelsize"]),
+                _widest(data.loc[emphasis, label], STYLE["ytick.labelsize"], "bold"))
+    width = fig.get_figwidth() * 72
+    # the value column starts 1% of the axes' width right of it (about 1% of the figure's)
+    _arrange(fig, [ax], left=names + _LABEL_PAD, right=0.01 * width + value_width,
+             top=_text_box("90", _SMALL)[1], bottom=_x_axis_depth(ax), foot=foot)
     return fig
 
 
@@ -738,14 +982,15 @@ def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name
     -------
     matplotlib.figure.Figure
         One horizontal bar per unit (``fig.axes[0].containers[0]``), each bar's facecolor
-        ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``.
+        ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``; the unit names, in bar
+        order, are texts with gid ``unit-label`` left of the axes (no y ticks).
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 83.4]})
     >>> fig = ranking_bars(df, highlight="xã C", reference=("huyện X", 84.0))
-    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    >>> [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "unit-label"]
     ['xã A', 'xã C', 'xã B']
     """
     return _bars(data, value=value, label=label, highlight=highlight, reference=reference,
@@ -1016,7 +1261,7 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         ceiling |= xs >= x_max - 1e-9
     if y_max is not None:
         ceiling |= ys >= y_max - 1e-9
-    fig = _new_figure(5.2)
+    fig = _new_figure(5.2, engine=False)
     ax = fig.add_subplot()
     pct_level = _num(100 * ci, 0)
     if int(res["n"]) >= 3 and np.ptp(xs) > 0 and np.isfinite(res["r"]):
@@ -1069,6 +1314,10 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(_title(title or _t("fig.scatter_title", y=_nfc(y_label or y), x=_nfc(x_label or x)), synthetic))
+    x_ticks = _tick_texts(ax.xaxis)
+    _arrange(fig, [ax], left=_y_axis_width(ax), right=_text_box(x_ticks[-1] if x_ticks else "", _SMALL)[0] / 2,
+             top=0.02 * ax.get_position().height * fig.get_figheight() * 72 + _text_box(stats_text, _SMALL)[1],
+             bottom=_x_axis_depth(ax))
     return fig
 
 
@@ -1169,6 +1418,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     """
     _require(data, [period, value], "trend")
     synthetic = _is_synthetic(data, synthetic)
+    scheme = _scheme(scheme)  # loaded once for the zones and the bands
     _check_unique(data, [period], "trend")
     parsed = [parse_period(str(p), parameter="period") for p in data[period]]
     order = sorted(range(len(parsed)), key=lambda i: (parsed[i].start, parsed[i].end))
@@ -1179,7 +1429,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     has_rank = rank in data.columns and data[rank].notna().any()
     if unit_label is None and "name" in data.columns and data["name"].notna().any():
         unit_label = str(data["name"].dropna().iloc[0])
-    fig = _new_figure(5.6 if has_rank else 3.8)
+    fig = _new_figure(5.6 if has_rank else 3.8, engine=False)
     if has_rank:
         ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     else:
@@ -1192,6 +1442,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         floor = float(table.loc[table["band"] == lowest, "lower"].iloc[0]) if lowest else 0.0
     top = max(100.0, float(finite.max()) if finite.size else 100.0)
     pad = 0.03 * (top - floor)
+    zone_width = 0.0
     for row in table.itertuples():
         lo = row.lower if row.Index < len(table) - 1 else min(row.lower, floor - pad)
         hi = top + pad if row.Index == 0 else row.upper  # the top band reaches the axis top
@@ -1204,6 +1455,7 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
             continue
         ax.text(1.005, middle, _band_name(row.band), transform=blended_transform_factory(ax.transAxes, ax.transData),
                 ha="left", va="center", fontsize=_SMALL, color=_GREY_TEXT, gid="zone-label")
+        zone_width = max(zone_width, _text_box(_band_name(row.band), _SMALL)[0])
     ok = np.isfinite(values)
     ax.plot(xs[ok], values[ok], color="#222222", linewidth=1.4, zorder=2, gid="total-line")
     bands = bands_of(values[ok], scheme)
@@ -1252,8 +1504,36 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         notes.append(_t("fig.snapshot_note"))
     default = _t("fig.trend_title", unit=_cap(unit_label)) if unit_label else _t("fig.trend_title_plain")
     fig.suptitle(_title(title or default, synthetic))
-    _footnote(fig, notes, gid="merger-note" if crosses_merger(parsed) else "footnote")
+    foot = _footnote(fig, notes, gid="merger-note" if crosses_merger(parsed) else "footnote")
+    # labels 6 pt above each point may rise over a panel whose highest point is near its top:
+    # laid out once, then again with room for what rises over
+    label = 6 + _text_box("0", _SMALL)[1]
+    panels = [ax] if ax_rank is None else [ax, ax_rank]
+    above = _text_box(" 1/7/2025", _SMALL)[1] if crosses_merger(parsed) else 0.0
+
+    def place(over):
+        _arrange(fig, panels, left=max(_y_axis_width(a) for a in panels),
+                 right=0.005 * fig.get_figwidth() * 72 + zone_width, top=max(above, over[0]),
+                 bottom=_x_axis_depth(bottom), gaps=[_PAD * 2 + over[-1]] if ax_rank is not None else (),
+                 ratios=[3, 2] if ax_rank is not None else None, foot=foot)
+
+    place([0.0] * len(panels))
+    over = [_overhang(a, label) for a in panels]
+    if any(over):
+        place([v + 1 for v in over])
     return fig
+
+
+def _overhang(ax, label: float) -> float:
+    """Points by which a text ``label`` points tall above the highest point of the total or rank
+    line of ``ax`` rises over the top of the axes, at their present size."""
+    lo, hi = ax.get_ylim()
+    fracs = [(v - lo) / (hi - lo) for line in ax.lines if line.get_gid() in ("total-line", "rank-line")
+             for v in line.get_ydata()]
+    if not fracs:
+        return 0.0
+    height = ax.get_position().height * ax.get_figure().get_figheight() * 72
+    return max(0.0, label - (1 - max(fracs)) * height)
 
 
 # --------------------------------------------------------------------------- 5. across provinces
@@ -1459,7 +1739,7 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
     k = len(order)
     panel_titles = [_panel_title(name, ncols) for name in panels]
     lines = max(t.count("\n") + 1 for t in panel_titles)
-    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55 + 0.16 * (lines - 1)))
+    fig = _new_figure(1.3 + nrows * (0.22 * k + 0.55 + 0.16 * (lines - 1)), engine=False)
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
     y = np.arange(k)
     top = max(110.0, float(np.nanmax(pct.to_numpy())) + 5 if np.isfinite(pct.to_numpy()).any() else 110.0)
@@ -1481,10 +1761,10 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
         name = panels[idx]
         vals = pct.loc[name].to_numpy(dtype=float)
         a.set_gid(f"panel:{name}")
-        a.barh(y, np.full(k, 100.0), color="#eeeeee", height=0.75, zorder=1, gid="background")
+        _hbars(a, y, np.full(k, 100.0), ["#eeeeee"] * k, height=0.75, zorder=1, gid="background")
         colours = [OVER_MAX_COLOUR if v > 100 + 1e-9 else SERIES_COLOUR for v in vals]
         over |= bool(np.any(vals > 100 + 1e-9))
-        a.barh(y, np.nan_to_num(vals), color=colours, height=0.75, zorder=2, gid="bars")
+        _hbars(a, y, np.nan_to_num(vals), colours, height=0.75, zorder=2, gid="bars")
         a.plot(overall.to_numpy(), y, linestyle="none", marker="|", markersize=9, markeredgewidth=1.8,
                color="black", zorder=3, gid="average")
         a.set_title(panel_titles[idx], fontsize=_SMALL, pad=3, gid="panel-title")
@@ -1500,6 +1780,22 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
         handles.insert(1, Patch(color=OVER_MAX_COLOUR, label=_t("fig.over_max_legend")))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(_title(title or _t("fig.small_multiples_title"), synthetic))
-    if several:
-        _footnote(fig, [_t("fig.several_note")])
+    foot = _footnote(fig, [_t("fig.several_note")]) if several else 0.0
+    # laid out here, from the text sizes: the group names left of the first column, a panel
+    # title (one or two lines, 3 pt) over every panel, the x labels under the last row (and under
+    # a panel above an empty slot, which the slot holds), half of "100" right of the last column
+    x0, y0, x1, y1 = _frame(fig, foot)
+    ticks = 2 + mpl.rcParams["ytick.major.pad"]
+    x0 += ticks + _widest([_group_short(g) for g in order], _SMALL)
+    x1 -= _text_box("100", _SMALL)[0] / 2
+    line = _text_box("0", _SMALL)[1]
+    y0 += 2 + mpl.rcParams["xtick.major.pad"] + line + axes.flat[0].xaxis.labelpad + line
+    head = max(_text_box(t, _SMALL)[1] for t in panel_titles) + 3
+    wgap, hgap = 2 * _PAD + ticks, 2 * _PAD + 2
+    w = (x1 - x0 - (ncols - 1) * wgap) / ncols
+    h = (y1 - y0 - nrows * head - (nrows - 1) * hgap) / nrows
+    for idx, a in enumerate(axes.flat[:n]):
+        row, col = divmod(idx, ncols)
+        left, top_edge = x0 + col * (w + wgap), y1 - row * (h + head + hgap) - head
+        _place(a, left, top_edge - h, left + w, top_edge)
     return fig
