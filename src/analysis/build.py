@@ -648,6 +648,11 @@ def _kernel_manager_class(fork: bool):
     class QuickKernelManager(AsyncKernelManager):
         client_factory = QuickClient
 
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # a killed kernel is gone within milliseconds: polling it every 100 ms (jupyter_client's
+            # default) made every report wait about 0.1 s for its kernel to stop
+            await super()._async_wait(pollinterval=min(pollinterval, 0.005))
+
     if not fork:
         return QuickKernelManager
 

@@ -25,6 +25,7 @@ with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -138,6 +139,7 @@ def _become_kernel(request: dict, inherited: list) -> None:
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     die_with_parent()  # the server is this kernel's parent
+    gc.enable()  # what the kernel makes is collected as usual; what it inherited stays frozen
     from analysis.dataset import held_only
 
     held_only(_hold_request(request).get("data_dir"))  # only the data its build planned for it
@@ -148,7 +150,8 @@ def _become_kernel(request: dict, inherited: list) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", request["connection_file"]])
+    # no input history: a report kernel runs its notebook once, and nobody reads the history
+    app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False"])
     app.start()
 
 
@@ -175,9 +178,16 @@ def serve(path: str) -> None:
 
     parent = os.getppid()
     die_with_parent(parent)  # a build killed while the libraries load leaves no server behind
+    # The server's objects live as long as it does; with the collector off here, frozen before
+    # each fork and on again in the kernel, a kernel's collections never walk (and so never
+    # copy-on-write) the pages of the libraries and data it inherited (Python's gc.freeze docs).
+    gc.disable()
     for name in PRELOAD:
         importlib.import_module(name)
     _warm_matplotlib()
+    from analysis.render import warm
+
+    warm()  # catalogs, locale data, templates, schemes: loaded once, shared by every kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.replace(path + ".tmp", path)  # the socket appears only once the server is ready
@@ -196,6 +206,7 @@ def serve(path: str) -> None:
                         conn.close()
                         continue
                     _hold(request)
+                    gc.freeze()
                     pid = os.fork()
                     if pid == 0:
                         try:
@@ -247,13 +258,16 @@ def _reap(by_pid: dict, by_sock: dict) -> None:
 
 
 def _warm_matplotlib() -> None:
-    """Load fonts and the Agg renderer once, so kernels do not each pay for it."""
+    """Load fonts and the Agg and SVG renderers once, so kernels do not each pay for it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from analysis.figures import to_svg
 
     fig = Figure(figsize=(1, 1))
     fig.add_subplot().set_title("Tổng điểm – Xếp loại")
     FigureCanvasAgg(fig).draw()
+    to_svg(fig)
 
 
 def main(argv=None) -> int:
