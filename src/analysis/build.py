@@ -68,6 +68,8 @@ OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches onl
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
 HOLD_ENV = "ANALYSIS_HOLD_DATA"  # same name as analysis.forkkernel.ENV_HOLD
+SHARED_RESULTS_ENV = "ANALYSIS_SHARED_RESULTS"  # same name as analysis.report.SHARED_RESULTS_ENV
+SHARED_DIR = "shared"  # STATE_DIR/work/shared/: results the reports of one build share (report.shared_result)
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
 BUILD_WAIT = 1800.0  # seconds a command-line build queues behind another build from the same data dir
 
@@ -770,6 +772,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             _use_server(fork)
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
         os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
+        os.environ[SHARED_RESULTS_ENV] = str((work.parent / SHARED_DIR).absolute())
         if manifest is not None:  # the fork server holds this data in memory for the kernels it forks
             data_dir = job.parameters.get("data_dir") or str(DATA_DIR)
             os.environ[HOLD_ENV] = json.dumps({"data_dir": str(Path(data_dir).resolve()), "manifest": manifest})
@@ -802,6 +805,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
     finally:
         os.environ.pop(READ_LOG_ENV, None)
+        os.environ.pop(SHARED_RESULTS_ENV, None)
         os.environ.pop(HOLD_ENV, None)
         if handed is not None:
             shutil.rmtree(handed, ignore_errors=True)

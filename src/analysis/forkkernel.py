@@ -188,6 +188,9 @@ def serve(path: str) -> None:
     from analysis.render import warm
 
     warm()  # catalogs, locale data, templates, schemes: loaded once, shared by every kernel
+    from analysis.report import package_versions
+
+    package_versions()  # read from the installed packages' metadata once
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.replace(path + ".tmp", path)  # the socket appears only once the server is ready
