@@ -394,7 +394,7 @@ def display_bundles(content: c.Content) -> list[dict]:
     Headings, paragraphs and lists come as Markdown with the same text as HTML (``text/markdown``
     and ``text/html``); each table as HTML in the report's notation (headers with units, numbers
     right-aligned: what its pandas Styler, ``content.styler(name)``, prints, written by the
-    section template, which is several times faster than ``Styler.to_html``); each figure as inline vector SVG with
+    section template, several times faster than ``Styler.to_html``); each figure as inline vector SVG with
     its caption. Every HTML part is wrapped in ``<div class="r766 r766-<section>">`` so the
     report's stylesheet (carried by the title section) applies, in JupyterLab as in the HTML
     page nbconvert builds. ``text/plain`` is a short stable stand-in naming what to call.
