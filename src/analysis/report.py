@@ -517,14 +517,17 @@ class ProvinceReport(_Base):
 
     @cached_property
     def _trend_split(self) -> tuple[pd.DataFrame, list[str]]:
-        """The province's totals per period, split by kind: (the report period's kind, sorted by
-        date; the other periods' ids, sorted by date)."""
+        """The province's totals per period up to the report's (a period ending later is not part
+        of this period's report, even when the data already has it), split by kind: (the report
+        period's kind, sorted by date; the other periods' ids, sorted by date)."""
         tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
         series = (tot.groupby("period_id", sort=True)
                   .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
                   .reset_index())
-        kind = parse_period(self.period).kind
-        periods = sorted((parse_period(p) for p in series["period_id"]), key=lambda p: (p.start, p.end))
+        this = parse_period(self.period)
+        kind = this.kind
+        periods = sorted((p for p in map(parse_period, series["period_id"]) if p.end <= this.end),
+                         key=lambda p: (p.start, p.end))
         same = [p.period_id for p in periods if p.kind == kind]
         series = series.set_index("period_id").loc[same].reset_index()
         return series, [p.period_id for p in periods if p.kind != kind]
@@ -1184,7 +1187,9 @@ class ComparisonReport(_Base):
 
         s = self.ds.scores
         out = self._content("trends", c.Msg("section.trends"), number=4)
-        tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces)]
+        end = parse_period(self.period).end  # the periods up to this one (later data is not in its report)
+        known = {p for p in pd.unique(s["period_id"]) if parse_period(p).end <= end}
+        tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces) & s["period_id"].isin(known)]
         for unit in sorted(set(tot["unit_id"]), key=self._name):
             series = (tot.loc[tot["unit_id"] == unit].sort_values("period_id")
                       .groupby("period_id").agg(value=("value", "first"), rank=("rank", "first"),
