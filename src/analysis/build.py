@@ -636,6 +636,15 @@ def _kernel_manager_class(fork: bool):
         and IOPub channels, it drains the IOPub messages already there instead of waiting 0.2 s
         for more (nbclient ignores IOPub messages that answer no request of its own)."""
 
+        def start_channels(self, *args, **kwargs):
+            # The channels connect before the new kernel has bound its ports, and ZeroMQ tries a
+            # refused connection again only after 100 ms (RECONNECT_IVL): every report waited
+            # for that. 5 ms, for the sockets of this client's context.
+            import zmq
+
+            self.context.setsockopt(zmq.RECONNECT_IVL, 5)
+            return super().start_channels(*args, **kwargs)
+
         async def wait_for_ready(self, timeout=None):
             deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
             while True:
@@ -677,6 +686,21 @@ def _kernel_manager_class(fork: bool):
     class ForkKernelManager(QuickKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # ask the fork server directly: no launcher process to start per report (a Python
+            # start-up); without a server, the launcher command falls back to a plain ipykernel
+            from .forkkernel import ENV_SOCKET, request_kernel
+
+            env = dict(kw.get("env") or os.environ)
+            env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it
+            cwd = str(kw.get("cwd") or os.getcwd())
+            kernel = request_kernel(env[ENV_SOCKET], self.connection_file, cwd, env) if env.get(ENV_SOCKET) else None
+            if kernel is None:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            provisioner = self.provisioner
+            provisioner.process, provisioner.pid, provisioner.pgid, provisioner.cwd = kernel, kernel.pid, None, cwd
+            self._reconcile_connection_info(provisioner.connection_info)
 
     return ForkKernelManager
 
@@ -913,6 +937,10 @@ def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, n
              scheduler: str | None = None):
     results = []
     bar = _bar(len(todo), progress)
+    # The longest reports (the comparisons) first, so that no worker is left running one while
+    # the others have finished; then period by period, so that the reports of one province (which
+    # share its audit, see report.shared_result) do not all start at the same time.
+    todo = sorted(todo, key=lambda t: (t[0].kind != "compare", str(t[0].parameters.get("period", ""))))
 
     def job_args():
         # the workers share this process's server, once it is ready

@@ -34,7 +34,8 @@ import socket
 import struct
 import sys
 
-__all__ = ["ENV_SOCKET", "ENV_HOLD", "PRELOAD", "launch", "serve", "die_with_parent"]
+__all__ = ["ENV_SOCKET", "ENV_HOLD", "PRELOAD", "ForkedKernel", "request_kernel", "launch", "serve",
+           "die_with_parent"]
 
 ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
 # JSON {"data_dir": path, "manifest": {table: SHA-256}}: the data a build's report reads.
@@ -96,6 +97,67 @@ def die_with_parent(parent: int | None = None) -> None:
     if os.getppid() != parent:
         os._exit(1)
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+# --- clients -------------------------------------------------------------------------------
+class ForkedKernel:
+    """A kernel the server forked, seen as a :class:`subprocess.Popen` (what jupyter_client's
+    local provisioner holds): its pid, its exit status once the server has reaped it
+    (``poll``/``wait``), and signals sent to it. The connection to the server stays open while
+    the kernel runs; if this process dies, the server kills the kernel."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, sock: socket.socket, pid: int):
+        self._sock, self.pid, self.returncode = sock, pid, None
+
+    def _read_exit(self) -> None:
+        try:
+            self.returncode = int(_recv(self._sock)["exit"])
+        except (EOFError, OSError, ValueError, KeyError, TypeError):
+            self.returncode = 1  # the server is gone, and its kernels with it
+        self._sock.close()
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._sock], [], [], 0)[0]:
+            self._read_exit()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if timeout is not None and not select.select([self._sock], [], [], timeout)[0]:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            self._read_exit()
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:  # never signal a pid the server has already reaped
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def request_kernel(path: str, connection_file: str, cwd: str, env: dict) -> ForkedKernel | None:
+    """Ask the server at ``path`` for a kernel on ``connection_file`` with ``cwd`` and ``env``;
+    None when no server answers there (the caller then starts a kernel its own way)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        _send(sock, {"connection_file": connection_file, "cwd": cwd,
+                     "env": {k: v for k, v in env.items() if k != ENV_SOCKET}})
+        return ForkedKernel(sock, int(_recv(sock)["pid"]))
+    except (OSError, EOFError, ValueError, KeyError, TypeError):
+        sock.close()
+        return None
 
 
 # --- launcher ------------------------------------------------------------------------------
@@ -197,11 +259,25 @@ def serve(path: str) -> None:
     listener.listen(64)
     by_pid: dict[int, socket.socket] = {}
     by_sock: dict[socket.socket, int] = {}
+    # a kernel that exits wakes the loop at once (its client is told its exit status now, not
+    # at the next poll): SIGCHLD writes to this pipe
+    woken, wake = os.pipe()
+    for fd in (woken, wake):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     try:
         while os.getppid() == parent:
-            readable, _, _ = select.select([listener, *by_sock], [], [], 0.05)
+            readable, _, _ = select.select([listener, woken, *by_sock], [], [], 0.05)
             for sock in readable:
-                if sock is listener:
+                if sock is woken:
+                    while True:
+                        try:
+                            if not os.read(woken, 512):
+                                break
+                        except BlockingIOError:
+                            break
+                elif sock is listener:
                     conn, _ = listener.accept()
                     try:
                         request = _recv(conn)
@@ -213,12 +289,15 @@ def serve(path: str) -> None:
                     pid = os.fork()
                     if pid == 0:
                         try:
+                            signal.set_wakeup_fd(-1)
+                            os.close(woken)
+                            os.close(wake)
                             _become_kernel(request, [listener, conn, *by_sock])
                         finally:
                             os._exit(0)
                     _send(conn, {"pid": pid})
                     by_pid[pid], by_sock[conn] = conn, pid
-                else:  # a launcher never writes again: readable means it is gone
+                else:  # a client never writes again: readable means it is gone
                     pid = by_sock.pop(sock)
                     by_pid.pop(pid, None)
                     sock.close()
