@@ -1,17 +1,24 @@
 """Fork-server kernels: every report gets a fresh kernel process, forked from a server that has
 already imported the heavy libraries, so a kernel starts in milliseconds instead of seconds.
 
-Two roles live here:
+Three roles live here:
 
 * ``python -m analysis.forkkernel --serve SOCKET`` is the server ("zygote"): it imports numpy,
   pandas, matplotlib, statsmodels, ipykernel and the analysis package once, then waits. For each
   request it forks; the child becomes an ipykernel on the requested connection file. The server
   runs no user code, so every kernel starts from the same clean state, and no kernel can see
-  another's (each is its own process; forked memory is copy-on-write).
-* ``python -m analysis.forkkernel -f CONNECTION_FILE`` is what jupyter_client starts as "the
-  kernel": a tiny launcher that asks the server for a fork, forwards signals to it (interrupts,
-  terminate) and exits with its exit code. Without a server (``ANALYSIS_ZYGOTE_SOCKET`` unset
-  or unreachable) it simply becomes an ordinary ipykernel, so the command is always usable.
+  another's (each is its own process; forked memory is copy-on-write). Before listening it also
+  loads what every report loads on first use (catalogs, locale data, templates, schemes:
+  :func:`analysis.render.warm`), and it keeps its collector off and freezes its objects before
+  each fork, so a kernel's collections never touch (and copy) the pages it inherited.
+* A build's kernel manager asks the server itself (:func:`request_kernel`) and holds the forked
+  kernel as its process (:class:`ForkedKernel`: pid, exit status, signals), so no process but
+  the kernel starts per report.
+* ``python -m analysis.forkkernel -f CONNECTION_FILE`` is the same request as a command (what
+  jupyter_client starts as "the kernel" when it is given a command): a tiny launcher that asks
+  the server for a fork, forwards signals to it (interrupts, terminate) and exits with its exit
+  code. Without a server (``ANALYSIS_ZYGOTE_SOCKET`` unset or unreachable) it simply becomes an
+  ordinary ipykernel, so the command is always usable; the build falls back to it.
 
 A build also names, in each request's environment (``ANALYSIS_HOLD_DATA``), the data directory
 of the report and the hashes it planned with. The server then holds that directory's file hashes
@@ -19,9 +26,10 @@ and validated core tables in memory (:func:`analysis.dataset.hold`, once per dat
 forked kernel finds them there instead of hashing and reading the files again; the kernel's read
 log still names the contents it used. A kernel started any other way loads normally.
 
-The server reaps its children; if a launcher disappears (killed by jupyter_client), the server
-kills that kernel; if the server's parent (the build) dies, the server exits, and kernels die
-with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
+The server reaps its children and tells each client its kernel's exit status at once (SIGCHLD
+wakes it); if a client disappears (a launcher killed by jupyter_client, a build worker that
+died), the server kills that kernel; if the server's parent (the build) dies, the server exits,
+and kernels die with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
 """
 from __future__ import annotations
 
