@@ -525,8 +525,9 @@ def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple
             os.replace(outs["csv"], Path(tempfile.mkdtemp(dir=work)) / "old")
         os.replace(written["csv"], outs["csv"])
     for fmt in ("xlsx", "docx"):
-        if fmt in written:
-            atomic_write_bytes(outs[fmt], written[fmt].read_bytes(), tmp_dir=work)
+        if fmt in written:  # written whole and synced by the kernel, on the same file system
+            outs[fmt].parent.mkdir(parents=True, exist_ok=True)
+            os.replace(written[fmt], outs[fmt])
     return meta["title"], meta["area"]
 
 

@@ -292,9 +292,10 @@ class _Base:
         """Every section of the report, in order (what the notebook shows)."""
         raise NotImplementedError
 
-    def export(self, directory, formats=("xlsx", "csv"), *, stem: str = "report") -> dict[str, Path]:
+    def export(self, directory, formats=("xlsx", "csv"), *, stem: str = "report", fresh: bool = False) -> dict[str, Path]:
         """Write the report in ``formats`` (``docx``, ``xlsx``, ``csv``) into ``directory``:
-        ``<stem>.docx``, ``<stem>.xlsx`` and ``<stem>_tables/*.csv``. Returns the paths written."""
+        ``<stem>.docx``, ``<stem>.xlsx`` and ``<stem>_tables/*.csv``. Returns the paths written.
+        ``fresh``: ``directory`` is a build's new private folder (see :func:`workbook.write_csv`)."""
         from .document import write_docx
         from .workbook import write_csv, write_xlsx
 
@@ -309,7 +310,7 @@ class _Base:
         if "xlsx" in formats:
             out["xlsx"] = write_xlsx(sections, directory / f"{stem}.xlsx", self.lang)
         if "csv" in formats:
-            out["csv"] = write_csv(sections, directory / f"{stem}_tables", self.lang)
+            out["csv"] = write_csv(sections, directory / f"{stem}_tables", self.lang, fresh=fresh)
         if "docx" in formats:
             out["docx"] = write_docx(self, sections, directory / f"{stem}.docx")
         return out
@@ -1227,7 +1228,7 @@ def build_exports(report, directory, formats) -> None:
     import json
 
     directory = Path(directory)
-    written = report.export(directory, list(formats), stem="report") if formats else {}
+    written = report.export(directory, list(formats), stem="report", fresh=True) if formats else {}
     area = report._name(report.province) if isinstance(report, ProvinceReport) else ""
     meta = {"title": report.title_text(), "area": area,
             "files": {fmt: str(Path(path).relative_to(directory)) for fmt, path in written.items()}}

@@ -22,7 +22,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, write_new_file
 from .i18n import DASH, decimals_needed
 from .render import NUMERIC_KINDS, cell_text, column_spec, header, resolve
 
@@ -262,12 +262,17 @@ def write_xlsx(sections, path, lang: str) -> Path:
     return path
 
 
-def write_csv(sections, directory, lang: str) -> Path:
+def write_csv(sections, directory, lang: str, *, fresh: bool = False) -> Path:
     """``directory/<table>.csv`` for every table: UTF-8 with a BOM (Excel on Windows reads the
     Vietnamese letters), headers and code values in ``lang``, numbers as values, formula-like
-    text neutralised."""
+    text neutralised.
+
+    Each file replaces an older one atomically. With ``fresh``, ``directory`` must be new (a
+    build's private folder, published whole by one rename): each file is written in place.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=not fresh)
+    write = write_new_file if fresh else atomic_write_bytes
     for name, _label, df in export_tables(sections):
         cols = list(df.columns)
         specs = [column_spec(df, col) for col in cols]
@@ -283,6 +288,5 @@ def write_csv(sections, directory, lang: str) -> Path:
         w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a field with CR or LF is quoted
         w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
         w.writerows(zip(*columns))
-        atomic_write_bytes(directory / f"{name.replace('/', '__').replace('#', '_')}.csv",
-                           buf.getvalue().encode("utf-8-sig"))
+        write(directory / f"{name.replace('/', '__').replace('#', '_')}.csv", buf.getvalue().encode("utf-8-sig"))
     return directory
