@@ -81,10 +81,16 @@ def warm() -> None:
 def _band(code, lang: str) -> str:
     if code is None or (not isinstance(code, str) and pd.isna(code)):
         return DASH
-    b = bands().set_index("band")
-    if code not in b.index:
+    names = _band_names_en()
+    if code not in names:
         return str(code)
-    return code if lang == "vi" else b.at[code, "name_en"]
+    return code if lang == "vi" else names[code]
+
+
+@lru_cache(maxsize=None)
+def _band_names_en() -> dict[str, str]:
+    b = bands()
+    return dict(zip(b["band"], b["name_en"]))
 
 
 def _group(code: str, lang: str, short: bool = False) -> str:
