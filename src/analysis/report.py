@@ -1228,7 +1228,9 @@ def build_exports(report, directory, formats) -> None:
     import json
 
     directory = Path(directory)
-    written = report.export(directory, list(formats), stem="report", fresh=True) if formats else {}
+    # a build's new folder: the tables are written in place (see workbook.write_csv)
+    fresh = not (directory / "report_tables").exists()
+    written = report.export(directory, list(formats), stem="report", fresh=fresh) if formats else {}
     area = report._name(report.province) if isinstance(report, ProvinceReport) else ""
     meta = {"title": report.title_text(), "area": area,
             "files": {fmt: str(Path(path).relative_to(directory)) for fmt, path in written.items()}}
