@@ -1,5 +1,6 @@
 """The notebook form of a report: each section displays as a sequence of rich outputs (prose as
-Markdown with the same text as HTML, each table as a pandas Styler, each figure as inline SVG),
+Markdown with the same text as HTML, each table as HTML printing what its pandas Styler prints,
+each figure as inline SVG),
 all under the report's stylesheet, with no id used twice in a page and no PNG drawn."""
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from analysis import figures
 from analysis.config import DATA_DIR
 from analysis.dataset import load_dataset
-from analysis.render import display_bundles, layout
+from analysis.render import display_bundles, layout, styler
 from analysis.report import ComparisonReport, ProvinceReport
 
 PROVINCE_SECTIONS = ("title", "headline", "groups", "units", "indicators", "audit", "correlations",
@@ -67,7 +68,13 @@ def test_sections_display_as_prose_tables_and_figures(ds, kind, lang, monkeypatc
             page.feed(html)
             if "<table" in html:
                 assert re.search(r'<table id="T_[\w-]+" class="r766">', html)
-                assert "<td" in html and not re.search(r'<td class="(?!data row\d+ col\d+ (num|text)")', html)
+                name = re.search(r"<table '([^']+)'", b["text/plain"]).group(1)
+                cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", html)
+                columns = next(t["columns"] for t in blocks if t["kind"] == "table" and t["name"] == name)
+                shown = styler(section.tables[name], lang, columns).to_html()
+                styled = re.findall(r"<t[hd] [^>]*>([^<]*)</t[hd]>", shown)
+                assert cells == styled  # the same headers and printed cells as the Styler
+                assert "<td" in html and not re.search(r'<td class="(?!(num|text)")', html)
             elif "<svg" in html:
                 assert '<svg role="img" aria-label="' in html and "<figcaption>" in html
                 assert "</text>" in html  # words kept as text

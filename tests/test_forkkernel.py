@@ -135,3 +135,43 @@ def test_a_forked_kernel_uses_the_data_its_server_holds(tmp_path, monkeypatch):
     _, changed, *_ = run(build._data_manifest(data))  # the plan of the new contents: held again
     assert changed["units.csv"] != plain.file_hashes["units.csv"]
     assert changed == load_dataset(data).file_hashes
+
+
+def test_a_build_asks_the_server_for_its_kernel_directly_and_signals_reach_it():
+    """In a build no launcher process starts per report: the kernel manager asks the fork
+    server itself and holds the forked kernel as its process (pid, exit status, signals)."""
+    import asyncio
+
+    from analysis.forkkernel import ForkedKernel
+
+    async def run():
+        km = build._kernel_manager_class(True)(kernel_name=build.KERNEL_NAME)
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            kernel = km.provisioner.process
+            assert isinstance(kernel, ForkedKernel) and kernel.poll() is None
+            seen = []
+            await kc.execute_interactive("import os; print(os.getpid(), os.getppid())", timeout=60,
+                                         output_hook=lambda m: seen.append(m["content"].get("text", "")))
+            assert "".join(seen).split() == [str(kernel.pid), str(build._ZYGOTE.pid)]
+            msg_id = kc.execute("import time; time.sleep(60)")
+            await asyncio.sleep(0.5)
+            await km.interrupt_kernel()  # SIGINT, sent to the forked kernel
+            while True:
+                reply = await kc.get_shell_msg(timeout=20)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            assert reply["content"]["ename"] == "KeyboardInterrupt"
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+        assert kernel.poll() is not None  # reaped by the server, its status passed on
+
+    build._start_zygote()
+    try:
+        asyncio.run(run())
+    finally:
+        build.stop_zygote()

@@ -148,3 +148,25 @@ def test_portal_reports_do_not_leak(tmp_path_factory):
         if found:
             problems[key] = found[:5]
     assert not problems, problems
+
+
+def test_figures_print_in_each_notation_as_babel_formats_them():
+    """i18n.number keeps Babel's patterns parsed once; every figure prints as Babel's own
+    format_decimal prints it from the pattern text (signs, rounding, grouping, no -0)."""
+    import random
+
+    from babel.numbers import format_decimal
+
+    from analysis.i18n import LOCALES, decimals_needed, number
+
+    rng = random.Random(766)
+    values = [rng.uniform(-1e7, 1e7) for _ in range(500)] + [rng.uniform(-2, 2) for _ in range(500)]
+    values += [0.0, -0.0, -0.004, 0.005, 2.675, 1.005, 87.15, 99.995, 1e15]
+    for v in values:
+        for lang in ("vi", "en"):
+            for decimals in (None, 0, 1, 2, 3):
+                d = decimals_needed(v) if decimals is None else decimals
+                r = round(v, d) + 0.0
+                expected = format_decimal(r if r != 0 else 0.0, format="#,##0" + ("." + "0" * d if d else ""),
+                                          locale=LOCALES[lang])
+                assert number(v, lang, decimals) == expected, (v, lang, decimals)

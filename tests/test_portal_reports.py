@@ -43,21 +43,48 @@ def test_comparison_covers_34_provinces(scratch, period):
     assert sorted(table["rank"].astype(int)) == list(range(1, 35))
 
 
-def test_trend_keeps_one_kind_of_period(scratch):
+def test_trend_keeps_one_kind_of_period_up_to_the_report(scratch):
     """Gia Lai has two months and five year-to-date snapshots: a month report's trend shows the
-    months, a snapshot report's the snapshots, and each names what it left out."""
+    months, a snapshot report's the snapshots, and each names what it left out. A period that
+    ends after the report's is in no part of it (the data has it; the report of that period did
+    not)."""
     from analysis.render import resolve
 
     from analysis.report import ProvinceReport
 
-    month = ProvinceReport.load("gia-lai", "2026-02", "en", scratch)
+    month = ProvinceReport.load("gia-lai", "2026-03", "en", scratch)
     assert month.trend_table()["period_id"].tolist() == ["2026-02", "2026-03"]
-    assert len(month.trend_other_periods()) == 5
-    notes = [resolve(p.text, "en") for p in month.trend().parts if getattr(p, "style", "") == "note"]
-    assert notes and "5 periods of another kind" in notes[0] and "2026 to 24/09/2026" in notes[0]
-    ytd = ProvinceReport.load("gia-lai", "2026-ytd-10-02", "vi", scratch)
-    assert all("-ytd-" in p for p in ytd.trend_table()["period_id"])
+    assert month.trend_other_periods() == []  # the snapshots are of September and October
+    assert ProvinceReport.load("gia-lai", "2026-02", "en", scratch).trend_table()["period_id"].tolist() == ["2026-02"]
+    ytd = ProvinceReport.load("gia-lai", "2026-ytd-10-02", "en", scratch)
+    assert ytd.trend_table()["period_id"].tolist() == ["2026-ytd-09-24", "2026-ytd-09-26", "2026-ytd-09-27",
+                                                       "2026-ytd-09-30", "2026-ytd-10-02"]
     assert ytd.trend_other_periods() == ["2026-02", "2026-03"]
+    notes = [resolve(p.text, "en") for p in ytd.trend().parts if getattr(p, "style", "") == "note"]
+    assert notes and "2 periods of another kind" in notes[0] and "February 2026; March 2026" in notes[0]
+    early = ProvinceReport.load("gia-lai", "2026-ytd-09-26", "vi", scratch)
+    assert early.trend_table()["period_id"].tolist() == ["2026-ytd-09-24", "2026-ytd-09-26"]
+
+
+def test_comparison_trends_stop_at_the_reports_period(scratch, monkeypatch):
+    """The comparison of 26/09 draws each province's totals up to 26/09, not the 30/09 snapshot
+    the data also has; on 30/09 every province has two snapshots to draw."""
+    import analysis.figures
+    from analysis.periods import parse_period
+
+    drawn = {}
+    real = analysis.figures.trend
+
+    def spy(series, *a, **kw):
+        drawn.setdefault(kw.get("unit_label"), []).extend(series["period_id"])
+        return real(series, *a, **kw)
+
+    monkeypatch.setattr(analysis.figures, "trend", spy)
+    ds = load_dataset(scratch)
+    early = ComparisonReport(ds, "2026-ytd-09-26").trends().figures
+    assert drawn and all(parse_period(p).end <= parse_period("2026-ytd-09-26").end for ps in drawn.values() for p in ps)
+    late = ComparisonReport(ds, "2026-ytd-09-30").trends().figures
+    assert "trend_gia-lai" in early and len(early) < len(late) == 34
 
 
 def test_every_offered_report_builds(scratch, tmp_path):

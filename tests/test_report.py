@@ -290,3 +290,24 @@ def test_resolve_typed_values():
     assert resolve(c.Num(12.5, None, "%"), "vi") == "12,5%"
     assert resolve(c.Period("2024-Q3"), "vi") == "Quý 3/2024"
     assert pd.isna(float("nan"))
+
+
+def test_a_build_shares_a_provinces_audit_between_its_reports(ds, tmp_path, monkeypatch):
+    """In a build, the findings of a province (the same for each of its reports: every period,
+    both languages) are computed by its first report and read back by the others."""
+    import analysis.audit
+    from analysis.report import SHARED_RESULTS_ENV
+
+    alone = ProvinceReport(ds, "bac-kan", "2024-07", lang="en").findings
+    monkeypatch.setenv(SHARED_RESULTS_ENV, str(tmp_path))
+    first = ProvinceReport(ds, "bac-kan", "2024-07").findings
+    assert len(list(tmp_path.glob("*.pickle"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(analysis.audit, "audit", lambda *a, **k: pytest.fail("the audit ran again"))
+        again = ProvinceReport(ds, "bac-kan", "2024-07", lang="en").findings
+        with pytest.raises(pytest.fail.Exception):  # another province is computed, not read
+            ProvinceReport(ds, "an-giang", "2024-05-w1").findings
+    pd.testing.assert_frame_equal(first, alone)
+    pd.testing.assert_frame_equal(again, alone)
+    next(tmp_path.glob("*.pickle")).write_bytes(b"torn")  # unreadable: computed again
+    pd.testing.assert_frame_equal(ProvinceReport(ds, "bac-kan", "2024-07").findings, alone)

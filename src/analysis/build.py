@@ -68,6 +68,8 @@ OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches onl
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
 HOLD_ENV = "ANALYSIS_HOLD_DATA"  # same name as analysis.forkkernel.ENV_HOLD
+SHARED_RESULTS_ENV = "ANALYSIS_SHARED_RESULTS"  # same name as analysis.report.SHARED_RESULTS_ENV
+SHARED_DIR = "shared"  # STATE_DIR/work/shared/: results the reports of one build share (report.shared_result)
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
 BUILD_WAIT = 1800.0  # seconds a command-line build queues behind another build from the same data dir
 
@@ -523,13 +525,15 @@ def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple
             os.replace(outs["csv"], Path(tempfile.mkdtemp(dir=work)) / "old")
         os.replace(written["csv"], outs["csv"])
     for fmt in ("xlsx", "docx"):
-        if fmt in written:
-            atomic_write_bytes(outs[fmt], written[fmt].read_bytes(), tmp_dir=work)
+        if fmt in written:  # written whole and synced by the kernel, on the same file system
+            outs[fmt].parent.mkdir(parents=True, exist_ok=True)
+            os.replace(written[fmt], outs[fmt])
     return meta["title"], meta["area"]
 
 
 _ZYGOTE = None
 _SOCKET = None  # the fork server this process uses: its own, or the one its batch handed it
+_PENDING = None  # the socket path of a fork server launched but not yet awaited
 
 
 def _use_server(path: str) -> None:
@@ -541,48 +545,63 @@ def _use_server(path: str) -> None:
     os.environ[ENV_SOCKET] = path  # read by the kernel launchers this process starts
 
 
-def _start_zygote() -> None:
+def _start_zygote(wait: bool = True) -> None:
     """Start this process's fork server once; kernels are then forked from it (see forkkernel).
 
+    With ``wait=False`` the server is only launched: it imports the libraries while the caller
+    goes on (a build starts its workers meanwhile), and :func:`_await_zygote` waits for it.
     A server address inherited through the environment is ignored: that server was started by
     another process, possibly with other code loaded, and a report must run the code its hash
     names.
     """
-    global _ZYGOTE
-    from .forkkernel import ENV_SOCKET
-
+    global _ZYGOTE, _PENDING
     if _SOCKET is not None and os.path.exists(_SOCKET):
         return
-    import atexit
-    import subprocess
+    if _PENDING is None:
+        import atexit
+        import subprocess
 
-    path = os.path.join(tempfile.mkdtemp(prefix="analysis-zygote-"), "kernel.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "analysis.forkkernel", "--serve", path],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=str(PROJECT_DIR))
-    deadline = time.monotonic() + 120
-    while not os.path.exists(path) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _ZYGOTE = proc
-    if os.path.exists(path):
-        _use_server(path)
-    else:
-        os.environ.pop(ENV_SOCKET, None)  # no server: kernels start as plain ipykernels
+        path = os.path.join(tempfile.mkdtemp(prefix="analysis-zygote-"), "kernel.sock")
+        proc = subprocess.Popen([sys.executable, "-m", "analysis.forkkernel", "--serve", path],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(PROJECT_DIR))
+        _ZYGOTE, _PENDING = proc, path
 
-    def stop():
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
-    atexit.register(stop)
+        atexit.register(stop)
+    if wait:
+        _await_zygote()
+
+
+def _await_zygote() -> str | None:
+    """Wait until the fork server launched by :func:`_start_zygote` is ready; its socket's path,
+    or None when it could not start (kernels then start as plain ipykernels)."""
+    global _PENDING
+    from .forkkernel import ENV_SOCKET
+
+    if _PENDING is not None:
+        path, proc = _PENDING, _ZYGOTE
+        deadline = time.monotonic() + 120
+        while not os.path.exists(path) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _PENDING = None
+        if os.path.exists(path):
+            _use_server(path)
+        else:
+            os.environ.pop(ENV_SOCKET, None)  # no server: kernels start as plain ipykernels
+    return _SOCKET if _SOCKET is not None and os.path.exists(_SOCKET) else None
 
 
 def stop_zygote() -> None:
     """Stop this process's fork server now (it otherwise stops when the process exits)."""
-    global _ZYGOTE, _SOCKET
+    global _ZYGOTE, _SOCKET, _PENDING
     from .forkkernel import ENV_SOCKET
 
     if _ZYGOTE is not None:
@@ -591,7 +610,7 @@ def stop_zygote() -> None:
             _ZYGOTE.wait(timeout=10)
         except Exception:  # noqa: BLE001 - a server that will not stop is killed
             _ZYGOTE.kill()
-        _ZYGOTE = _SOCKET = None
+        _ZYGOTE = _SOCKET = _PENDING = None
         os.environ.pop(ENV_SOCKET, None)
 
 
@@ -617,6 +636,15 @@ def _kernel_manager_class(fork: bool):
         """jupyter_client's client, minus a fixed wait: once the kernel has answered on the shell
         and IOPub channels, it drains the IOPub messages already there instead of waiting 0.2 s
         for more (nbclient ignores IOPub messages that answer no request of its own)."""
+
+        def start_channels(self, *args, **kwargs):
+            # The channels connect before the new kernel has bound its ports, and ZeroMQ tries a
+            # refused connection again only after 100 ms (RECONNECT_IVL): every report waited
+            # for that. 5 ms, for the sockets of this client's context.
+            import zmq
+
+            self.context.setsockopt(zmq.RECONNECT_IVL, 5)
+            return super().start_channels(*args, **kwargs)
 
         async def wait_for_ready(self, timeout=None):
             deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
@@ -648,12 +676,32 @@ def _kernel_manager_class(fork: bool):
     class QuickKernelManager(AsyncKernelManager):
         client_factory = QuickClient
 
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # a killed kernel is gone within milliseconds: polling it every 100 ms (jupyter_client's
+            # default) made every report wait about 0.1 s for its kernel to stop
+            await super()._async_wait(pollinterval=min(pollinterval, 0.005))
+
     if not fork:
         return QuickKernelManager
 
     class ForkKernelManager(QuickKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
             return [sys.executable, "-m", "analysis.forkkernel", "-f", self.connection_file]
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # ask the fork server directly: no launcher process to start per report (a Python
+            # start-up); without a server, the launcher command falls back to a plain ipykernel
+            from .forkkernel import ENV_SOCKET, request_kernel
+
+            env = dict(kw.get("env") or os.environ)
+            env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it
+            cwd = str(kw.get("cwd") or os.getcwd())
+            kernel = request_kernel(env[ENV_SOCKET], self.connection_file, cwd, env) if env.get(ENV_SOCKET) else None
+            if kernel is None:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            provisioner = self.provisioner
+            provisioner.process, provisioner.pid, provisioner.pgid, provisioner.cwd = kernel, kernel.pid, None, cwd
+            self._reconcile_connection_info(provisioner.connection_info)
 
     return ForkKernelManager
 
@@ -765,6 +813,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
             _use_server(fork)
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
         os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
+        os.environ[SHARED_RESULTS_ENV] = str((work.parent / SHARED_DIR).absolute())
         if manifest is not None:  # the fork server holds this data in memory for the kernels it forks
             data_dir = job.parameters.get("data_dir") or str(DATA_DIR)
             os.environ[HOLD_ENV] = json.dumps({"data_dir": str(Path(data_dir).resolve()), "manifest": manifest})
@@ -797,6 +846,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         return JobResult(job.key, "failed", time.perf_counter() - start, error=message.splitlines()[0][:500])
     finally:
         os.environ.pop(READ_LOG_ENV, None)
+        os.environ.pop(SHARED_RESULTS_ENV, None)
         os.environ.pop(HOLD_ENV, None)
         if handed is not None:
             shutil.rmtree(handed, ignore_errors=True)
@@ -865,7 +915,9 @@ def run_batch(jobs: list[Job], *, out_dir: Path = REPORTS_DIR, workers: int | No
             results = [JobResult(job.key, "skipped") for job in jobs if job.key not in stale]
             if todo:
                 if fork and executor in ("process", "serial"):
-                    _start_zygote()  # one fork server for all workers: they inherit its socket address
+                    # one fork server for all workers (they are handed its address); it imports
+                    # the libraries while the workers start and import theirs
+                    _start_zygote(wait=False)
                 results.extend(_execute(todo, out_dir, workers or os.cpu_count() or 1, executor, progress,
                                         notebooks_dir, fork, scheduler))
             write_index(out_dir)
@@ -886,21 +938,29 @@ def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, n
              scheduler: str | None = None):
     results = []
     bar = _bar(len(todo), progress)
-    if fork and _SOCKET is not None:
-        fork = _SOCKET  # the workers share this process's server
-    args = [(job, str(out_dir), str(notebooks_dir), state, fork, dict(job.inputs) if job.inputs else None)
-            for job, state in todo]
+    # The longest reports (the comparisons) first, so that no worker is left running one while
+    # the others have finished; then period by period, so that the reports of one province (which
+    # share its audit, see report.shared_result) do not all start at the same time.
+    todo = sorted(todo, key=lambda t: (t[0].kind != "compare", str(t[0].parameters.get("period", ""))))
+
+    def job_args():
+        # the workers share this process's server, once it is ready
+        shared = _await_zygote() if fork and executor in ("process", "serial") else None
+        how = shared or fork
+        return [(job, str(out_dir), str(notebooks_dir), state, how, dict(job.inputs) if job.inputs else None)
+                for job, state in todo]
+
     try:
         if executor == "serial" or (executor == "process" and workers == 1):
-            for a in args:
+            for a in job_args():
                 results.append(run_job(*a))
                 bar.update(1)
         elif executor == "process":
-            for result in _run_pool(args, out_dir, min(workers, len(args))):
+            for result in _run_pool(job_args, out_dir, min(workers, len(todo)), str(notebooks_dir)):
                 results.append(result)
                 bar.update(1)
         elif executor == "dask":
-            results.extend(_execute_dask(args, out_dir, workers, bar, scheduler))
+            results.extend(_execute_dask(job_args(), out_dir, workers, bar, scheduler))
         else:
             raise ParameterError(f"parameter 'executor': '{executor}' is not allowed; choose process, serial or dask")
     finally:
@@ -914,6 +974,7 @@ def _pool_worker(conn, out_dir: str, notebooks_dir: str) -> None:
     from .forkkernel import die_with_parent
 
     die_with_parent()  # its parent is multiprocessing's fork server, which exits with the build
+    _prepare_worker()
     while True:
         try:
             args = conn.recv()
@@ -924,8 +985,20 @@ def _pool_worker(conn, out_dir: str, notebooks_dir: str) -> None:
         conn.send(run_job(*args))
 
 
-def _run_pool(args, out_dir: Path, size: int):
+def _prepare_worker() -> None:
+    """Import what running a report needs (papermill, nbclient, nbconvert's exporter) before the
+    first job: a new worker does it while the build's fork server imports its own libraries."""
+    import nbclient  # noqa: F401
+    import papermill.parameterize  # noqa: F401
+    from nbformat.v4 import new_notebook
+
+    _kernel_manager_class(True)
+    _exporter().from_notebook_node(new_notebook())  # loads and compiles the page's templates
+
+
+def _run_pool(make_args, out_dir: Path, size: int, notebooks_dir: str):
     """Run the jobs on ``size`` worker processes; yield each JobResult as it arrives.
+    ``make_args()`` gives the jobs' arguments; it is called once the workers are starting.
 
     Unlike ``concurrent.futures.ProcessPoolExecutor`` (which fails every pending job with
     ``BrokenProcessPool`` once any worker dies, without saying which job killed it), each
@@ -939,12 +1012,11 @@ def _run_pool(args, out_dir: Path, size: int):
     from multiprocessing.connection import wait as wait_any
 
     ctx = mp.get_context("forkserver")
-    queue = deque(args)
     workers: dict = {}  # conn -> [process, args of the running job or None]
 
     def start():
         parent_end, child_end = ctx.Pipe()
-        proc = ctx.Process(target=_pool_worker, args=(child_end, str(out_dir), args[0][2]), daemon=True,
+        proc = ctx.Process(target=_pool_worker, args=(child_end, str(out_dir), notebooks_dir), daemon=True,
                            name="analysis-build-worker")
         proc.start()
         child_end.close()
@@ -952,6 +1024,7 @@ def _run_pool(args, out_dir: Path, size: int):
 
     for _ in range(size):
         start()
+    queue = deque(make_args())  # the workers start (and import) while the fork server gets ready
     try:
         while queue or any(w[1] is not None for w in workers.values()):
             for conn, w in list(workers.items()):

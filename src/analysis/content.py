@@ -162,9 +162,10 @@ class Content:
     workbook and the CSV files); ``facts`` are the numbers the sentences quote.
     In a notebook the section displays as a sequence of rich outputs in the report's language
     (:func:`analysis.render.display_bundles`): its heading and sentences as Markdown, each table
-    as a pandas Styler, each figure as vector SVG. The DataFrames are ``content.tables[...]``
+    in the report's notation, each figure as vector SVG. The DataFrames are ``content.tables[...]``
     (``content.frame(name)`` with headers and notation of the report's language,
-    ``content.styler(name)`` as displayed) and the figures ``content.figures[...]``.
+    ``content.styler(name)`` a Styler printing what the table shows) and the figures
+    ``content.figures[...]``.
     ``_repr_html_`` is the whole section as one HTML fragment.
     """
 

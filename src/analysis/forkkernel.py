@@ -1,17 +1,24 @@
 """Fork-server kernels: every report gets a fresh kernel process, forked from a server that has
 already imported the heavy libraries, so a kernel starts in milliseconds instead of seconds.
 
-Two roles live here:
+Three roles live here:
 
 * ``python -m analysis.forkkernel --serve SOCKET`` is the server ("zygote"): it imports numpy,
   pandas, matplotlib, statsmodels, ipykernel and the analysis package once, then waits. For each
   request it forks; the child becomes an ipykernel on the requested connection file. The server
   runs no user code, so every kernel starts from the same clean state, and no kernel can see
-  another's (each is its own process; forked memory is copy-on-write).
-* ``python -m analysis.forkkernel -f CONNECTION_FILE`` is what jupyter_client starts as "the
-  kernel": a tiny launcher that asks the server for a fork, forwards signals to it (interrupts,
-  terminate) and exits with its exit code. Without a server (``ANALYSIS_ZYGOTE_SOCKET`` unset
-  or unreachable) it simply becomes an ordinary ipykernel, so the command is always usable.
+  another's (each is its own process; forked memory is copy-on-write). Before listening it also
+  loads what every report loads on first use (catalogs, locale data, templates, schemes:
+  :func:`analysis.render.warm`), and it keeps its collector off and freezes its objects before
+  each fork, so a kernel's collections never touch (and copy) the pages it inherited.
+* A build's kernel manager asks the server itself (:func:`request_kernel`) and holds the forked
+  kernel as its process (:class:`ForkedKernel`: pid, exit status, signals), so no process but
+  the kernel starts per report.
+* ``python -m analysis.forkkernel -f CONNECTION_FILE`` is the same request as a command (what
+  jupyter_client starts as "the kernel" when it is given a command): a tiny launcher that asks
+  the server for a fork, forwards signals to it (interrupts, terminate) and exits with its exit
+  code. Without a server (``ANALYSIS_ZYGOTE_SOCKET`` unset or unreachable) it simply becomes an
+  ordinary ipykernel, so the command is always usable; the build falls back to it.
 
 A build also names, in each request's environment (``ANALYSIS_HOLD_DATA``), the data directory
 of the report and the hashes it planned with. The server then holds that directory's file hashes
@@ -19,12 +26,14 @@ and validated core tables in memory (:func:`analysis.dataset.hold`, once per dat
 forked kernel finds them there instead of hashing and reading the files again; the kernel's read
 log still names the contents it used. A kernel started any other way loads normally.
 
-The server reaps its children; if a launcher disappears (killed by jupyter_client), the server
-kills that kernel; if the server's parent (the build) dies, the server exits, and kernels die
-with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
+The server reaps its children and tells each client its kernel's exit status at once (SIGCHLD
+wakes it); if a client disappears (a launcher killed by jupyter_client, a build worker that
+died), the server kills that kernel; if the server's parent (the build) dies, the server exits,
+and kernels die with the server (:func:`die_with_parent`: ``PR_SET_PDEATHSIG`` plus a watchdog).
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -33,7 +42,8 @@ import socket
 import struct
 import sys
 
-__all__ = ["ENV_SOCKET", "ENV_HOLD", "PRELOAD", "launch", "serve", "die_with_parent"]
+__all__ = ["ENV_SOCKET", "ENV_HOLD", "PRELOAD", "ForkedKernel", "request_kernel", "launch", "serve",
+           "die_with_parent"]
 
 ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
 # JSON {"data_dir": path, "manifest": {table: SHA-256}}: the data a build's report reads.
@@ -97,6 +107,67 @@ def die_with_parent(parent: int | None = None) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+# --- clients -------------------------------------------------------------------------------
+class ForkedKernel:
+    """A kernel the server forked, seen as a :class:`subprocess.Popen` (what jupyter_client's
+    local provisioner holds): its pid, its exit status once the server has reaped it
+    (``poll``/``wait``), and signals sent to it. The connection to the server stays open while
+    the kernel runs; if this process dies, the server kills the kernel."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, sock: socket.socket, pid: int):
+        self._sock, self.pid, self.returncode = sock, pid, None
+
+    def _read_exit(self) -> None:
+        try:
+            self.returncode = int(_recv(self._sock)["exit"])
+        except (EOFError, OSError, ValueError, KeyError, TypeError):
+            self.returncode = 1  # the server is gone, and its kernels with it
+        self._sock.close()
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._sock], [], [], 0)[0]:
+            self._read_exit()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if timeout is not None and not select.select([self._sock], [], [], timeout)[0]:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            self._read_exit()
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:  # never signal a pid the server has already reaped
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def request_kernel(path: str, connection_file: str, cwd: str, env: dict) -> ForkedKernel | None:
+    """Ask the server at ``path`` for a kernel on ``connection_file`` with ``cwd`` and ``env``;
+    None when no server answers there (the caller then starts a kernel its own way)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        _send(sock, {"connection_file": connection_file, "cwd": cwd,
+                     "env": {k: v for k, v in env.items() if k != ENV_SOCKET}})
+        return ForkedKernel(sock, int(_recv(sock)["pid"]))
+    except (OSError, EOFError, ValueError, KeyError, TypeError):
+        sock.close()
+        return None
+
+
 # --- launcher ------------------------------------------------------------------------------
 def launch(connection_file: str) -> int:
     """Ask the server for a kernel on ``connection_file``; fall back to a plain ipykernel."""
@@ -138,6 +209,7 @@ def _become_kernel(request: dict, inherited: list) -> None:
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     die_with_parent()  # the server is this kernel's parent
+    gc.enable()  # what the kernel makes is collected as usual; what it inherited stays frozen
     from analysis.dataset import held_only
 
     held_only(_hold_request(request).get("data_dir"))  # only the data its build planned for it
@@ -148,7 +220,8 @@ def _become_kernel(request: dict, inherited: list) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", request["connection_file"]])
+    # no input history: a report kernel runs its notebook once, and nobody reads the history
+    app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False"])
     app.start()
 
 
@@ -175,20 +248,44 @@ def serve(path: str) -> None:
 
     parent = os.getppid()
     die_with_parent(parent)  # a build killed while the libraries load leaves no server behind
+    # The server's objects live as long as it does; with the collector off here, frozen before
+    # each fork and on again in the kernel, a kernel's collections never walk (and so never
+    # copy-on-write) the pages of the libraries and data it inherited (Python's gc.freeze docs).
+    gc.disable()
     for name in PRELOAD:
         importlib.import_module(name)
     _warm_matplotlib()
+    from analysis.render import warm
+
+    warm()  # catalogs, locale data, templates, schemes: loaded once, shared by every kernel
+    from analysis.report import package_versions
+
+    package_versions()  # read from the installed packages' metadata once
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.replace(path + ".tmp", path)  # the socket appears only once the server is ready
     listener.listen(64)
     by_pid: dict[int, socket.socket] = {}
     by_sock: dict[socket.socket, int] = {}
+    # a kernel that exits wakes the loop at once (its client is told its exit status now, not
+    # at the next poll): SIGCHLD writes to this pipe
+    woken, wake = os.pipe()
+    for fd in (woken, wake):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     try:
         while os.getppid() == parent:
-            readable, _, _ = select.select([listener, *by_sock], [], [], 0.05)
+            readable, _, _ = select.select([listener, woken, *by_sock], [], [], 0.05)
             for sock in readable:
-                if sock is listener:
+                if sock is woken:
+                    while True:
+                        try:
+                            if not os.read(woken, 512):
+                                break
+                        except BlockingIOError:
+                            break
+                elif sock is listener:
                     conn, _ = listener.accept()
                     try:
                         request = _recv(conn)
@@ -196,15 +293,19 @@ def serve(path: str) -> None:
                         conn.close()
                         continue
                     _hold(request)
+                    gc.freeze()
                     pid = os.fork()
                     if pid == 0:
                         try:
+                            signal.set_wakeup_fd(-1)
+                            os.close(woken)
+                            os.close(wake)
                             _become_kernel(request, [listener, conn, *by_sock])
                         finally:
                             os._exit(0)
                     _send(conn, {"pid": pid})
                     by_pid[pid], by_sock[conn] = conn, pid
-                else:  # a launcher never writes again: readable means it is gone
+                else:  # a client never writes again: readable means it is gone
                     pid = by_sock.pop(sock)
                     by_pid.pop(pid, None)
                     sock.close()
@@ -247,13 +348,16 @@ def _reap(by_pid: dict, by_sock: dict) -> None:
 
 
 def _warm_matplotlib() -> None:
-    """Load fonts and the Agg renderer once, so kernels do not each pay for it."""
+    """Load fonts and the Agg and SVG renderers once, so kernels do not each pay for it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from analysis.figures import to_svg
 
     fig = Figure(figsize=(1, 1))
     fig.add_subplot().set_title("Tổng điểm – Xếp loại")
     FigureCanvasAgg(fig).draw()
+    to_svg(fig)
 
 
 def main(argv=None) -> int:

@@ -117,9 +117,19 @@ def number(value, lang: str, decimals: int | None = None) -> str:
         return DASH
     v = float(value)
     d = decimals_needed(v) if decimals is None else decimals
-    pattern = "#,##0" + ("." + "0" * d if d else "")
+    pattern, locale = _number_format(check_lang(lang), d)
     v = round(v, d) + 0.0  # no "-0"
-    return format_decimal(v if v != 0 else 0.0, format=pattern, locale=LOCALES[check_lang(lang)])
+    return format_decimal(v if v != 0 else 0.0, format=pattern, locale=locale)
+
+
+@lru_cache(maxsize=None)
+def _number_format(lang: str, decimals: int):
+    """The parsed Babel pattern (``#,##0.00``) and locale of a notation: parsed once, not for
+    every figure a report prints."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    return parse_pattern("#,##0" + ("." + "0" * decimals if decimals else "")), Locale.parse(LOCALES[lang])
 
 
 def auto_number(value, lang: str) -> str:

@@ -22,7 +22,7 @@ from .i18n import DASH, Translator, number, period_label, text
 from .reference import bands, checks, columns, groups, indicator_catalog, levels
 
 __all__ = ["resolve", "layout", "section_html", "display_frame", "column_spec", "cell_text", "header",
-           "styler", "index_html", "environment", "figure_png", "figure_svg", "display_bundles"]
+           "styler", "index_html", "environment", "stylesheet", "warm", "figure_png", "figure_svg", "display_bundles"]
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
 NUMERIC_KINDS = ("number", "int", "pvalue")
@@ -37,14 +37,60 @@ def environment() -> Environment:
     return env
 
 
+@lru_cache(maxsize=None)
+def stylesheet() -> str:
+    """The report's stylesheet (screen and print), read once."""
+    return (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+
+
+def warm() -> None:
+    """Load once what the first report of a process would otherwise load on first use: both
+    catalogs, the locale data behind numbers and dates, the compiled templates, the stylesheet,
+    the reference tables and every shipped scheme.
+
+    Everything loaded here comes with the package (no data directory is read), so a fork server
+    can call it before forking kernels (:mod:`analysis.forkkernel`): each kernel then starts with
+    it in memory, shared copy-on-write, instead of reading and parsing it again.
+
+    >>> warm()
+    """
+    from datetime import date
+
+    from . import reference
+    from .i18n import LANGS, catalog, date_label
+    from .scheme import available_versions, load_scheme
+
+    env = environment()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+    stylesheet()
+    for lang in LANGS:
+        catalog(lang)
+        number(1234.5, lang, 2)
+        date_label(date(2024, 1, 31), lang)
+        for period in ("2024-01", "2024-Q1", "2024", "2024-ytd-01-31", "2024-01-w1"):
+            period_label(period, lang)
+    for name in ("groups", "bands", "band_aliases", "levels", "indicator_catalog", "checks",
+                 "recommendation_rules", "columns"):
+        getattr(reference, name)()
+    for version in available_versions()["version"]:
+        load_scheme(version)
+
+
 # --- typed values to words ----------------------------------------------------------------
 def _band(code, lang: str) -> str:
     if code is None or (not isinstance(code, str) and pd.isna(code)):
         return DASH
-    b = bands().set_index("band")
-    if code not in b.index:
+    names = _band_names_en()
+    if code not in names:
         return str(code)
-    return code if lang == "vi" else b.at[code, "name_en"]
+    return code if lang == "vi" else names[code]
+
+
+@lru_cache(maxsize=None)
+def _band_names_en() -> dict[str, str]:
+    b = bands()
+    return dict(zip(b["band"], b["name_en"]))
 
 
 def _group(code: str, lang: str, short: bool = False) -> str:
@@ -132,17 +178,26 @@ def _missing(value) -> bool:
 def column_spec(df: pd.DataFrame, col: str) -> tuple[str, int | None, str]:
     """(kind, decimals, unit) of a column: from ``reference/columns.csv``, the table's
     ``attrs['units']``/``attrs['decimals']`` overrides, or its dtype."""
-    spec = columns()
-    if col in spec.index:
-        kind, dec, unit = spec.at[col, "kind"], spec.at[col, "decimals"], spec.at[col, "unit"]
-        decimals = int(dec) if dec else None
+    found = _column_specs().get(col)
+    if found is not None:
+        kind, decimals, unit = found
     else:
-        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+        dtype = df.dtypes.iloc[df.columns.get_loc(col)]
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         kind, decimals, unit = ("number" if numeric else "text"), None, ""
-    kind = df.attrs.get("kinds", {}).get(col, kind)
-    unit = df.attrs.get("units", {}).get(col, unit)
-    decimals = df.attrs.get("decimals", {}).get(col, decimals)
+    attrs = df.attrs
+    kind = attrs.get("kinds", {}).get(col, kind)
+    unit = attrs.get("units", {}).get(col, unit)
+    decimals = attrs.get("decimals", {}).get(col, decimals)
     return kind, decimals, unit
+
+
+@lru_cache(maxsize=None)
+def _column_specs() -> dict[str, tuple[str, int | None, str]]:
+    """``reference/columns.csv`` as a dict: column -> (kind, decimals, unit)."""
+    spec = columns()
+    return {col: (kind, int(dec) if dec else None, unit)
+            for col, kind, dec, unit in zip(spec.index, spec["kind"], spec["decimals"], spec["unit"])}
 
 
 def header(col: str, lang: str, unit: str = "") -> str:
@@ -294,7 +349,8 @@ def layout(content: c.Content, *, images: str = "svg", rows: bool = True) -> lis
         elif isinstance(part, c.Items):
             blocks.append({"kind": "items", "items": [resolve(i, lang) for i in part.items]})
         elif isinstance(part, c.TableRef):
-            block = {"kind": "table", "name": part.name, "columns": part.columns}
+            block = {"kind": "table", "name": part.name, "columns": part.columns,
+                     "id": "T_" + _id(content.key, part.name)}
             blocks.append({**_table_block(content.tables[part.name], lang, part.columns), **block} if rows else block)
         elif isinstance(part, c.FigureRef):
             fig = content.figures[part.name]
@@ -312,7 +368,7 @@ def section_html(content: c.Content) -> str:
     """HTML of one section (Jinja2 template ``section.html.j2``), figures as inline SVG; the
     title section carries the stylesheet (screen and print)."""
     env = environment()
-    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8") if content.key == "title" else ""
+    css = stylesheet() if content.key == "title" else ""
     return env.get_template("section.html.j2").render(blocks=layout(content), key=content.key, css=css,
                                                        lang=content.lang)
 
@@ -342,14 +398,15 @@ def display_bundles(content: c.Content) -> list[dict]:
     """The section as a sequence of notebook outputs (MIME bundles), in its language.
 
     Headings, paragraphs and lists come as Markdown with the same text as HTML (``text/markdown``
-    and ``text/html``); each table as the HTML of its pandas Styler (:func:`styler`: the report's
-    notation, headers with units, numbers right-aligned); each figure as inline vector SVG with
+    and ``text/html``); each table as HTML in the report's notation (headers with units, numbers
+    right-aligned: what its pandas Styler, ``content.styler(name)``, prints, written by the
+    section template, several times faster than ``Styler.to_html``); each figure as inline vector SVG with
     its caption. Every HTML part is wrapped in ``<div class="r766 r766-<section>">`` so the
     report's stylesheet (carried by the title section) applies, in JupyterLab as in the HTML
     page nbconvert builds. ``text/plain`` is a short stable stand-in naming what to call.
     """
     env = environment()
-    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8") if content.key == "title" else ""
+    css = stylesheet() if content.key == "title" else ""
     bundles, prose = [], []
 
     def wrap(body: str) -> str:
@@ -365,16 +422,15 @@ def display_bundles(content: c.Content) -> list[dict]:
                             "text/plain": plain})
             prose.clear()
 
-    for block in layout(content, images="svg", rows=False):
+    for block in layout(content, images="svg"):
         if block["kind"] == "table":
             flush()
-            name, table = block["name"], content.tables[block["name"]]
-            shown = styler(table, content.lang, block["columns"], uuid=_id(content.key, name))
-            html_ = shown.to_html()
-            rows, cols = shown.data.shape
-            bundles.append({"text/html": wrap(f'<div class="table-wrap">\n{html_}</div>'),
-                            "text/plain": f"<table {name!r}: {rows} rows x {cols} columns; "
-                                          f".frame({name!r}), .styler({name!r})>"})
+            name = block["name"]
+            body = env.get_template("section.html.j2").render(blocks=[block], key=content.key, css="",
+                                                              lang=content.lang, bare=True)
+            bundles.append({"text/html": wrap(body.strip()),
+                            "text/plain": f"<table {name!r}: {len(block['rows'])} rows x {len(block['headers'])} "
+                                          f"columns; .frame({name!r}), .styler({name!r})>"})
         elif block["kind"] == "figure":
             flush()
             caption = _html.escape(block["caption"])
@@ -409,5 +465,5 @@ def index_html(entries: list[dict], lang: str = "vi") -> str:
                      "lang": _(f"index.lang_{p['lang']}"),
                      "files": {names.get(k, k): v for k, v in e.get("files", {}).items()},
                      "href": e["key"] + ".html"})
-    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    css = stylesheet()
     return environment().get_template("index.html.j2").render(rows=rows, _=_, css=css, lang=lang) + "\n"

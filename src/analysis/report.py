@@ -13,7 +13,7 @@ import hashlib
 import importlib.metadata as md
 import platform
 import subprocess
-from functools import cached_property, wraps
+from functools import cached_property, lru_cache, wraps
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +33,7 @@ from .views import group_table as derive_group_table
 from .views import sub_indicator_table as derive_sub_indicator_table
 
 __all__ = ["ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS", "comparison_periods",
-           "package_versions", "code_version", "load_report", "build_exports", "FORMATS", "NAMED_UNITS",
+           "package_versions", "code_version", "shared_result", "SHARED_RESULTS_ENV", "load_report", "build_exports", "FORMATS", "NAMED_UNITS",
            "EXPORT_META"]
 
 # Packages whose versions every report states.
@@ -55,7 +55,13 @@ NAMED_UNITS = 8
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages every report names."""
+    """Installed versions of the packages every report names (as this process found them
+    first: the libraries it has imported do not change while it runs)."""
+    return dict(_package_versions())
+
+
+@lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in REPORTED_PACKAGES:
         try:
@@ -63,6 +69,49 @@ def package_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+# Set by a build for the kernels it starts: a folder where a result that several of its reports
+# compute alike (a province's audit findings) is kept once (see shared_result).
+SHARED_RESULTS_ENV = "ANALYSIS_SHARED_RESULTS"
+
+
+def shared_result(key: dict, compute):
+    """``compute()``, or what it returned for the same ``key`` in another report of this build.
+
+    Outside a build (no :data:`SHARED_RESULTS_ENV`) this is ``compute()``. In a build, the result
+    is pickled to the build's own folder under the SHA-256 of ``key`` (which must name all that
+    the result depends on: the data's file hashes, the unit, the scheme), written atomically;
+    a result that cannot be read is computed again. The folder is deleted when the next build
+    into the same output directory starts, so code never changes under a kept result.
+
+    >>> shared_result({"x": 1}, lambda: 87.15)
+    87.15
+    """
+    import json
+    import os
+    import pickle
+
+    folder = os.environ.get(SHARED_RESULTS_ENV)
+    if not folder:
+        return compute()
+    name = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    path = Path(folder) / f"{name}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError,
+            ValueError):
+        pass
+    value = compute()
+    try:
+        from .files import atomic_write_bytes
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a result not kept is computed again by the next report
+    return value
 
 
 def code_version() -> str:
@@ -243,9 +292,10 @@ class _Base:
         """Every section of the report, in order (what the notebook shows)."""
         raise NotImplementedError
 
-    def export(self, directory, formats=("xlsx", "csv"), *, stem: str = "report") -> dict[str, Path]:
+    def export(self, directory, formats=("xlsx", "csv"), *, stem: str = "report", fresh: bool = False) -> dict[str, Path]:
         """Write the report in ``formats`` (``docx``, ``xlsx``, ``csv``) into ``directory``:
-        ``<stem>.docx``, ``<stem>.xlsx`` and ``<stem>_tables/*.csv``. Returns the paths written."""
+        ``<stem>.docx``, ``<stem>.xlsx`` and ``<stem>_tables/*.csv``. Returns the paths written.
+        ``fresh``: ``directory`` is a build's new private folder (see :func:`workbook.write_csv`)."""
         from .document import write_docx
         from .workbook import write_csv, write_xlsx
 
@@ -260,7 +310,7 @@ class _Base:
         if "xlsx" in formats:
             out["xlsx"] = write_xlsx(sections, directory / f"{stem}.xlsx", self.lang)
         if "csv" in formats:
-            out["csv"] = write_csv(sections, directory / f"{stem}_tables", self.lang)
+            out["csv"] = write_csv(sections, directory / f"{stem}_tables", self.lang, fresh=fresh)
         if "docx" in formats:
             out["docx"] = write_docx(self, sections, directory / f"{stem}.docx")
         return out
@@ -468,14 +518,17 @@ class ProvinceReport(_Base):
 
     @cached_property
     def _trend_split(self) -> tuple[pd.DataFrame, list[str]]:
-        """The province's totals per period, split by kind: (the report period's kind, sorted by
-        date; the other periods' ids, sorted by date)."""
+        """The province's totals per period up to the report's (a period ending later is not part
+        of this period's report, even when the data already has it), split by kind: (the report
+        period's kind, sorted by date; the other periods' ids, sorted by date)."""
         tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["unit_id"] == self.province)]
         series = (tot.groupby("period_id", sort=True)
                   .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
                   .reset_index())
-        kind = parse_period(self.period).kind
-        periods = sorted((parse_period(p) for p in series["period_id"]), key=lambda p: (p.start, p.end))
+        this = parse_period(self.period)
+        kind = this.kind
+        periods = sorted((p for p in map(parse_period, series["period_id"]) if p.end <= this.end),
+                         key=lambda p: (p.start, p.end))
         same = [p.period_id for p in periods if p.kind == kind]
         series = series.set_index("period_id").loc[same].reset_index()
         return series, [p.period_id for p in periods if p.kind != kind]
@@ -726,14 +779,24 @@ class ProvinceReport(_Base):
     # --- 5. audit ------------------------------------------------------------------------
     @cached_property
     def findings(self) -> pd.DataFrame:
-        """Audit findings about the province's units, with the report's scheme."""
+        """Audit findings about the province's units, with the report's scheme.
+
+        The same for every period of the province (the audit covers all of its data), so a
+        build shares them between the province's reports (:func:`shared_result`).
+        """
         from .audit import audit
 
-        f = audit(self.ds, scheme=self.scheme if self.scheme_path else None)
-        # findings about a whole table (no unit) belong to the province of the table's source
-        area = self.ds.sources.set_index("source_id")["area_unit_id"]
-        mine = f["unit_id"].isin(self._inside) | (f["unit_id"].isna() & f["source_id"].map(area).isin(self._inside))
-        return f.loc[mine].reset_index(drop=True)
+        def compute() -> pd.DataFrame:
+            f = audit(self.ds, scheme=self.scheme if self.scheme_path else None)
+            # findings about a whole table (no unit) belong to the province of the table's source
+            area = self.ds.sources.set_index("source_id")["area_unit_id"]
+            mine = (f["unit_id"].isin(self._inside)
+                    | (f["unit_id"].isna() & f["source_id"].map(area).isin(self._inside)))
+            return f.loc[mine].reset_index(drop=True)
+
+        key = {"result": "findings", "province": self.province, "data": self.ds.file_hashes,
+               "scheme": self.scheme.sha256 if self.scheme_path else None}
+        return shared_result(key, compute)
 
     def _count_noun(self, unit_ids) -> c.Msg | c.Code:
         """``15 xã`` when every unit has one level, else ``15 đơn vị``."""
@@ -1125,7 +1188,9 @@ class ComparisonReport(_Base):
 
         s = self.ds.scores
         out = self._content("trends", c.Msg("section.trends"), number=4)
-        tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces)]
+        end = parse_period(self.period).end  # the periods up to this one (later data is not in its report)
+        known = {p for p in pd.unique(s["period_id"]) if parse_period(p).end <= end}
+        tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces) & s["period_id"].isin(known)]
         for unit in sorted(set(tot["unit_id"]), key=self._name):
             series = (tot.loc[tot["unit_id"] == unit].sort_values("period_id")
                       .groupby("period_id").agg(value=("value", "first"), rank=("rank", "first"),
@@ -1163,7 +1228,9 @@ def build_exports(report, directory, formats) -> None:
     import json
 
     directory = Path(directory)
-    written = report.export(directory, list(formats), stem="report") if formats else {}
+    # a build's new folder: the tables are written in place (see workbook.write_csv)
+    fresh = not (directory / "report_tables").exists()
+    written = report.export(directory, list(formats), stem="report", fresh=fresh) if formats else {}
     area = report._name(report.province) if isinstance(report, ProvinceReport) else ""
     meta = {"title": report.title_text(), "area": area,
             "files": {fmt: str(Path(path).relative_to(directory)) for fmt, path in written.items()}}

@@ -154,11 +154,20 @@ def available_versions() -> pd.DataFrame:
     >>> available_versions()["version"].tolist()
     ['766-2022', '766-2025']
     """
-    rows = []
-    for version, path in _versions_on_disk().items():
-        raw = _read_toml(path)
-        rows.append({"version": version, "valid_from": raw["scheme"]["valid_from"], "file": path.name})
-    return pd.DataFrame(rows).sort_values("valid_from", ignore_index=True)
+    rows = [{"version": v, "valid_from": valid_from, "file": name} for v, valid_from, name in _version_dates()]
+    return pd.DataFrame(rows)
+
+
+def _version_dates() -> tuple[tuple[str, date, str], ...]:
+    """(version, valid_from, file name) of each shipped version, oldest first."""
+    found = tuple((version, str(path), path.stat().st_mtime_ns) for version, path in _versions_on_disk().items())
+    return _version_dates_of(found)
+
+
+@lru_cache(maxsize=8)
+def _version_dates_of(found: tuple) -> tuple[tuple[str, date, str], ...]:
+    rows = [(version, _read_toml(Path(path))["scheme"]["valid_from"], Path(path).name) for version, path, _ in found]
+    return tuple(sorted(rows, key=lambda r: r[1]))
 
 
 def _read_toml(path: Path) -> dict:
@@ -395,16 +404,16 @@ def load_scheme(version: str | None = None, *, period=None, override_path=None) 
     if version is not None and period is not None:
         raise ParameterError("load_scheme: give either version or period, not both")
     if version is None:
-        table = available_versions()
+        table = _version_dates()
         if period is None:
-            version = table["version"].iloc[-1]
+            version = table[-1][0]
         else:
             p = period if isinstance(period, Period) else parse_period(str(period), parameter="period")
-            ok = table.loc[table["valid_from"] <= p.end]
-            if ok.empty:
+            ok = [v for v, valid_from, _ in table if valid_from <= p.end]
+            if not ok:
                 raise ParameterError(f"period '{p.period_id}' ends before the first scheme version "
-                                     f"({table['version'].iloc[0]}, valid from {table['valid_from'].iloc[0]})")
-            version = ok["version"].iloc[-1]
+                                     f"({table[0][0]}, valid from {table[0][1]})")
+            version = ok[-1]
     if version not in versions:
         raise ParameterError(f"unknown scheme version '{version}'; allowed: {', '.join(versions)}")
     override = None

@@ -22,7 +22,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, write_new_file
 from .i18n import DASH, decimals_needed
 from .render import NUMERIC_KINDS, cell_text, column_spec, header, resolve
 
@@ -164,7 +164,14 @@ def _text_cell(ws, text: str | None):
     return cell
 
 
-def _number_cells(ws, values: list, kind: str, unit: str, fmt: str) -> list:
+def _number_cells(ws, values: list, kind: str, unit: str) -> list:
+    """The cells of a numeric column: numbers in the column's format, printed notes as text.
+
+    Every number of the column shares one styled cell: a streamed sheet writes a row as soon as
+    it is appended (openpyxl does the same with the cell of its plain values), so
+    :func:`_rows` sets that cell's value just before the row it belongs to is appended. Here
+    each number is a ``(_NUMBER, value)`` pair for it.
+    """
     out = []
     for value in values:
         if isinstance(value, str):  # a figure already printed (a note in a numeric column)
@@ -174,11 +181,30 @@ def _number_cells(ws, values: list, kind: str, unit: str, fmt: str) -> list:
             out.append(None)
             continue
         v = float(value)
-        cell = WriteOnlyCell(ws, value=v / 100.0 if unit == "percent" else (
-            int(v) if kind == "int" and v == int(v) else v))
-        cell.number_format = fmt
-        out.append(cell)
+        out.append((_NUMBER, v / 100.0 if unit == "percent" else (int(v) if kind == "int" and v == int(v) else v)))
     return out
+
+
+_NUMBER = object()  # marks a number in a column of cells (see _number_cells)
+
+
+def _rows(ws, columns: list[list], formats: list[str | None]):
+    """Each row of ``columns``, a number put in its column's shared styled cell."""
+    shared = []
+    for fmt, values in zip(formats, columns):
+        cell = None
+        if fmt is not None and any(type(v) is tuple and v[0] is _NUMBER for v in values):
+            cell = WriteOnlyCell(ws)
+            cell.number_format = fmt  # registered in the same order as one cell per number would
+        shared.append(cell)
+    for row in zip(*columns):
+        out = []
+        for value, cell in zip(row, shared):
+            if type(value) is tuple and value[0] is _NUMBER:
+                cell.value = value[1]
+                value = cell
+            out.append(value)
+        yield out
 
 
 def write_xlsx(sections, path, lang: str) -> Path:
@@ -194,7 +220,7 @@ def write_xlsx(sections, path, lang: str) -> Path:
     for (name, label, df), sheet in zip(tables, sheet_names([t[1] for t in tables])):
         ws = wb.create_sheet(sheet)
         cols = list(df.columns)
-        heads, columns, widths = [], [], []
+        heads, columns, widths, formats = [], [], [], []
         for col in cols:
             kind, dec, unit = column_spec(df, col)
             numeric = kind in NUMERIC_KINDS
@@ -204,10 +230,12 @@ def write_xlsx(sections, path, lang: str) -> Path:
             heads.append(head)
             values = df[col].tolist()
             if numeric:
-                cells = _number_cells(ws, values, kind, unit, _number_format(df, col, kind, dec, unit))
+                formats.append(_number_format(df, col, kind, dec, unit))
+                cells = _number_cells(ws, values, kind, unit)
                 longest = max((_printed_length(v, kind, dec) for v in values), default=0)
                 longest += 1 if unit == "percent" and values else 0
             else:
+                formats.append(None)
                 texts = _texts(values, kind, dec, lang)
                 cells = [_text_cell(ws, t) for t in texts]
                 longest = max((len(DASH) if t is None else len(t) for t in texts), default=0)
@@ -219,8 +247,8 @@ def write_xlsx(sections, path, lang: str) -> Path:
         if cols:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(1, len(df) + 1)}"
         ws.append(heads)
-        for row in zip(*columns):
-            ws.append(row)
+        for row in _rows(ws, columns, formats):
+            ws.append(row)  # written now, before the next row reuses the shared cells
     if not wb.sheetnames:
         wb.create_sheet("–")
     props = wb.properties
@@ -234,12 +262,17 @@ def write_xlsx(sections, path, lang: str) -> Path:
     return path
 
 
-def write_csv(sections, directory, lang: str) -> Path:
+def write_csv(sections, directory, lang: str, *, fresh: bool = False) -> Path:
     """``directory/<table>.csv`` for every table: UTF-8 with a BOM (Excel on Windows reads the
     Vietnamese letters), headers and code values in ``lang``, numbers as values, formula-like
-    text neutralised."""
+    text neutralised.
+
+    Each file replaces an older one atomically. With ``fresh``, ``directory`` must be new (a
+    build's private folder, published whole by one rename): each file is written in place.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=not fresh)
+    write = write_new_file if fresh else atomic_write_bytes
     for name, _label, df in export_tables(sections):
         cols = list(df.columns)
         specs = [column_spec(df, col) for col in cols]
@@ -255,6 +288,5 @@ def write_csv(sections, directory, lang: str) -> Path:
         w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a field with CR or LF is quoted
         w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
         w.writerows(zip(*columns))
-        atomic_write_bytes(directory / f"{name.replace('/', '__').replace('#', '_')}.csv",
-                           buf.getvalue().encode("utf-8-sig"))
+        write(directory / f"{name.replace('/', '__').replace('#', '_')}.csv", buf.getvalue().encode("utf-8-sig"))
     return directory
