@@ -87,6 +87,25 @@ def test_comparison_trends_stop_at_the_reports_period(scratch, monkeypatch):
     assert "trend_gia-lai" in early and len(early) < len(late) == 34
 
 
+def test_a_reports_audit_stops_at_its_period(scratch, tmp_path, monkeypatch):
+    """Gia Lai's reports share one audit of all its data in a build, and each lists only the
+    findings of periods up to its own: the February report has none of March or September."""
+    from analysis.periods import parse_period
+    from analysis.report import SHARED_RESULTS_ENV, ProvinceReport
+
+    monkeypatch.setenv(SHARED_RESULTS_ENV, str(tmp_path))
+    ds = load_dataset(scratch)
+    seen = {}
+    for period in ("2026-02", "2026-03", "2026-ytd-09-24", "2026-ytd-10-02"):
+        f = ProvinceReport(ds, "gia-lai", period).findings
+        end = parse_period(period).end
+        assert all(parse_period(p).end <= end for p in f["period_id"].dropna())
+        seen[period] = set(f["period_id"].dropna())
+    assert len(list(tmp_path.glob("*.pickle"))) == 1  # one audit for the four reports
+    assert seen["2026-02"] == {"2026-02"} and seen["2026-03"] == {"2026-02", "2026-03"}
+    assert "2026-ytd-10-02" in seen["2026-ytd-10-02"] and seen["2026-03"] < seen["2026-ytd-10-02"]
+
+
 def test_every_offered_report_builds(scratch, tmp_path):
     """ALL province-periods and comparisons that `build --list` offers build (not a sample):
     the 34 provinces of the newest provinces snapshot, Gia Lai for every snapshot, the comparisons."""

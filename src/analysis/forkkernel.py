@@ -49,7 +49,7 @@ ENV_SOCKET = "ANALYSIS_ZYGOTE_SOCKET"
 # JSON {"data_dir": path, "manifest": {table: SHA-256}}: the data a build's report reads.
 ENV_HOLD = "ANALYSIS_HOLD_DATA"
 # Imported once by the server; the notebooks import them again for free.
-PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api", "matplotlib",
+PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.formula.api", "matplotlib",
            "matplotlib.figure", "matplotlib.backends.backend_agg", "pandera.pandas", "ipykernel.kernelapp",
            "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "matplotlib_inline.backend_inline",
            "IPython", "analysis.report", "analysis.figures", "analysis.audit", "analysis.questions",

@@ -779,10 +779,12 @@ class ProvinceReport(_Base):
     # --- 5. audit ------------------------------------------------------------------------
     @cached_property
     def findings(self) -> pd.DataFrame:
-        """Audit findings about the province's units, with the report's scheme.
+        """Audit findings about the province's units up to the report's period, with the
+        report's scheme.
 
-        The same for every period of the province (the audit covers all of its data), so a
-        build shares them between the province's reports (:func:`shared_result`).
+        The audit covers all of the province's data, the same for each of its reports, so a
+        build computes it once and shares it between them (:func:`shared_result`); each report
+        then leaves out the findings of periods that end after its own.
         """
         from .audit import audit
 
@@ -796,7 +798,11 @@ class ProvinceReport(_Base):
 
         key = {"result": "findings", "province": self.province, "data": self.ds.file_hashes,
                "scheme": self.scheme.sha256 if self.scheme_path else None}
-        return shared_result(key, compute)
+        f = shared_result(key, compute)
+        # a figure of a period ending after the report's is not part of this period's report
+        end = parse_period(self.period).end
+        later = {p for p in pd.unique(f["period_id"].dropna()) if parse_period(p).end > end}
+        return f.loc[~f["period_id"].isin(later)].reset_index(drop=True) if later else f
 
     def _count_noun(self, unit_ids) -> c.Msg | c.Code:
         """``15 xã`` when every unit has one level, else ``15 đơn vị``."""
