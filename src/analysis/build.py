@@ -53,7 +53,7 @@ from pathlib import Path
 
 from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR, TABLES
 from .errors import BusyError, ParameterError
-from .files import LOCKED_ENV, atomic_write_bytes, atomic_write_text, dir_lock
+from .files import LOCKED_ENV, atomic_write_text, dir_lock
 from .fingerprint import sha as _sha
 
 __all__ = ["Job", "JobResult", "plan_jobs", "input_hash", "stale_jobs", "run_batch", "stop_zygote", "write_index", "run_job",

@@ -172,32 +172,21 @@ def request_kernel(path: str, connection_file: str, cwd: str, env: dict) -> Fork
 def launch(connection_file: str) -> int:
     """Ask the server for a kernel on ``connection_file``; fall back to a plain ipykernel."""
     path = os.environ.get(ENV_SOCKET)
-    sock = None
-    if path:
-        try:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(path)
-        except OSError:
-            sock = None
-    if sock is None:
+    kernel = request_kernel(path, connection_file, os.getcwd(), dict(os.environ)) if path else None
+    if kernel is None:
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
     die_with_parent()
-    env = {k: v for k, v in os.environ.items() if k != ENV_SOCKET}
-    _send(sock, {"connection_file": connection_file, "cwd": os.getcwd(), "env": env})
-    pid = _recv(sock)["pid"]
 
     def forward(signum, _frame):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
+        if kernel.returncode is None:
+            try:
+                os.kill(kernel.pid, signum)
+            except ProcessLookupError:
+                pass
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(signum, forward)
-    try:
-        return int(_recv(sock)["exit"])
-    except (EOFError, OSError):
-        return 1
+    return kernel.wait()
 
 
 # --- server --------------------------------------------------------------------------------

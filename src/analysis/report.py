@@ -208,6 +208,12 @@ class _Base:
     def _levels(self) -> dict[str, str]:
         return dict(zip(self.ds.units["unit_id"], self.ds.units["level"]))
 
+    def _periods_so_far(self, period_ids) -> set[str]:
+        """The ids among ``period_ids`` of the periods that end on or before the report's: a
+        later period is not part of this period's report, even when the data already has it."""
+        end = parse_period(self.period).end
+        return {p for p in pd.unique(pd.Series(period_ids, dtype=object).dropna()) if parse_period(p).end <= end}
+
     def _name(self, unit_id: str) -> str:
         return self._names[unit_id]
 
@@ -525,10 +531,9 @@ class ProvinceReport(_Base):
         series = (tot.groupby("period_id", sort=True)
                   .agg(value=("value", "first"), rank=("rank", "first"), rank_of=("rank_of", "first"))
                   .reset_index())
-        this = parse_period(self.period)
-        kind = this.kind
-        periods = sorted((p for p in map(parse_period, series["period_id"]) if p.end <= this.end),
-                         key=lambda p: (p.start, p.end))
+        kind = parse_period(self.period).kind
+        so_far = self._periods_so_far(series["period_id"])
+        periods = sorted((parse_period(p) for p in series["period_id"] if p in so_far), key=lambda p: (p.start, p.end))
         same = [p.period_id for p in periods if p.kind == kind]
         series = series.set_index("period_id").loc[same].reset_index()
         return series, [p.period_id for p in periods if p.kind != kind]
@@ -799,10 +804,8 @@ class ProvinceReport(_Base):
         key = {"result": "findings", "province": self.province, "data": self.ds.file_hashes,
                "scheme": self.scheme.sha256 if self.scheme_path else None}
         f = shared_result(key, compute)
-        # a figure of a period ending after the report's is not part of this period's report
-        end = parse_period(self.period).end
-        later = {p for p in pd.unique(f["period_id"].dropna()) if parse_period(p).end > end}
-        return f.loc[~f["period_id"].isin(later)].reset_index(drop=True) if later else f
+        keep = f["period_id"].isna() | f["period_id"].isin(self._periods_so_far(f["period_id"]))
+        return f.loc[keep].reset_index(drop=True)
 
     def _count_noun(self, unit_ids) -> c.Msg | c.Code:
         """``15 xã`` when every unit has one level, else ``15 đơn vị``."""
@@ -1194,9 +1197,8 @@ class ComparisonReport(_Base):
 
         s = self.ds.scores
         out = self._content("trends", c.Msg("section.trends"), number=4)
-        end = parse_period(self.period).end  # the periods up to this one (later data is not in its report)
-        known = {p for p in pd.unique(s["period_id"]) if parse_period(p).end <= end}
-        tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces) & s["period_id"].isin(known)]
+        tot = s.loc[(s["group"] == "TOTAL") & s["unit_id"].isin(self._provinces)
+                    & s["period_id"].isin(self._periods_so_far(s["period_id"]))]
         for unit in sorted(set(tot["unit_id"]), key=self._name):
             series = (tot.loc[tot["unit_id"] == unit].sort_values("period_id")
                       .groupby("period_id").agg(value=("value", "first"), rank=("rank", "first"),

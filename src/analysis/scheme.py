@@ -158,16 +158,12 @@ def available_versions() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _version_dates() -> tuple[tuple[str, date, str], ...]:
-    """(version, valid_from, file name) of each shipped version, oldest first."""
-    found = tuple((version, str(path), path.stat().st_mtime_ns) for version, path in _versions_on_disk().items())
-    return _version_dates_of(found)
-
-
-@lru_cache(maxsize=8)
-def _version_dates_of(found: tuple) -> tuple[tuple[str, date, str], ...]:
-    rows = [(version, _read_toml(Path(path))["scheme"]["valid_from"], Path(path).name) for version, path, _ in found]
-    return tuple(sorted(rows, key=lambda r: r[1]))
+def _version_dates(versions: dict[str, Path] | None = None) -> list[tuple[str, date, str]]:
+    """(version, valid_from, file name) of each shipped version, oldest first (read from the
+    parsed files, which are parsed once per file version; nothing is copied)."""
+    rows = [(version, _parse_toml(str(path), path.stat().st_mtime_ns)["scheme"]["valid_from"], path.name)
+            for version, path in (versions or _versions_on_disk()).items()]
+    return sorted(rows, key=lambda r: r[1])
 
 
 def _read_toml(path: Path) -> dict:
@@ -404,7 +400,7 @@ def load_scheme(version: str | None = None, *, period=None, override_path=None) 
     if version is not None and period is not None:
         raise ParameterError("load_scheme: give either version or period, not both")
     if version is None:
-        table = _version_dates()
+        table = _version_dates(versions)
         if period is None:
             version = table[-1][0]
         else:

@@ -167,10 +167,9 @@ def _text_cell(ws, text: str | None):
 def _number_cells(ws, values: list, kind: str, unit: str) -> list:
     """The cells of a numeric column: numbers in the column's format, printed notes as text.
 
-    Every number of the column shares one styled cell: a streamed sheet writes a row as soon as
-    it is appended (openpyxl does the same with the cell of its plain values), so
-    :func:`_rows` sets that cell's value just before the row it belongs to is appended. Here
-    each number is a ``(_NUMBER, value)`` pair for it.
+    Numbers are left as values: every number of the column shares one styled cell, which
+    :func:`_rows` fills just before the row it belongs to is appended (a streamed sheet writes a
+    row as soon as it is appended; openpyxl does the same with the cell of its plain values).
     """
     out = []
     for value in values:
@@ -181,27 +180,25 @@ def _number_cells(ws, values: list, kind: str, unit: str) -> list:
             out.append(None)
             continue
         v = float(value)
-        out.append((_NUMBER, v / 100.0 if unit == "percent" else (int(v) if kind == "int" and v == int(v) else v)))
+        out.append(v / 100.0 if unit == "percent" else (int(v) if kind == "int" and v == int(v) else v))
     return out
 
 
-_NUMBER = object()  # marks a number in a column of cells (see _number_cells)
-
-
 def _rows(ws, columns: list[list], formats: list[str | None]):
-    """Each row of ``columns``, a number put in its column's shared styled cell."""
+    """Each row of ``columns``, a number of a numeric column (one with a format) put in that
+    column's shared styled cell."""
     shared = []
     for fmt, values in zip(formats, columns):
         cell = None
-        if fmt is not None and any(type(v) is tuple and v[0] is _NUMBER for v in values):
+        if fmt is not None and any(isinstance(v, (int, float)) for v in values):
             cell = WriteOnlyCell(ws)
             cell.number_format = fmt  # registered in the same order as one cell per number would
         shared.append(cell)
     for row in zip(*columns):
         out = []
         for value, cell in zip(row, shared):
-            if type(value) is tuple and value[0] is _NUMBER:
-                cell.value = value[1]
+            if cell is not None and isinstance(value, (int, float)):
+                cell.value = value
                 value = cell
             out.append(value)
         yield out
