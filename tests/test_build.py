@@ -339,3 +339,67 @@ def test_a_kernel_that_dies_before_its_first_reply_is_started_again(monkeypatch)
         build.execute_notebook(build.NOTEBOOKS_DIR / "province_report.ipynb",
                                {"province": "bac-kan", "period": "2024-07"}, fork=False)
     assert len(calls) == 1 + build.KERNEL_START_RETRIES
+
+
+def test_a_build_worker_skips_the_iri_grammar_and_still_validates_notebooks():
+    # jsonschema's optional IRI checks build an Earley parser of RFC 3987 on import (seconds of
+    # CPU per worker); a build worker marks that module absent, and nbformat still rejects an
+    # invalid notebook and an invalid output
+    probe = """
+import sys
+from analysis import build
+build._prepare_worker()
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+print("iri grammar imported:", sys.modules.get("rfc3987_syntax") is not None)
+nb = new_notebook(cells=[new_code_cell("1")])
+nbformat.validate(nb)
+nb.cells[0]["outputs"] = [{"output_type": "stream", "name": "stdout"}]  # no text
+try:
+    nbformat.validate(nb)
+    print("invalid notebook accepted")
+except nbformat.ValidationError:
+    print("invalid notebook rejected")
+for bad in ({"output_type": "display_data", "data": {"text/plain": 5}},
+            {"output_type": "stream", "name": "stdout", "text": "a", "extra": 1}):
+    try:
+        new_output(**bad)
+        print("invalid output accepted")
+    except nbformat.ValidationError:
+        print("invalid output rejected")
+print(new_output("display_data", data={"text/plain": "x"}).data["text/plain"])
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=PROJECT_DIR)
+    assert done.stdout.split("\n")[:5] == ["iri grammar imported: False", "invalid notebook rejected",
+                                           "invalid output rejected", "invalid output rejected", "x"]
+
+
+def test_compiled_output_schemas_agree_with_nbformat():
+    import nbformat
+    import nbformat.v4.nbbase as nbbase
+
+    build._fast_output_validation()
+    original = nbformat.validate
+    cases = [("stream", {"output_type": "stream", "name": "stdout", "text": "a"}),
+             ("stream", {"output_type": "stream", "name": "stdout"}),
+             ("display_data", {"output_type": "display_data", "data": {"text/html": "<b>x</b>"}, "metadata": {}}),
+             ("display_data", {"output_type": "display_data", "data": {"text/html": 1}, "metadata": {}}),
+             ("execute_result", {"output_type": "execute_result", "data": {}, "metadata": {},
+                                 "execution_count": 3}),
+             ("execute_result", {"output_type": "execute_result", "data": {}, "metadata": {}}),
+             ("error", {"output_type": "error", "ename": "E", "evalue": "v", "traceback": ["t"]}),
+             ("error", {"output_type": "error", "ename": "E", "evalue": "v"})]
+    seen = []
+    for ref, node in cases:
+        verdicts = []
+        for check in (lambda: nbbase.validate(node, ref), lambda: original(node, ref=ref, version=4)):
+            try:
+                check()
+                verdicts.append(True)
+            except nbformat.ValidationError:
+                verdicts.append(False)
+        assert verdicts[0] == verdicts[1], (ref, node, verdicts)
+        seen.append(verdicts[0])
+    assert seen == [True, False] * 4  # each valid output accepted, each broken one refused
+    assert nbbase.validate.compiled_outputs

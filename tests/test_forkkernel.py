@@ -58,6 +58,13 @@ def test_kernels_are_forked_and_none_outlives_its_report(tmp_path):
     assert children == []
 
 
+def test_a_build_kernel_loads_no_debugger(tmp_path):
+    # nobody attaches a debugger to a build's kernel: the server never loads debugpy (pydevd),
+    # and the kernel still runs its cells
+    probe = notebook(tmp_path, "probe", "import sys\nprint(sys.modules.get('debugpy'), 'pydevd' in sys.modules)")
+    assert outputs(build.execute_notebook(probe, {})) == ["None False\n"]
+
+
 def test_without_a_server_the_launcher_is_a_plain_kernel(tmp_path, monkeypatch):
     """Outside a build (no server listening), the fork launcher simply becomes an ipykernel."""
     import subprocess

@@ -431,6 +431,8 @@ def _exporter():
         c.HTMLExporter.exclude_input = True
         c.HTMLExporter.exclude_input_prompt = True
         c.HTMLExporter.exclude_output_prompt = True
+        # the notebook is validated once after its preprocessors, not once after each of them
+        c.HTMLExporter.optimistic_validation = True
         _EXPORTER = _html_exporter_class()(config=c, extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
     return _EXPORTER
 
@@ -717,6 +719,7 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
     """
     import subprocess
 
+    _without_iri_grammar()
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell
     from papermill.iorw import load_notebook_node
@@ -724,6 +727,7 @@ def execute_notebook(path: Path, parameters: dict, *, fork: bool = True, timeout
 
     if fork:
         _start_zygote()
+    _fast_output_validation()
     nb = load_notebook_node(str(path))  # nbformat.read plus the cell metadata papermill expects
     nb = parameterize_notebook(nb, parameters, kernel_name=KERNEL_NAME)
     if after is not None:
@@ -798,6 +802,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
     ``fork`` may be the socket of a running fork server (shared by a batch's workers).
     Returns a JobResult; never raises for a failing notebook (the error is in the result).
     """
+    _without_iri_grammar()
     import nbformat
 
     out_dir = Path(out_dir)
@@ -985,14 +990,80 @@ def _pool_worker(conn, out_dir: str, notebooks_dir: str) -> None:
         conn.send(run_job(*args))
 
 
+def _without_iri_grammar() -> None:
+    """Keep jsonschema from building its IRI grammar in this process.
+
+    nbformat (read and written by every report) imports jsonschema, whose optional format
+    checks import ``rfc3987_syntax`` when it is installed (it is, for Jupyter's event schemas):
+    that module builds three Earley parsers of the RFC 3987 grammar when imported, about 1.8 s
+    of CPU in each build worker. Those parsers check only the ``iri`` and ``iri-reference``
+    formats, which nbformat's schemas do not use and which jsonschema checks only when asked
+    for a format checker (nbformat never asks). Marking the module absent before jsonschema is
+    first imported leaves every validation a build runs unchanged. A process that has already
+    imported jsonschema is left as it is.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: "import" raises ImportError
+
+
+_OUTPUT_TYPES = ("execute_result", "display_data", "stream", "error")
+
+
+@functools.lru_cache(maxsize=None)
+def _output_validator(output_type: str):
+    """nbformat's schema of one kind of output, compiled with fastjsonschema (as nbformat
+    compiles the whole notebook's schema)."""
+    import fastjsonschema
+    import nbformat.v4 as v4
+
+    schema = json.loads((Path(v4.__file__).parent / v4.nbformat_schema[(4, v4.nbformat_minor)])
+                        .read_text(encoding="utf-8"))
+    return fastjsonschema.compile({"$schema": schema.get("$schema"), "$ref": f"#/definitions/{output_type}",
+                                   "definitions": schema["definitions"]})
+
+
+def _fast_output_validation() -> None:
+    """Validate each output a kernel sends with the compiled schema.
+
+    nbclient makes every output with nbformat's ``new_output``, which validates it against
+    its part of the notebook schema; nbformat does that through jsonschema, uncompiled (its
+    compiled validator covers whole notebooks only), which was about a third of a build
+    worker's time per report. The same schema, compiled once, gives the same verdicts; the
+    whole notebook is validated again when it is written.
+    """
+    import fastjsonschema
+    import nbformat
+    import nbformat.v4.nbbase as nbbase
+
+    if getattr(nbbase.validate, "compiled_outputs", False):
+        return
+    original = nbbase.validate
+
+    def validate(node, ref=None):
+        if ref not in _OUTPUT_TYPES:
+            return original(node, ref=ref)
+        try:
+            _output_validator(ref)(node)
+        except fastjsonschema.JsonSchemaException as exc:
+            raise nbformat.ValidationError(str(exc)) from exc
+        return None
+
+    validate.compiled_outputs = True
+    nbbase.validate = validate
+
+
 def _prepare_worker() -> None:
     """Import what running a report needs (papermill, nbclient, nbconvert's exporter) before the
     first job: a new worker does it while the build's fork server imports its own libraries."""
+    _without_iri_grammar()
     import nbclient  # noqa: F401
     import papermill.parameterize  # noqa: F401
     from nbformat.v4 import new_notebook
 
     _kernel_manager_class(True)
+    _fast_output_validation()
+    for kind in _OUTPUT_TYPES:
+        _output_validator(kind)
     _exporter().from_notebook_node(new_notebook())  # loads and compiles the page's templates
 
 

@@ -53,7 +53,18 @@ PRELOAD = ("numpy", "pandas", "scipy.stats", "statsmodels.formula.api", "matplot
            "matplotlib.figure", "matplotlib.backends.backend_agg", "pandera.pandas", "ipykernel.kernelapp",
            "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "matplotlib_inline.backend_inline",
            "IPython", "analysis.report", "analysis.figures", "analysis.audit", "analysis.questions",
-           "analysis.scoring", "analysis.stats", "analysis.render", "analysis.workbook", "analysis.document")
+           "analysis.scoring", "analysis.stats", "analysis.render", "analysis.workbook", "analysis.document",
+           # what every kernel imported while it started (IPython's inspector, debugger and
+           # store magic, jupyter_client's interface list through psutil, tornado's asyncio
+           # bridge, faulthandler) and what every report imported on its way (the robust
+           # covariances of statsmodels, pandas' reshaping, openpyxl's document properties,
+           # the codecs of zip names and of a BOM)
+           "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
+           "IPython.extensions.storemagic", "IPython.utils.wildcard", "pdb", "cProfile", "faulthandler",
+           "psutil", "jupyter_client.localinterfaces", "tornado.platform.asyncio", "zmq.utils.garbage",
+           "statsmodels.base.covtype", "statsmodels.stats.sandwich_covariance", "statsmodels.tools.grouputils",
+           "pandas.core.reshape.reshape", "pandas.core.methods.to_dict", "openpyxl.packaging.extended",
+           "encodings.cp437", "encodings.utf_8_sig")
 _THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -241,9 +252,16 @@ def serve(path: str) -> None:
     # each fork and on again in the kernel, a kernel's collections never walk (and so never
     # copy-on-write) the pages of the libraries and data it inherited (Python's gc.freeze docs).
     gc.disable()
+    # A build's kernels run headless and nobody attaches a debugger to them: with debugpy
+    # marked absent before ipykernel looks for it, neither the server nor a kernel loads
+    # pydevd (about 0.3 s of the server's start-up, which every build waits for).
+    sys.modules.setdefault("debugpy", None)
     for name in PRELOAD:
         importlib.import_module(name)
     _warm_matplotlib()
+    from jupyter_client.localinterfaces import localhost
+
+    localhost()  # the machine's interfaces, which every kernel's connection info asks for, listed once
     from analysis.render import warm
 
     warm()  # catalogs, locale data, templates, schemes: loaded once, shared by every kernel
