@@ -28,7 +28,7 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
-from .files import atomic_write_bytes, write_new_file
+from .files import atomic_write_bytes, write_new_files
 from .i18n import DASH, decimals_needed
 from .render import NUMERIC_KINDS, cell_text, column_spec, header, resolve
 
@@ -117,7 +117,15 @@ def _deterministic_zip(data: bytes) -> bytes:
 
 
 def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and pd.isna(value))
+    """None, NaN, NaT or pandas' NA (plain floats, texts and ints answered without pandas)."""
+    if value is None:
+        return True
+    t = type(value)
+    if t is float:
+        return value != value
+    if t is str or t is int or t is bool:
+        return False
+    return not isinstance(value, str) and pd.isna(value)
 
 
 def _printed_length(value, kind: str, decimals: int | None) -> int:
@@ -193,13 +201,13 @@ def _longest_figure(a: np.ndarray, kind: str, decimals: int | None) -> int:
     return longest
 
 
-def _numeric_column(df: pd.DataFrame, col: str, kind: str, decimals, unit: str) -> tuple[list, int, str]:
+def _numeric_column(df: pd.DataFrame, col: str, series: pd.Series, kind: str, decimals,
+                    unit: str) -> tuple[list, int, str]:
     """(cells, longest printed figure, number format) of a numeric column: a number as the
     sheet holds it (:func:`_sheet_value`), a printed note as text, None where missing.
 
     A column of plain floats or ints is read as one array (widths and decimals computed for the
     column at once); others (notes among the figures, nullable types) value by value."""
-    series = df[col]
     if series.dtype.kind in "fiu":
         a = series.to_numpy(dtype="float64")
         present = ~np.isnan(a)
@@ -331,16 +339,16 @@ def _sheet(wb, ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
     its rows (header, then one row per record) for :class:`_Archive` to put in."""
     cols = list(df.columns)
     heads, columns, firsts, widths = [], [], [], []
-    for col in cols:
+    for col, series in df.items():
         kind, dec, unit = column_spec(df, col)
         numeric = kind in NUMERIC_KINDS
         head = header(col, lang, unit)
         heads.append((head, "right" if numeric else "left"))
         if numeric:
-            cells, longest, fmt = _numeric_column(df, col, kind, dec, unit)
+            cells, longest, fmt = _numeric_column(df, col, series, kind, dec, unit)
             longest += 1 if unit == "percent" and cells else 0
         else:
-            cells = _texts(df[col].tolist(), kind, dec, lang)
+            cells = _texts(series.tolist(), kind, dec, lang)
             longest = max((len(DASH) if t is None else len(t) for t in cells), default=0)
             fmt = None
         first_number = next((i for i, v in enumerate(cells) if v is not None and not isinstance(v, str)), None)
@@ -438,31 +446,44 @@ def write_xlsx(sections, path, lang: str) -> Path:
     return Path(path)
 
 
+def _csv_column(series: pd.Series, kind: str, decimals, lang: str) -> list[str]:
+    """The fields of one column: numbers as values (``87.15``, ``3``), code values in ``lang``,
+    empty where missing, formula-like text neutralised."""
+    if kind in NUMERIC_KINDS:
+        if series.dtype.kind in "fiu":  # plain numbers: none is text, NaN is the only missing value
+            return ["" if v != v else str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0")
+                    for v in series.tolist()]
+        return ["" if _missing(v) else neutralise(v) if isinstance(v, str) else
+                str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0") for v in series.tolist()]
+    return ["" if t is None else neutralise(t) for t in _texts(series.tolist(), kind, decimals, lang)]
+
+
 def write_csv(sections, directory, lang: str, *, fresh: bool = False) -> Path:
     """``directory/<table>.csv`` for every table: UTF-8 with a BOM (Excel on Windows reads the
     Vietnamese letters), headers and code values in ``lang``, numbers as values, formula-like
     text neutralised.
 
     Each file replaces an older one atomically. With ``fresh``, ``directory`` must be new (a
-    build's private folder, published whole by one rename): each file is written in place.
+    build's private folder, published whole by one rename): the files are written in place,
+    every one synced before this returns (:func:`analysis.files.write_new_files`).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=not fresh)
-    write = write_new_file if fresh else atomic_write_bytes
+    files = []
     for name, _label, df in export_tables(sections):
-        cols = list(df.columns)
-        specs = [column_spec(df, col) for col in cols]
-        columns = []
-        for col, (kind, dec, _) in zip(cols, specs):
-            values = df[col].tolist()
-            if kind in NUMERIC_KINDS:
-                columns.append(["" if _missing(v) else neutralise(v) if isinstance(v, str) else
-                                str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0") for v in values])
-            else:
-                columns.append(["" if t is None else neutralise(t) for t in _texts(values, kind, dec, lang)])
+        heads, columns = [], []
+        for col, series in df.items():
+            kind, dec, unit = column_spec(df, col)
+            heads.append(header(col, lang, unit))
+            columns.append(_csv_column(series, kind, dec, lang))
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a field with CR or LF is quoted
-        w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
+        w.writerow(heads)
         w.writerows(zip(*columns))
-        write(directory / f"{name.replace('/', '__').replace('#', '_')}.csv", buf.getvalue().encode("utf-8-sig"))
+        files.append((directory / f"{name.replace('/', '__').replace('#', '_')}.csv", buf.getvalue().encode("utf-8-sig")))
+    if fresh:
+        write_new_files(files)
+    else:
+        for path, data in files:
+            atomic_write_bytes(path, data)
     return directory
