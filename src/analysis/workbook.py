@@ -334,7 +334,7 @@ class _Archive(zipfile.ZipFile):
             self.writestr(arcname or str(filename), Path(filename).read_bytes())
 
 
-def _sheet(wb, ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
+def _sheet(ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
     """Fill the streamed sheet ``ws`` with table ``df``: widths, frozen header, autofilter, and
     its rows (header, then one row per record) for :class:`_Archive` to put in."""
     cols = list(df.columns)
@@ -351,10 +351,14 @@ def _sheet(wb, ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
             cells = _texts(series.tolist(), kind, dec, lang)
             longest = max((len(DASH) if t is None else len(t) for t in cells), default=0)
             fmt = None
-        first_number = next((i for i, v in enumerate(cells) if v is not None and not isinstance(v, str)), None)
-        first_quoted = next((i for i, v in enumerate(cells) if isinstance(v, str) and v.startswith(FORMULA_STARTS)),
-                            None)
-        columns.append((cells, fmt if first_number is not None else None))
+        if numeric:
+            first_number = next((i for i, v in enumerate(cells) if v is not None and not isinstance(v, str)), None)
+        else:  # texts only
+            first_number = None
+        first_quoted = None
+        if any(t.startswith(FORMULA_STARTS) for t in set(cells) if isinstance(t, str)):
+            first_quoted = next(i for i, v in enumerate(cells) if isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        columns.append((cells, fmt if first_number is not None else None, first_number is not None))
         firsts.append((first_number, first_quoted))
         widths.append(min(_MAX_WIDTH, max(len(head), longest) + 2))
     for j, w in enumerate(widths, start=1):
@@ -376,7 +380,7 @@ def _sheet(wb, ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
             styles[side] = cell.style_id
         head_styles.append(styles[side])
     number_cells = []
-    for _, fmt in columns:
+    for _, fmt, _ in columns:
         cell = None
         if fmt is not None:
             cell = WriteOnlyCell(ws)
@@ -395,20 +399,13 @@ def _sheet(wb, ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
 
     letters = [get_column_letter(j) for j in range(1, len(cols) + 1)]
     cells_xml = []
-    for (cells, _), style in zip(columns, number_styles):
-        texts: dict[str, str] = {}
-        xml = []
-        for v in cells:
-            if v is None:
-                xml.append(None)
-            elif isinstance(v, str):
-                try:
-                    xml.append(texts[v])
-                except KeyError:
-                    xml.append(texts.setdefault(v, _text_xml(v, quoted)))
-            else:
-                xml.append(_number_xml(v, style))
-        cells_xml.append(xml)
+    for (cells, _, numbers), style in zip(columns, number_styles):
+        texts = {v: _text_xml(v, quoted) for v in set(cells) if isinstance(v, str)}
+        if not numbers:  # texts only
+            cells_xml.append([None if v is None else texts[v] for v in cells])
+        else:
+            cells_xml.append([None if v is None else texts[v] if isinstance(v, str) else _number_xml(v, style)
+                              for v in cells])
     out = ['<row r="1">']
     for letter, (head, _), style in zip(letters, heads, head_styles):
         kind, body = _inline(head)
@@ -432,7 +429,7 @@ def write_xlsx(sections, path, lang: str) -> Path:
     styles = {"bold": Font(bold=True), "fill": PatternFill("solid", fgColor="F2F2F2"),
               "aligned": {side: Alignment(horizontal=side, wrap_text=True, vertical="top") for side in ("left", "right")}}
     for (name, label, df), sheet in zip(tables, sheet_names([t[1] for t in tables])):
-        _sheet(wb, wb.create_sheet(sheet), df, lang, styles)
+        _sheet(wb.create_sheet(sheet), df, lang, styles)
     if not wb.sheetnames:
         wb.create_sheet("–")
     props = wb.properties
