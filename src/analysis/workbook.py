@@ -7,6 +7,10 @@ names are readable, at most 31 characters and unique. Text that a spreadsheet wo
 formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is written as text in
 the workbook and prefixed with ``'`` in CSV (OWASP, "CSV Injection"). The same tables give the
 same bytes: fixed document properties and fixed zip entry times.
+
+openpyxl writes the workbook; only the cells of each sheet are written here, as the XML
+openpyxl writes for the same cells (a report has thousands of cells, and openpyxl's cell
+objects cost most of what its workbook did; see :func:`_sheet`).
 """
 from __future__ import annotations
 
@@ -253,7 +257,9 @@ def _sheet_value(value, kind: str, unit: str):
 # gives the same cells (registered through openpyxl, in the order it would register them).
 # openpyxl still writes everything else (workbook, styles, sheet properties, widths, frozen
 # header, autofilter, package), and tests/test_workbook.py holds these rows byte for byte to
-# what openpyxl's own writer makes of the same cells.
+# what openpyxl's own writer makes of the same cells. The sheet's writer is handed to openpyxl
+# through its write-only sheet's ``_writer`` (openpyxl 3.1, as locked): should an upgrade change
+# that, or what openpyxl writes, that test fails.
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # lxml refuses these (openpyxl checks the rest)
 
@@ -422,7 +428,8 @@ def write_xlsx(sections, path, lang: str) -> Path:
     """One sheet per table of ``sections`` (report order); returns ``path`` (written atomically).
 
     The workbook is streamed (openpyxl ``write_only``): each sheet's widths, frozen header and
-    autofilter are set from the data first, then its rows are written once.
+    autofilter are set from the data first, then its rows are written once, and the zip is
+    written once with its fixed entry times.
     """
     tables = export_tables(sections)
     wb = Workbook(write_only=True)
