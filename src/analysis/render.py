@@ -332,7 +332,8 @@ def _table_block(df: pd.DataFrame, lang: str, cols: tuple | None) -> dict:
     heads = [header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)]
     numeric = [kind in NUMERIC_KINDS for kind, _, _ in specs]
     if cols and df.columns.is_unique:  # printed a column at a time
-        printed = [column_texts(df[col].tolist(), kind, dec, lang) for col, (kind, dec, _) in zip(cols, specs)]
+        series = [s for _, s in df.items()] if cols == list(df.columns) else [df[col] for col in cols]
+        printed = [column_texts(s.tolist(), kind, dec, lang) for s, (kind, dec, _) in zip(series, specs)]
         rows = [list(row) for row in zip(*printed)]
     else:
         rows = [[cell_text(v, kind, dec, lang) for v, (kind, dec, _) in zip(row, specs)]
