@@ -272,3 +272,38 @@ def test_text_a_sheet_cannot_hold_is_refused(tmp_path):
     with pytest.raises(IllegalCharacterError):
         _openpyxl_workbook(bad, "vi")
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def _reference_csv(sections, lang: str) -> dict[str, bytes]:
+    """The CSV files printed value by value (the reference for write_csv)."""
+    from analysis.render import NUMERIC_KINDS, cell_text, column_spec, header
+    from analysis.workbook import export_tables, neutralise
+
+    def missing(v):
+        return v is None or (not isinstance(v, str) and pd.isna(v))
+
+    out = {}
+    for name, _, df in export_tables(sections):
+        cols = list(df.columns)
+        specs = [column_spec(df, col) for col in cols]
+        columns = []
+        for col, (kind, dec, _) in zip(cols, specs):
+            values = df[col].tolist()
+            if kind in NUMERIC_KINDS:
+                columns.append(["" if missing(v) else neutralise(v) if isinstance(v, str) else
+                                str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0") for v in values])
+            else:
+                columns.append(["" if missing(v) else neutralise(cell_text(v, kind, dec, lang)) for v in values])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
+        w.writerows(zip(*columns))
+        out[f"{name}.csv"] = buf.getvalue().encode("utf-8-sig")
+    return out
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_csv_files_are_the_values_printed_one_by_one(tmp_path, fresh):
+    sections = _awkward_content("vi")
+    out = write_csv(sections, tmp_path / "csv", "vi", fresh=fresh)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == _reference_csv(sections, "vi")

@@ -205,6 +205,11 @@ def _longest_figure(a: np.ndarray, kind: str, decimals: int | None) -> int:
     return longest
 
 
+def _plain_numbers(series: pd.Series) -> bool:
+    """A column of NumPy floats or ints (not text, not a nullable type whose missing value is NA)."""
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu"
+
+
 def _numeric_column(df: pd.DataFrame, col: str, series: pd.Series, kind: str, decimals,
                     unit: str) -> tuple[list, int, str]:
     """(cells, longest printed figure, number format) of a numeric column: a number as the
@@ -212,7 +217,7 @@ def _numeric_column(df: pd.DataFrame, col: str, series: pd.Series, kind: str, de
 
     A column of plain floats or ints is read as one array (widths and decimals computed for the
     column at once); others (notes among the figures, nullable types) value by value."""
-    if series.dtype.kind in "fiu":
+    if _plain_numbers(series):
         a = series.to_numpy(dtype="float64")
         present = ~np.isnan(a)
         if np.isfinite(a[present]).all():
@@ -454,7 +459,7 @@ def _csv_column(series: pd.Series, kind: str, decimals, lang: str) -> list[str]:
     """The fields of one column: numbers as values (``87.15``, ``3``), code values in ``lang``,
     empty where missing, formula-like text neutralised."""
     if kind in NUMERIC_KINDS:
-        if series.dtype.kind in "fiu":  # plain numbers: none is text, NaN is the only missing value
+        if _plain_numbers(series):  # none is text, NaN is the only missing value
             return ["" if v != v else str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0")
                     for v in series.tolist()]
         return ["" if _missing(v) else neutralise(v) if isinstance(v, str) else
