@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import BusyError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_new_file", "dir_lock", "holds_lock", "fsync_dir", "LOCKED_ENV"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "write_new_file", "write_new_files", "dir_lock", "holds_lock", "fsync_dir", "LOCKED_ENV"]
 
 # Set by a process that holds a directory's lock for the child processes it starts (report
 # kernels read the data dir the build has locked): ``os.pathsep``-separated real paths.
@@ -137,6 +137,31 @@ def write_new_file(path: Path | str, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def write_new_files(files) -> None:
+    """:func:`write_new_file` for several files (``(path, data)`` pairs): each is created and
+    written, then all are fsynced, so the disk writes them together instead of one file per
+    wait. When this returns every file is on disk, as with :func:`write_new_file` one by one.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_new_files([(d / "a.csv", b"1"), (d / "b.csv", b"2")]); sorted(p.name for p in d.iterdir())
+    ['a.csv', 'b.csv']
+    """
+    opened = []
+    try:
+        for path, data in files:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            opened.append(fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        for fd in opened:
+            os.fsync(fd)
+    finally:
+        for fd in opened:
+            os.close(fd)
 
 
 def atomic_write_text(path: Path | str, text: str, *, tmp_dir: Path | str | None = None) -> None:

@@ -15,13 +15,14 @@ from functools import lru_cache
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from . import content as c
 from .config import PACKAGE_DIR
 from .i18n import DASH, Translator, number, period_label, text
 from .reference import bands, checks, columns, groups, indicator_catalog, levels
 
-__all__ = ["resolve", "layout", "section_html", "display_frame", "column_spec", "cell_text", "header",
+__all__ = ["resolve", "layout", "section_html", "display_frame", "column_spec", "cell_text", "column_texts", "header",
            "styler", "index_html", "environment", "stylesheet", "warm", "figure_png", "figure_svg", "display_bundles"]
 
 TEMPLATE_DIR = PACKAGE_DIR / "templates"
@@ -34,6 +35,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters["b64"] = lambda data: base64.b64encode(data).decode("ascii")
+    env.filters["rows_html"] = _rows_html
     return env
 
 
@@ -251,6 +253,31 @@ def cell_text(value, kind: str, decimals: int | None, lang: str) -> str:
     return str(value)
 
 
+def column_texts(values, kind: str, decimals: int | None, lang: str) -> list[str]:
+    """Every cell of one column as printed: ``[cell_text(v, kind, decimals, lang) for v in
+    values]``, with a code column's distinct strings (bands, groups, periods repeat) each looked
+    up once.
+
+    >>> column_texts(["Tốt", "Khá", "Tốt", None], "band", None, "en")
+    ['Good', 'Fair', 'Good', '–']
+    >>> column_texts([87.15, 1234.5, None], "number", 1, "vi")
+    ['87,2', '1.234,5', '–']
+    """
+    if kind in NUMERIC_KINDS:
+        return [cell_text(v, kind, decimals, lang) for v in values]
+    seen: dict[str, str] = {}
+    out = []
+    for v in values:
+        if type(v) is str:  # only strings are cached: 1, 1.0 and True are equal keys, not equal texts
+            try:
+                out.append(seen[v])
+            except KeyError:
+                out.append(seen.setdefault(v, cell_text(v, kind, decimals, lang)))
+        else:
+            out.append(cell_text(v, kind, decimals, lang))
+    return out
+
+
 def _label_value(value, kind: str, lang: str):
     """A code column translated for a reader (values of other columns unchanged)."""
     if kind in ("band", "group", "period", "indicator", "check", "severity", "quantity", "measure", "category"):
@@ -304,9 +331,25 @@ def _table_block(df: pd.DataFrame, lang: str, cols: tuple | None) -> dict:
     specs = [column_spec(df, col) for col in cols]
     heads = [header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)]
     numeric = [kind in NUMERIC_KINDS for kind, _, _ in specs]
-    rows = [[cell_text(v, kind, dec, lang) for v, (kind, dec, _) in zip(row, specs)]
-            for row in df[cols].itertuples(index=False)]
+    if cols and df.columns.is_unique:  # printed a column at a time
+        series = [s for _, s in df.items()] if cols == list(df.columns) else [df[col] for col in cols]
+        printed = [column_texts(s.tolist(), kind, dec, lang) for s, (kind, dec, _) in zip(series, specs)]
+        rows = [list(row) for row in zip(*printed)]
+    else:
+        rows = [[cell_text(v, kind, dec, lang) for v, (kind, dec, _) in zip(row, specs)]
+                for row in df[cols].itertuples(index=False)]
     return {"kind": "table", "headers": heads, "numeric": numeric, "rows": rows}
+
+
+def _rows_html(rows: list[list[str]], numeric: list[bool]) -> Markup:
+    """The ``<tr>`` lines of a table's body (the section template's ``rows_html`` filter).
+
+    Written here rather than by a template loop: a report's tables have thousands of cells, and
+    a Jinja loop with its per-cell expressions costs several times this join. The markup is the
+    same, each text escaped as the template's autoescape would."""
+    opens = ['<td class="num">' if n else '<td class="text">' for n in numeric]
+    return Markup("".join(["<tr>" + "".join([f"{o}{escape(v)}</td>" for o, v in zip(opens, row)]) + "</tr>\n"
+                           for row in rows]))
 
 
 def figure_png(fig) -> bytes:

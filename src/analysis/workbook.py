@@ -7,22 +7,32 @@ names are readable, at most 31 characters and unique. Text that a spreadsheet wo
 formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is written as text in
 the workbook and prefixed with ``'`` in CSV (OWASP, "CSV Injection"). The same tables give the
 same bytes: fixed document properties and fixed zip entry times.
+
+openpyxl writes the workbook; only the cells of each sheet are written here, as the XML
+openpyxl writes for the same cells (a report has thousands of cells, and openpyxl's cell
+objects cost most of what its workbook did; see :func:`_sheet`).
 """
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import IllegalCharacterError
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.writer.excel import ExcelWriter
 
-from .files import atomic_write_bytes, write_new_file
+from .files import atomic_write_bytes, write_new_files
 from .i18n import DASH, decimals_needed
 from .render import NUMERIC_KINDS, cell_text, column_spec, header, resolve
 
@@ -111,7 +121,15 @@ def _deterministic_zip(data: bytes) -> bytes:
 
 
 def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and pd.isna(value))
+    """None, NaN, NaT or pandas' NA (plain floats, texts and ints answered without pandas)."""
+    if value is None:
+        return True
+    t = type(value)
+    if t is float:
+        return value != value
+    if t is str or t is int or t is bool:
+        return False
+    return not isinstance(value, str) and pd.isna(value)
 
 
 def _printed_length(value, kind: str, decimals: int | None) -> int:
@@ -136,116 +154,294 @@ def _printed_length(value, kind: str, decimals: int | None) -> int:
 
 
 def _texts(values: list, kind: str, decimals, lang: str) -> list[str | None]:
-    """The printed text of each cell of a text column (None where missing), each distinct value
+    """The printed text of each cell of a text column (None where missing), each distinct string
     printed once (a column of bands or groups repeats a few values)."""
-    seen: dict = {}
+    seen: dict[str, str] = {}
     out = []
     for value in values:
-        if _missing(value):
+        if type(value) is str:  # only strings are cached: 1, 1.0 and True are equal keys, not equal texts
+            try:
+                out.append(seen[value])
+            except KeyError:
+                out.append(seen.setdefault(value, cell_text(value, kind, decimals, lang)))
+        elif _missing(value):
             out.append(None)
-            continue
-        try:
-            shown = seen[value]
-        except KeyError:
-            shown = seen[value] = cell_text(value, kind, decimals, lang)
-        except TypeError:  # an unhashable value
-            shown = cell_text(value, kind, decimals, lang)
-        out.append(shown)
+        else:
+            out.append(cell_text(value, kind, decimals, lang))
     return out
 
 
-def _text_cell(ws, text: str | None):
-    """A text cell that is never a formula, whatever the text starts with."""
-    if text is None or not text.startswith(FORMULA_STARTS):
-        return text  # a plain string: openpyxl writes it as a shared string
-    cell = WriteOnlyCell(ws, value=text)
-    cell.data_type = "s"
-    cell.quotePrefix = True
-    return cell
+def _decimals(a: np.ndarray, most: int = 2) -> np.ndarray:
+    """:func:`analysis.i18n.decimals_needed` of every (finite) value of ``a`` at once: the same
+    test (``v * 10**d`` within 1e-9 of its rounding, half to even) in the same float arithmetic.
 
-
-def _number_cells(ws, values: list, kind: str, unit: str) -> list:
-    """The cells of a numeric column: numbers in the column's format, printed notes as text.
-
-    Numbers are left as values: every number of the column shares one styled cell, which
-    :func:`_rows` fills just before the row it belongs to is appended (a streamed sheet writes a
-    row as soon as it is appended; openpyxl does the same with the cell of its plain values).
+    >>> _decimals(np.array([87.15, 87.1, 20.0, 1 / 3])).tolist()
+    [2, 1, 0, 2]
     """
-    out = []
-    for value in values:
-        if isinstance(value, str):  # a figure already printed (a note in a numeric column)
-            out.append(_text_cell(ws, value))
-            continue
-        if _missing(value):
-            out.append(None)
-            continue
-        v = float(value)
-        out.append(v / 100.0 if unit == "percent" else (int(v) if kind == "int" and v == int(v) else v))
+    out = np.full(a.shape, most)
+    for d in reversed(range(most)):  # the smallest d that holds wins
+        x = a * float(10 ** d)
+        out[np.abs(x - np.rint(x)) < 1e-9] = d
     return out
 
 
-def _rows(ws, columns: list[list], formats: list[str | None]):
-    """Each row of ``columns``, a number of a numeric column (one with a format) put in that
-    column's shared styled cell."""
-    shared = []
-    for fmt, values in zip(formats, columns):
-        cell = None
-        if fmt is not None and any(isinstance(v, (int, float)) for v in values):
+def _longest_figure(a: np.ndarray, kind: str, decimals: int | None) -> int:
+    """The most characters any (finite, present) figure of ``a`` is printed with
+    (:func:`_printed_length`), from a few of them: with a given number of decimals a figure's
+    printed length grows with its size (rounding is monotone), so only the largest and the
+    smallest of each number of decimals can be the longest."""
+    longest = 0
+    if kind == "pvalue":
+        small = a < 0.001
+        if small.any():
+            longest = len("< 0.001")
+            a = a[~small]
+    ds = _decimals(a) if decimals is None else None
+    for d in ((decimals,) if decimals is not None else np.unique(ds).tolist()):
+        part = a if ds is None else a[ds == d]
+        if part.size:
+            longest = max(longest, _printed_length(float(part.max()), kind, decimals),
+                          _printed_length(float(part.min()), kind, decimals))
+    return longest
+
+
+def _plain_numbers(series: pd.Series) -> bool:
+    """A column of NumPy floats or ints (not text, not a nullable type whose missing value is NA)."""
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu"
+
+
+def _numeric_column(df: pd.DataFrame, col: str, series: pd.Series, kind: str, decimals,
+                    unit: str) -> tuple[list, int, str]:
+    """(cells, longest printed figure, number format) of a numeric column: a number as the
+    sheet holds it (:func:`_sheet_value`), a printed note as text, None where missing.
+
+    A column of plain floats or ints is read as one array (widths and decimals computed for the
+    column at once); others (notes among the figures, nullable types) value by value."""
+    if _plain_numbers(series):
+        a = series.to_numpy(dtype="float64")
+        present = ~np.isnan(a)
+        if np.isfinite(a[present]).all():
+            shown = a[present]
+            fmt_decimals = decimals
+            if decimals is None and kind not in ("int", "pvalue"):
+                fmt_decimals = int(_decimals(shown).max()) if shown.size else 0
+            longest = max(_longest_figure(shown, kind, decimals), len(DASH) if not present.all() else 0)
+            if unit == "percent":
+                a = a / 100.0
+            values = a.tolist()
+            if kind == "int":
+                values = [int(v) if v == int(v) else v for v in values] if present.all() else \
+                    [None if v != v else int(v) if v == int(v) else v for v in values]
+            elif not present.all():
+                values = [None if v != v else v for v in values]
+            return values, longest, _number_format(df, col, kind, fmt_decimals, unit)
+    values = series.tolist()
+    cells = [_sheet_value(v, kind, unit) for v in values]
+    longest = max((_printed_length(v, kind, decimals) for v in values), default=0)
+    return cells, longest, _number_format(df, col, kind, decimals, unit)
+
+
+def _sheet_value(value, kind: str, unit: str):
+    """A value of a numeric column as the sheet holds it: a number (a rate as a fraction, a whole
+    count as an int), a printed note as text, None where missing."""
+    if isinstance(value, str):  # a figure already printed (a note in a numeric column)
+        return value
+    if _missing(value):
+        return None
+    v = float(value)
+    return v / 100.0 if unit == "percent" else (int(v) if kind == "int" and v == int(v) else v)
+
+
+# --- the rows of a sheet, as openpyxl writes them ---------------------------------------------
+# openpyxl streams a write-only sheet one cell object at a time (a cell bound to each value, its
+# style looked up, then lxml elements for the cell): ~15 us a cell, most of what a report's
+# workbook cost. Here the <sheetData> rows are written as the text openpyxl writes for the same
+# cells: inline strings escaped as lxml escapes them (ASCII output: & < > and CR as entities,
+# every other non-ASCII character as a decimal reference), xml:space="preserve" on text with
+# outer spaces, numbers as "%.16g", "#N/A"-like text as an error value, the style ids openpyxl
+# gives the same cells (registered through openpyxl, in the order it would register them).
+# openpyxl still writes everything else (workbook, styles, sheet properties, widths, frozen
+# header, autofilter, package), and tests/test_workbook.py holds these rows byte for byte to
+# what openpyxl's own writer makes of the same cells. The sheet's writer is handed to openpyxl
+# through its write-only sheet's ``_writer`` (openpyxl 3.1, as locked): should an upgrade change
+# that, or what openpyxl writes, that test fails.
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # lxml refuses these (openpyxl checks the rest)
+
+
+def _inline(text: str) -> tuple[str, str]:
+    """(cell type, cell body) of a text cell, as openpyxl writes it (its checks included)."""
+    text = text[:32767]  # openpyxl's limit of a cell's text
+    if ILLEGAL_CHARACTERS_RE.search(text):
+        raise IllegalCharacterError(f"{text} cannot be used in worksheets.")
+    if _NOT_XML.search(text):
+        raise ValueError(f"{text!r} cannot be written to a worksheet: All strings must be XML compatible")
+    if not text:
+        return "inlineStr", ""
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    body = text.translate(_XML_ESCAPES).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    return "inlineStr", f"<is><t{space}>{body}</t></is>"
+
+
+def _text_xml(text: str, quoted_style: int | None) -> str:
+    """A text cell after its reference: a formula-like text as a quoted string (style
+    ``quoted_style``), a spreadsheet error code as an error value, other text as a string."""
+    if text.startswith(FORMULA_STARTS):
+        return f' s="{quoted_style}" t="inlineStr">{_inline(text)[1]}</c>'
+    if text in ERROR_CODES:
+        return f' t="e"><v>{text}</v></c>'
+    return f' t="inlineStr">{_inline(text)[1]}</c>'
+
+
+def _number_xml(value, style: int) -> str:
+    """A number cell after its reference (openpyxl's ``safe_string``: no text for NaN or inf)."""
+    return f' s="{style}" t="n"><v>{"%.16g" % value if math.isfinite(value) else ""}</v></c>'
+
+
+class _SheetPart(io.BytesIO):
+    """A sheet's XML as openpyxl writes it (in memory, not in a temporary file) with an empty
+    <sheetData>, and the rows written here that go into it."""
+    rows = ""
+
+    def xml(self) -> bytes:
+        data = self.getvalue()
+        if self.rows:
+            data = data.replace(b"<sheetData></sheetData>", b"<sheetData>" + self.rows.encode("ascii") + b"</sheetData>", 1)
+        return data
+
+
+class _SheetWriter(WorksheetWriter):
+    """openpyxl's sheet writer, writing into a :class:`_SheetPart`."""
+
+    def __init__(self, ws):
+        super().__init__(ws, out=_SheetPart())
+
+    def cleanup(self):
+        pass  # nothing on disk to remove
+
+
+class _Archive(zipfile.ZipFile):
+    """The zip that openpyxl writes a workbook into: every entry with fixed times and mode (the
+    same tables give the same bytes, written and compressed once), each sheet with its rows."""
+
+    def __init__(self, file):
+        super().__init__(file, "w", zipfile.ZIP_DEFLATED)
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        name = getattr(zinfo_or_arcname, "filename", zinfo_or_arcname)
+        body = data.encode("utf-8") if isinstance(data, str) else data
+        if name == "docProps/core.xml":
+            body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                          rb"\g<1>" + _FIXED_W3CDTF.encode() + rb"\g<3>", body)
+        entry = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        entry.external_attr = 0o644 << 16
+        super().writestr(entry, body)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        if isinstance(filename, _SheetPart):
+            self.writestr(arcname, filename.xml())
+        else:
+            self.writestr(arcname or str(filename), Path(filename).read_bytes())
+
+
+def _sheet(ws, df: pd.DataFrame, lang: str, styles: dict) -> None:
+    """Fill the streamed sheet ``ws`` with table ``df``: widths, frozen header, autofilter, and
+    its rows (header, then one row per record) for :class:`_Archive` to put in."""
+    cols = list(df.columns)
+    heads, columns, firsts, widths = [], [], [], []
+    for col, series in df.items():
+        kind, dec, unit = column_spec(df, col)
+        numeric = kind in NUMERIC_KINDS
+        head = header(col, lang, unit)
+        heads.append((head, "right" if numeric else "left"))
+        if numeric:
+            cells, longest, fmt = _numeric_column(df, col, series, kind, dec, unit)
+            longest += 1 if unit == "percent" and cells else 0
+        else:
+            cells = _texts(series.tolist(), kind, dec, lang)
+            longest = max((len(DASH) if t is None else len(t) for t in cells), default=0)
+            fmt = None
+        if numeric:
+            first_number = next((i for i, v in enumerate(cells) if v is not None and not isinstance(v, str)), None)
+        else:  # texts only
+            first_number = None
+        first_quoted = None
+        if any(t.startswith(FORMULA_STARTS) for t in set(cells) if isinstance(t, str)):
+            first_quoted = next(i for i, v in enumerate(cells) if isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        columns.append((cells, fmt if first_number is not None else None, first_number is not None))
+        firsts.append((first_number, first_quoted))
+        widths.append(min(_MAX_WIDTH, max(len(head), longest) + 2))
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = w
+    ws.freeze_panes = "A2"
+    if cols:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(1, len(df) + 1)}"
+    writer = _SheetWriter(ws)
+    writer.write_top()  # what openpyxl writes before the rows, now that the sheet is set up
+    ws._writer = writer
+
+    # Styles get their ids in the order openpyxl would give them: the header row's cells, the
+    # columns' number formats, then each style at its first cell, row by row.
+    head_styles = []
+    for _, side in heads:
+        if side not in styles:
             cell = WriteOnlyCell(ws)
-            cell.number_format = fmt  # registered in the same order as one cell per number would
-        shared.append(cell)
-    for row in zip(*columns):
-        out = []
-        for value, cell in zip(row, shared):
-            if cell is not None and isinstance(value, (int, float)):
-                cell.value = value
-                value = cell
-            out.append(value)
-        yield out
+            cell.font, cell.fill, cell.alignment = styles["bold"], styles["fill"], styles["aligned"][side]
+            styles[side] = cell.style_id
+        head_styles.append(styles[side])
+    number_cells = []
+    for _, fmt, _ in columns:
+        cell = None
+        if fmt is not None:
+            cell = WriteOnlyCell(ws)
+            cell.number_format = fmt
+        number_cells.append(cell)
+    number_styles = [None] * len(cols)
+    for row, j, what in sorted([(n, j, "number") for j, (n, _) in enumerate(firsts) if n is not None] +
+                               [(q, j, "quoted") for j, (_, q) in enumerate(firsts) if q is not None]):
+        if what == "number":
+            number_styles[j] = number_cells[j].style_id
+        elif "quoted" not in styles:
+            cell = WriteOnlyCell(ws)
+            cell.quotePrefix = True
+            styles["quoted"] = cell.style_id
+    quoted = styles.get("quoted")
+
+    letters = [get_column_letter(j) for j in range(1, len(cols) + 1)]
+    cells_xml = []
+    for (cells, _, numbers), style in zip(columns, number_styles):
+        texts = {v: _text_xml(v, quoted) for v in set(cells) if isinstance(v, str)}
+        if not numbers:  # texts only
+            cells_xml.append([None if v is None else texts[v] for v in cells])
+        else:
+            cells_xml.append([None if v is None else texts[v] if isinstance(v, str) else _number_xml(v, style)
+                              for v in cells])
+    out = ['<row r="1">']
+    for letter, (head, _), style in zip(letters, heads, head_styles):
+        kind, body = _inline(head)
+        out.append(f'<c r="{letter}1" s="{style}" t="{kind}">{body}</c>')
+    out.append("</row>")
+    for r, row in enumerate(zip(*cells_xml), start=2):
+        out.append(f'<row r="{r}">')
+        out.extend([f'<c r="{letter}{r}"{x}' for letter, x in zip(letters, row) if x is not None])
+        out.append("</row>")
+    writer.out.rows = "".join(out)
 
 
 def write_xlsx(sections, path, lang: str) -> Path:
     """One sheet per table of ``sections`` (report order); returns ``path`` (written atomically).
 
     The workbook is streamed (openpyxl ``write_only``): each sheet's widths, frozen header and
-    autofilter are set from the data first, then its rows are written once.
+    autofilter are set from the data first, then its rows are written once, and the zip is
+    written once with its fixed entry times.
     """
     tables = export_tables(sections)
     wb = Workbook(write_only=True)
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="F2F2F2")
-    aligned = {side: Alignment(horizontal=side, wrap_text=True, vertical="top") for side in ("left", "right")}
+    styles = {"bold": Font(bold=True), "fill": PatternFill("solid", fgColor="F2F2F2"),
+              "aligned": {side: Alignment(horizontal=side, wrap_text=True, vertical="top") for side in ("left", "right")}}
     for (name, label, df), sheet in zip(tables, sheet_names([t[1] for t in tables])):
-        ws = wb.create_sheet(sheet)
-        cols = list(df.columns)
-        heads, columns, widths, formats = [], [], [], []
-        for col in cols:
-            kind, dec, unit = column_spec(df, col)
-            numeric = kind in NUMERIC_KINDS
-            head = WriteOnlyCell(ws, value=header(col, lang, unit))
-            head.data_type = "s"
-            head.font, head.fill, head.alignment = bold, fill, aligned["right" if numeric else "left"]
-            heads.append(head)
-            values = df[col].tolist()
-            if numeric:
-                formats.append(_number_format(df, col, kind, dec, unit))
-                cells = _number_cells(ws, values, kind, unit)
-                longest = max((_printed_length(v, kind, dec) for v in values), default=0)
-                longest += 1 if unit == "percent" and values else 0
-            else:
-                formats.append(None)
-                texts = _texts(values, kind, dec, lang)
-                cells = [_text_cell(ws, t) for t in texts]
-                longest = max((len(DASH) if t is None else len(t) for t in texts), default=0)
-            columns.append(cells)
-            widths.append(min(_MAX_WIDTH, max(len(head.value), longest) + 2))
-        for j, w in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(j)].width = w
-        ws.freeze_panes = "A2"
-        if cols:
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(1, len(df) + 1)}"
-        ws.append(heads)
-        for row in _rows(ws, columns, formats):
-            ws.append(row)  # written now, before the next row reuses the shared cells
+        _sheet(wb.create_sheet(sheet), df, lang, styles)
     if not wb.sheetnames:
         wb.create_sheet("–")
     props = wb.properties
@@ -253,10 +449,22 @@ def write_xlsx(sections, path, lang: str) -> Path:
     props.lastModifiedBy = "analysis-766"
     props.created = props.modified = pd.Timestamp("2000-01-01").to_pydatetime()
     buf = io.BytesIO()
-    wb.save(buf)
-    path = Path(path)
-    atomic_write_bytes(path, _deterministic_zip(buf.getvalue()))
-    return path
+    with _Archive(buf) as archive:
+        ExcelWriter(wb, archive).write_data()
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def _csv_column(series: pd.Series, kind: str, decimals, lang: str) -> list[str]:
+    """The fields of one column: numbers as values (``87.15``, ``3``), code values in ``lang``,
+    empty where missing, formula-like text neutralised."""
+    if kind in NUMERIC_KINDS:
+        if _plain_numbers(series):  # none is text, NaN is the only missing value
+            return ["" if v != v else str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0")
+                    for v in series.tolist()]
+        return ["" if _missing(v) else neutralise(v) if isinstance(v, str) else
+                str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0") for v in series.tolist()]
+    return ["" if t is None else neutralise(t) for t in _texts(series.tolist(), kind, decimals, lang)]
 
 
 def write_csv(sections, directory, lang: str, *, fresh: bool = False) -> Path:
@@ -265,25 +473,26 @@ def write_csv(sections, directory, lang: str, *, fresh: bool = False) -> Path:
     text neutralised.
 
     Each file replaces an older one atomically. With ``fresh``, ``directory`` must be new (a
-    build's private folder, published whole by one rename): each file is written in place.
+    build's private folder, published whole by one rename): the files are written in place,
+    every one synced before this returns (:func:`analysis.files.write_new_files`).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=not fresh)
-    write = write_new_file if fresh else atomic_write_bytes
+    files = []
     for name, _label, df in export_tables(sections):
-        cols = list(df.columns)
-        specs = [column_spec(df, col) for col in cols]
-        columns = []
-        for col, (kind, dec, _) in zip(cols, specs):
-            values = df[col].tolist()
-            if kind in NUMERIC_KINDS:
-                columns.append(["" if _missing(v) else neutralise(v) if isinstance(v, str) else
-                                str(int(v)) if kind == "int" else repr(float(v)).removesuffix(".0") for v in values])
-            else:
-                columns.append(["" if t is None else neutralise(t) for t in _texts(values, kind, dec, lang)])
+        heads, columns = [], []
+        for col, series in df.items():
+            kind, dec, unit = column_spec(df, col)
+            heads.append(header(col, lang, unit))
+            columns.append(_csv_column(series, kind, dec, lang))
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; a field with CR or LF is quoted
-        w.writerow([header(col, lang, unit) for col, (_, _, unit) in zip(cols, specs)])
+        w.writerow(heads)
         w.writerows(zip(*columns))
-        write(directory / f"{name.replace('/', '__').replace('#', '_')}.csv", buf.getvalue().encode("utf-8-sig"))
+        files.append((directory / f"{name.replace('/', '__').replace('#', '_')}.csv", buf.getvalue().encode("utf-8-sig")))
+    if fresh:
+        write_new_files(files)
+    else:
+        for path, data in files:
+            atomic_write_bytes(path, data)
     return directory
