@@ -43,6 +43,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import cbook
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
@@ -52,8 +53,9 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
-from matplotlib.transforms import TransformedPatchPath, blended_transform_factory, offset_copy
+from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
 
 from .config import ALPHA
 from .errors import ParameterError
@@ -285,20 +287,34 @@ def _group_name(code: str) -> str:
     return _nfc(reference_groups().at[code, "name_" + _LANG.get()])
 
 
-def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=()) -> None:
-    table = cut_points(scheme)
+def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=(), table=None) -> None:
+    table = cut_points(scheme) if table is None else table
     handles = [Patch(facecolor=c, edgecolor="#555555", linewidth=0.5, label=lab)
                for c, lab in zip(table["colour"], table["label"])]
     fig.legend(handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
                title=_t("fig.band_legend"), fontsize=_SMALL)
 
 
-def _draw_cuts(ax, scheme: Scheme | None) -> None:
-    """Dashed vertical lines at the band cut points, labelled with their value above the axes."""
+def _vline(ax, x: float, **props) -> Line2D:
+    """A line across the axes at ``x`` (data), as ``ax.axvline`` draws it, for an axes whose
+    limits are set by hand (axvline updates the data limits and asks for autoscaling)."""
+    line = Line2D([x, x], [0, 1], transform=ax.get_xaxis_transform(which="grid"), **props)
+    line.get_path()._interpolation_steps = mpl.axis.GRIDLINE_INTERPOLATION_STEPS
+    ax.add_artist(line)
+    return line
+
+
+def _draw_cuts(ax, scheme: Scheme | None, table=None, *, by_hand: bool = False) -> None:
+    """Dashed vertical lines at the band cut points, labelled with their value above the axes
+    (``by_hand``: the axes' limits are set by hand, so the lines do not update them)."""
+    table = cut_points(scheme) if table is None else table
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for cut in sorted(v for v in cut_points(scheme)["lower"] if v > 0):
-        ax.axvline(cut, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), zorder=3,
-                   gid=f"cut-{cut:g}")
+    for cut in sorted(v for v in table["lower"] if v > 0):
+        props = {"color": "#444444", "linewidth": 0.8, "linestyle": (0, (4, 3)), "zorder": 3, "gid": f"cut-{cut:g}"}
+        if by_hand:
+            _vline(ax, cut, **props)
+        else:
+            ax.axvline(cut, **props)
         ax.text(cut, 1.0, f"{cut:g}", transform=trans, ha="center", va="bottom", fontsize=_SMALL,
                 color=_GREY_TEXT, gid=f"cut-label-{cut:g}")
 
@@ -553,6 +569,63 @@ def _hbars(ax, y, widths, colours, *, height: float, **props) -> BarContainer:
     container = BarContainer(patches, orientation="horizontal", label="_nolegend_")
     ax.add_container(container)
     return container
+
+
+class _Labels(Artist):
+    """A column of one-line texts that share every property but their position, text and
+    weight (the names or values of a ranking), added to ``ax``.
+
+    Drawn from one :class:`~matplotlib.text.Text` moved from label to label, so a renderer gets
+    the same calls, in the same order, as from a Text per label (the same SVG and PNG), without
+    making an artist per label. ``items`` are ``(x, y, text, weight)`` in ``transform``; the
+    other keywords are Text properties."""
+
+    def __init__(self, ax, transform, items, **props):
+        super().__init__()
+        self._items = [(float(x), float(y), str(text), weight) for x, y, text, weight in items]
+        self._text = Text(0, 0, "", transform=transform, clip_on=False, **props)
+        self._text.axes = ax
+        self._text.set_figure(ax.get_figure(root=False))
+        self.set_zorder(self._text.get_zorder())
+        self.set_gid(self._text.get_gid())
+        self.set_clip_on(False)
+        self.set_clip_path(None)
+        ax.add_artist(self)
+
+    def _at(self, item) -> Text:
+        x, y, text, weight = item
+        t = self._text
+        t._x, t._y, t._text = x, y, text
+        t._fontproperties.set_weight(weight)
+        return t
+
+    def get_texts(self) -> list[str]:
+        """The labels, in order."""
+        return [text for _, _, text, _ in self._items]
+
+    def texts(self) -> list[Text]:
+        """A :class:`~matplotlib.text.Text` per label, as drawn (for inspection: they are not in
+        the figure)."""
+        out = []
+        for item in self._items:
+            t = self._at(item)
+            copy = Text(t._x, t._y, t._text, transform=t.get_transform(), clip_on=False)
+            copy.update_from(t)
+            copy.axes = t.axes
+            copy.set_figure(t.get_figure(root=False))
+            out.append(copy)
+        return out
+
+    def get_window_extent(self, renderer=None):
+        boxes = [self._at(item).get_window_extent(renderer) for item in self._items]
+        return Bbox.union(boxes) if boxes else Bbox.null()
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        for item in self._items:
+            self._at(item).draw(renderer)
+        self.stale = False
 
 
 def _luminance(colour) -> float:
@@ -906,32 +979,33 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     ax.set_yticks([])
     name_column = offset_copy(blended_transform_factory(ax.transAxes, ax.transData), fig=fig,
                               x=-_LABEL_PAD, units="points")
-    # texts outside the axes are not clipped (clip_on=False); one clip path for all of them
-    # spares ax.text making one per text (a third of the cost of a long ranking's labels)
-    outside = {"clip_on": False, "clip_path": TransformedPatchPath(ax.patch)}
-    for i, (name, strong) in enumerate(zip(data[label], emphasis)):
-        ax.text(0, i, name, transform=name_column, ha="right", va="center_baseline",
-                fontsize=STYLE["ytick.labelsize"], fontweight="bold" if strong else "normal",
-                gid="unit-label", **outside)
+    # the names and the values are two columns of texts outside the axes (not clipped), each drawn
+    # from one Text (see _Labels): a Text per label costs more to make than to draw
+    weights = ["bold" if strong else "normal" for strong in emphasis]
+    _Labels(ax, name_column, zip(np.zeros(n), y, data[label], weights), ha="right", va="center_baseline",
+            fontsize=STYLE["ytick.labelsize"], gid="unit-label")
     top = max(100.0, float(np.nanmax(values)))
     value_column = blended_transform_factory(ax.transAxes, ax.transData)
     value_width = 0.0
-    for i, (v, strong) in enumerate(zip(values, emphasis)):
+    value_texts = []
+    for i, (v, weight) in enumerate(zip(values, weights)):
         text = _num(v, 2)
         if rank is not None and pd.notna(data.at[i, rank]):
             of = data.at[i, rank_of] if rank_of is not None and pd.notna(data.at[i, rank_of]) else None
             text += f"  ({_t('fig.rank', rank=int(data.at[i, rank]))}" + (f"/{int(of)})" if of is not None else ")")
-        # a column of values right of the plot, clear of the bars and the cut lines
-        ax.text(1.01, i, text, transform=value_column, va="center", ha="left", fontsize=_SMALL,
-                fontweight="bold" if strong else "normal", gid="value-label", **outside)
-        value_width = max(value_width, _text_box(text, _SMALL, "bold" if strong else "normal")[0])
-    _draw_cuts(ax, scheme)
+        value_texts.append(text)
+        value_width = max(value_width, _text_box(text, _SMALL, weight)[0])
+    # a column of values right of the plot, clear of the bars and the cut lines
+    _Labels(ax, value_column, zip(np.full(n, 1.01), y, value_texts, weights), ha="left", va="center",
+            fontsize=_SMALL, gid="value-label")
+    table = cut_points(scheme)
+    _draw_cuts(ax, scheme, table, by_hand=True)
     extra = []
     if reference is not None:
         ref_label, ref_value = reference
         ref_text = f"{_nfc(ref_label)}: {_num(ref_value, 2)}"
-        ax.axvline(ref_value, color="black", linewidth=1.4, linestyle="-.", zorder=4, gid="reference",
-                   label=ref_text)
+        _vline(ax, ref_value, color="black", linewidth=1.4, linestyle="-.", zorder=4, gid="reference",
+               label=ref_text)
         extra.append(Line2D([], [], color="black", linewidth=1.4, linestyle="-.", label=ref_text))
     ax.set_xlim(0, top)
     ax.set_xticks(np.arange(0, top + 0.01, 10))
@@ -940,7 +1014,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
     fig.suptitle(_title(title, synthetic))
-    _band_legend(fig, scheme, extra=extra)
+    _band_legend(fig, scheme, extra=extra, table=table)
     if missing:
         notes = notes + [_t("fig.no_data", names=", ".join(missing))]
     foot = _footnote(fig, notes)
