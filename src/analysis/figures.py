@@ -52,6 +52,8 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
+from matplotlib.markers import TICKDOWN, TICKLEFT
+from matplotlib.ticker import FixedLocator
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
@@ -628,6 +630,67 @@ class _Labels(Artist):
         self.stale = False
 
 
+def _own_ticks(ax, which: str, *, labels: bool = True, grid: dict | None = None) -> tuple[np.ndarray, list[str]]:
+    """Draw the major ticks of an axis (``"x"``, bottom, or ``"y"``, left; pointing out) with
+    three artists where matplotlib makes five per tick: the marks (one line of markers), the
+    labels (:class:`_Labels`) and, given ``grid`` (Line2D properties), the grid lines (one line).
+
+    Call it once the axis' ticks and limits are final: the ticks are those its locator and
+    formatter give (formatted together, as the axis does, those inside the view kept), drawn
+    as the axis would, with its rc sizes, pads, colours and zorder; the axis then has none, and
+    its label keeps its place below (left of) the tick labels. Returns the locations and labels.
+    """
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    rc = mpl.rcParams
+    locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+    texts = list(axis.get_major_formatter().format_ticks(locs))
+    lo, hi = sorted(axis.get_view_interval())
+    inside = (locs >= lo - 1e-10 * (hi - lo)) & (locs <= hi + 1e-10 * (hi - lo))
+    locs, texts = locs[inside], [t for t, ok in zip(texts, inside) if ok]
+    axis.set_major_locator(FixedLocator([]))  # as set_ticks([]), without making a tick
+    fig = ax.get_figure(root=False)
+    zorder = axis.get_zorder()
+    size, pad = rc[f"{which}tick.major.size"], rc[f"{which}tick.major.pad"]
+    colour = rc[f"{which}tick.color"]
+    label_colour = rc[f"{which}tick.labelcolor"]
+    label_colour = colour if label_colour == "inherit" else label_colour
+    if which == "x":
+        tick_trans, grid_trans = ax.get_xaxis_transform("tick1"), ax.get_xaxis_transform("grid")
+        xy = (locs, np.zeros(len(locs)))
+        marker = TICKDOWN
+    else:
+        tick_trans, grid_trans = ax.get_yaxis_transform("tick1"), ax.get_yaxis_transform("grid")
+        xy = (np.zeros(len(locs)), locs)
+        marker = TICKLEFT
+    if grid is not None and len(locs):
+        along = np.tile([0.0, 1.0, np.nan], len(locs))
+        across = np.repeat(locs, 3)
+        line = Line2D(across if which == "x" else along, along if which == "x" else across,
+                      transform=grid_trans, zorder=zorder, **{"linestyle": rc["grid.linestyle"],
+                                                              "alpha": rc["grid.alpha"], **grid})
+        line.get_path()._interpolation_steps = mpl.axis.GRIDLINE_INTERPOLATION_STEPS
+        ax.add_artist(line)
+    if len(locs):
+        ax.add_artist(Line2D(*xy, transform=tick_trans, linestyle="none", marker=marker, markersize=size,
+                             markeredgewidth=rc[f"{which}tick.major.width"], color=colour, zorder=zorder,
+                             clip_on=False))
+    if labels and len(locs):
+        fontsize = FontProperties(size=rc[f"{which}tick.labelsize"]).get_size_in_points()
+        if which == "x":
+            trans = offset_copy(tick_trans, fig=fig, y=-(size + pad), units="points")
+            items = zip(locs, np.zeros(len(locs)), texts, ["normal"] * len(locs))
+            _Labels(ax, trans, items, ha=rc["xtick.alignment"], va="top", fontsize=fontsize,
+                    color=label_colour, zorder=zorder)
+            axis.labelpad += size + pad + max(_text_box(t, fontsize)[1] for t in texts)
+        else:
+            trans = offset_copy(tick_trans, fig=fig, x=-(size + pad), units="points")
+            items = zip(np.zeros(len(locs)), locs, texts, ["normal"] * len(locs))
+            _Labels(ax, trans, items, ha="right", va=rc["ytick.alignment"], fontsize=fontsize,
+                    color=label_colour, zorder=zorder)
+            axis.labelpad += size + pad + _widest(texts, fontsize) / _SLACK
+    return locs, (texts if labels else [])
+
+
 def _luminance(colour) -> float:
     r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
@@ -976,7 +1039,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
             bar.set_linewidth(2.2)
     # unit names as texts at their bar, left of the axes: a tick per unit would cost five artists
     # each (and the layout measures every one); the names look as tick labels do
-    ax.set_yticks([])
+    ax.yaxis.set_major_locator(FixedLocator([]))  # as set_yticks([]), without making a tick
     name_column = offset_copy(blended_transform_factory(ax.transAxes, ax.transData), fig=fig,
                               x=-_LABEL_PAD, units="points")
     # the names and the values are two columns of texts outside the axes (not clipped), each drawn
@@ -1008,10 +1071,9 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
                label=ref_text)
         extra.append(Line2D([], [], color="black", linewidth=1.4, linestyle="-.", label=ref_text))
     ax.set_xlim(0, top)
-    ax.set_xticks(np.arange(0, top + 0.01, 10))
+    ax.xaxis.set_major_locator(FixedLocator(np.arange(0, top + 0.01, 10)))  # drawn by _own_ticks
     ax.set_ylim(n - 0.5, -0.6)
     ax.set_xlabel(_nfc(xlabel or _t("fig.total")))
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
     fig.suptitle(_title(title, synthetic))
     _band_legend(fig, scheme, extra=extra, table=table)
@@ -1024,6 +1086,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     # the value column starts 1% of the axes' width right of it (about 1% of the figure's)
     _arrange(fig, [ax], left=names + _LABEL_PAD, right=0.01 * width + value_width,
              top=_text_box("90", _SMALL)[1], bottom=_x_axis_depth(ax), foot=foot)
+    _own_ticks(ax, "x", grid={"color": "#dddddd", "linewidth": 0.6})
     return fig
 
 
