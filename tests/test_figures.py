@@ -72,8 +72,16 @@ def synthetic_ds():
     return synthetic.national(seed=0, months=1)
 
 
+def drawn_texts(artist):
+    """The texts an artist draws: its Text artists and the labels of its label columns."""
+    found = list(artist.findobj(Text))
+    for column in artist.findobj(F._Labels):
+        found += column.texts()
+    return found
+
+
 def texts(fig, gid=None):
-    return [t for t in fig.findobj(Text) if gid is None or t.get_gid() == gid]
+    return [t for t in drawn_texts(fig) if gid is None or t.get_gid() == gid]
 
 
 def tick_texts(labels):
@@ -86,7 +94,7 @@ def by_gid(artists, gid):
 
 def unit_labels(fig):
     """The unit names of a ranking, in bar order (texts left of the axes, not tick labels)."""
-    return by_gid(fig.axes[0].texts, "unit-label")
+    return by_gid(drawn_texts(fig.axes[0]), "unit-label")
 
 
 # --------------------------------------------------------------------------- palette and style
@@ -617,7 +625,7 @@ def _outside_texts_fit(fig) -> None:
         assert frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, name
     for ax in fig.axes:
         plot = ax.get_window_extent(r)
-        for t in ax.texts:
+        for t in drawn_texts(ax):
             # names and values of a ranking, zone names of a trend (not the labels at its points)
             if t.get_gid() in ("unit-label", "value-label", "zone-label") and type(t) is Text:
                 box = t.get_window_extent(r)

@@ -613,6 +613,8 @@ class _Labels(Artist):
             t = self._at(item)
             copy = Text(t._x, t._y, t._text, transform=t.get_transform(), clip_on=False)
             copy.update_from(t)
+            copy.set_gid(t.get_gid())
+            copy.set_zorder(t.get_zorder())
             copy.axes = t.axes
             copy.set_figure(t.get_figure(root=False))
             out.append(copy)
@@ -1120,15 +1122,16 @@ def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name
     matplotlib.figure.Figure
         One horizontal bar per unit (``fig.axes[0].containers[0]``), each bar's facecolor
         ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``; the unit names, in bar
-        order, are texts with gid ``unit-label`` left of the axes (no y ticks).
+        order, are a column of labels with gid ``unit-label`` left of the axes (an artist of
+        ``fig.axes[0].artists``: ``get_texts()`` gives them; no y ticks).
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 83.4]})
     >>> fig = ranking_bars(df, highlight="xã C", reference=("huyện X", 84.0))
-    >>> [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "unit-label"]
-    ['xã A', 'xã C', 'xã B']
+    >>> [a.get_texts() for a in fig.axes[0].artists if a.get_gid() == "unit-label"]
+    [['xã A', 'xã C', 'xã B']]
     """
     return _bars(data, value=value, label=label, highlight=highlight, reference=reference,
                  title=title or _t("fig.ranking_title"), xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=None,
