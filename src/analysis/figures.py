@@ -53,7 +53,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT
-from matplotlib.ticker import FixedLocator
+from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
@@ -574,8 +574,8 @@ def _hbars(ax, y, widths, colours, *, height: float, **props) -> BarContainer:
 
 
 class _Labels(Artist):
-    """A column of one-line texts that share every property but their position, text and
-    weight (the names or values of a ranking), added to ``ax``.
+    """A column of texts that share every property but their position, text and weight (the
+    names or values of a ranking, the tick labels of an axis), added to ``ax``.
 
     Drawn from one :class:`~matplotlib.text.Text` moved from label to label, so a renderer gets
     the same calls, in the same order, as from a Text per label (the same SVG and PNG), without
@@ -605,6 +605,10 @@ class _Labels(Artist):
         """The labels, in order."""
         return [text for _, _, text, _ in self._items]
 
+    def get_positions(self) -> list[tuple[float, float]]:
+        """Where the labels are, in the column's transform."""
+        return [(x, y) for x, y, _, _ in self._items]
+
     def texts(self) -> list[Text]:
         """A :class:`~matplotlib.text.Text` per label, as drawn (for inspection: they are not in
         the figure)."""
@@ -632,23 +636,30 @@ class _Labels(Artist):
         self.stale = False
 
 
-def _own_ticks(ax, which: str, *, labels: bool = True, grid: dict | None = None) -> tuple[np.ndarray, list[str]]:
+def _own_ticks(ax, which: str, *, labels: bool = True, grid: dict | None = None,
+               ticks: tuple | None = None) -> tuple[np.ndarray, list[str]]:
     """Draw the major ticks of an axis (``"x"``, bottom, or ``"y"``, left; pointing out) with
     three artists where matplotlib makes five per tick: the marks (one line of markers), the
-    labels (:class:`_Labels`) and, given ``grid`` (Line2D properties), the grid lines (one line).
+    labels (:class:`_Labels`) and, given ``grid`` (Line2D properties), the grid lines (one line),
+    with gids ``xtick``, ``xtick-label`` and ``xgrid`` (``y…`` for y).
 
     Call it once the axis' ticks and limits are final: the ticks are those its locator and
     formatter give (formatted together, as the axis does, those inside the view kept), drawn
     as the axis would, with its rc sizes, pads, colours and zorder; the axis then has none, and
-    its label keeps its place below (left of) the tick labels. Returns the locations and labels.
+    its label keeps its place below (left of) the tick labels. Returns the locations and labels,
+    which ``ticks`` gives for an axis that shares them (the shared locator is emptied by the
+    first call).
     """
     axis = ax.xaxis if which == "x" else ax.yaxis
     rc = mpl.rcParams
-    locs = np.asarray(axis.get_majorticklocs(), dtype=float)
-    texts = list(axis.get_major_formatter().format_ticks(locs))
-    lo, hi = sorted(axis.get_view_interval())
-    inside = (locs >= lo - 1e-10 * (hi - lo)) & (locs <= hi + 1e-10 * (hi - lo))
-    locs, texts = locs[inside], [t for t, ok in zip(texts, inside) if ok]
+    if ticks is None:
+        locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+        texts = list(axis.get_major_formatter().format_ticks(locs))
+        lo, hi = sorted(axis.get_view_interval())
+        inside = (locs >= lo - 1e-10 * (hi - lo)) & (locs <= hi + 1e-10 * (hi - lo))
+        locs, texts = locs[inside], [t for t, ok in zip(texts, inside) if ok]
+    else:
+        locs, texts = ticks
     axis.set_major_locator(FixedLocator([]))  # as set_ticks([]), without making a tick
     fig = ax.get_figure(root=False)
     zorder = axis.get_zorder()
@@ -667,7 +678,7 @@ def _own_ticks(ax, which: str, *, labels: bool = True, grid: dict | None = None)
     if grid is not None and len(locs):
         along = np.tile([0.0, 1.0, np.nan], len(locs))
         across = np.repeat(locs, 3)
-        line = Line2D(across if which == "x" else along, along if which == "x" else across,
+        line = Line2D(across if which == "x" else along, along if which == "x" else across, gid=f"{which}grid",
                       transform=grid_trans, zorder=zorder, **{"linestyle": rc["grid.linestyle"],
                                                               "alpha": rc["grid.alpha"], **grid})
         line.get_path()._interpolation_steps = mpl.axis.GRIDLINE_INTERPOLATION_STEPS
@@ -675,22 +686,22 @@ def _own_ticks(ax, which: str, *, labels: bool = True, grid: dict | None = None)
     if len(locs):
         ax.add_artist(Line2D(*xy, transform=tick_trans, linestyle="none", marker=marker, markersize=size,
                              markeredgewidth=rc[f"{which}tick.major.width"], color=colour, zorder=zorder,
-                             clip_on=False))
+                             clip_on=False, gid=f"{which}tick"))
     if labels and len(locs):
         fontsize = FontProperties(size=rc[f"{which}tick.labelsize"]).get_size_in_points()
         if which == "x":
             trans = offset_copy(tick_trans, fig=fig, y=-(size + pad), units="points")
             items = zip(locs, np.zeros(len(locs)), texts, ["normal"] * len(locs))
             _Labels(ax, trans, items, ha=rc["xtick.alignment"], va="top", fontsize=fontsize,
-                    color=label_colour, zorder=zorder)
+                    color=label_colour, zorder=zorder, gid="xtick-label")
             axis.labelpad += size + pad + max(_text_box(t, fontsize)[1] for t in texts)
         else:
             trans = offset_copy(tick_trans, fig=fig, x=-(size + pad), units="points")
             items = zip(np.zeros(len(locs)), locs, texts, ["normal"] * len(locs))
             _Labels(ax, trans, items, ha="right", va=rc["ytick.alignment"], fontsize=fontsize,
-                    color=label_colour, zorder=zorder)
+                    color=label_colour, zorder=zorder, gid="ytick-label")
             axis.labelpad += size + pad + _widest(texts, fontsize) / _SLACK
-    return locs, (texts if labels else [])
+    return locs, texts
 
 
 def _luminance(colour) -> float:
@@ -1446,7 +1457,6 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         top = max(y_max, float(ys.max(initial=0)))
         bottom = max(ax.get_ylim()[0], min(0.0, float(ys.min(initial=0))) - 0.04 * y_max)
         ax.set_ylim(bottom, top + 0.07 * (top - bottom))
-    ax.grid(color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     handles, labels = ax.get_legend_handles_labels()
     if not ceiling.any():  # keep the legend entry only when a unit sits at the ceiling
@@ -1458,6 +1468,8 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     _arrange(fig, [ax], left=_y_axis_width(ax), right=_text_box(x_ticks[-1] if x_ticks else "", _SMALL)[0] / 2,
              top=0.02 * ax.get_position().height * fig.get_figheight() * 72 + _text_box(stats_text, _SMALL)[1],
              bottom=_x_axis_depth(ax))
+    for which in ("x", "y"):
+        _own_ticks(ax, which, grid={"color": "#e5e5e5", "linewidth": 0.6})
     return fig
 
 
@@ -1606,7 +1618,6 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
                     va="bottom", fontsize=_SMALL, gid="value-label")
     ax.set_ylim(floor - pad, top + pad)
     ax.set_ylabel(_t("fig.total"))
-    ax.grid(axis="y", color="white", linewidth=0.6)
     notes = []
     if has_rank:
         ranks = pd.to_numeric(data[rank], errors="coerce").to_numpy(dtype=float)
@@ -1622,14 +1633,15 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         worst = int(max(sizes.max() if sizes.size else 0, np.nanmax(ranks)))
         ax_rank.set_ylim(worst + 0.5, 0.5)  # inverted: rank 1 on top
         ticks = [1] + [t for t in range(10, worst - 4, 10)] + [worst]
-        ax_rank.set_yticks(sorted(set(ticks)))
+        ax_rank.yaxis.set_major_locator(FixedLocator(sorted(set(ticks))))
         of = " → ".join(f"/{s}" for s in dict.fromkeys(sizes.tolist())) if sizes.size else ""
         ax_rank.set_ylabel(_t("fig.rank_axis_of", of=of) if of else _t("fig.rank_axis"))
-        ax_rank.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     bottom = ax_rank if ax_rank is not None else ax
     span = (xs.max() - xs.min()) if len(xs) > 1 else 30.0
     # at most about 12 labels across the axis; closer ticks keep their mark without a label
-    bottom.set_xticks(xs, labels=_thin_ticks(xs, _period_ticks(parsed), (span + 20) / 12))
+    # the ticks are drawn by _own_ticks once the figure is laid out
+    bottom.xaxis.set_major_locator(FixedLocator(xs))
+    bottom.xaxis.set_major_formatter(FixedFormatter(_thin_ticks(xs, _period_ticks(parsed), (span + 20) / 12)))
     bottom.set_xlim(xs.min() - 0.06 * span - 10, xs.max() + 0.06 * span + 10)
     bottom.set_xlabel(_t("fig.month_axis") if all(p.kind == "month" for p in parsed) else
                       _t("fig.cutoff_axis") if all(p.kind in _TO_DATE for p in parsed) else _t("fig.period_axis"))
@@ -1661,6 +1673,11 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     over = [_overhang(a, label) for a in panels]
     if any(over):
         place([v + 1 for v in over])
+    ticks = _own_ticks(bottom, "x")
+    _own_ticks(ax, "y", grid={"color": "white", "linewidth": 0.6})
+    if ax_rank is not None:
+        _own_ticks(ax, "x", labels=False, ticks=ticks)
+        _own_ticks(ax_rank, "y", grid={"color": "#e5e5e5", "linewidth": 0.6})
     return fig
 
 
