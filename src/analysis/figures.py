@@ -46,11 +46,12 @@ from matplotlib import cbook
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
-from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
+from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG, _generate_transform,
+                                             _short_float_fmt)
 from matplotlib.colors import to_rgb
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont, get_font
+from matplotlib.font_manager import FontProperties, findfont, font_family_aliases, get_font
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT
 from matplotlib.ticker import FixedFormatter, FixedLocator
@@ -795,6 +796,44 @@ class _RendererSVG(RendererSVG):
         # tables itself, for every text it lays out; SVG is drawn at 72 dpi, so these are the
         # same numbers it would read, in points
         return _font_heights(prop.get_size_in_points(), prop.get_weight(), tuple(prop.get_family()))
+
+
+    def _draw_text_as_text(self, gc, x, y, s, prop, angle, ismath, mtext=None):
+        # The text of a report's figure is plain, upright and anchored where its Text is: the
+        # element matplotlib writes for it, with the style of its font, colour and anchor made
+        # once (matplotlib builds it for every text). Anything else is matplotlib's.
+        family = prop.get_family()
+        if ismath or mtext is None or angle != 0 or any(f in font_family_aliases for f in family):
+            return super()._draw_text_as_text(gc, x, y, s, prop, angle, ismath, mtext)
+        rgb = gc.get_rgb()
+        key = (_font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3], mtext.get_ha())
+        style = _TEXT_STYLES.get(key)
+        if style is None:
+            capture = _StyleCapture()
+            writer, self.writer = self.writer, capture
+            try:
+                super()._draw_text_as_text(gc, x, y, s, prop, angle, ismath, mtext)
+            finally:
+                self.writer = writer
+            style = _TEXT_STYLES[key] = capture.style
+        ax, ay = mtext.get_transform().transform(mtext.get_unitless_position())
+        ay = self.height - ay
+        v_offset = y - ay  # upright: the vertical layout moves the anchor, as matplotlib does
+        ax, ay = ax + v_offset * 0.0, ay + v_offset * 1.0
+        self.writer.element("text", s, attrib={"style": style, "x": _short_float_fmt(ax), "y": _short_float_fmt(ay),
+                                               "transform": _generate_transform([("rotate", (-angle, ax, ay))])})
+
+
+_TEXT_STYLES: dict = {}  # (font, colour, alpha, anchor) -> style of an SVG text: a few per run
+
+
+class _StyleCapture:
+    """Stands in for the SVG writer to read the style matplotlib gives a text."""
+
+    style = None
+
+    def element(self, tag, text=None, attrib=None, **extra):
+        self.style = (attrib or {})["style"]
 
 
 class _CanvasSVG(FigureCanvasSVG):
