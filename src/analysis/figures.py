@@ -48,7 +48,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG, _generate_transform,
                                              _short_float_fmt)
-from matplotlib.colors import to_rgb
+from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, font_family_aliases, get_font
@@ -632,8 +632,48 @@ class _Labels(Artist):
     def draw(self, renderer):
         if not self.get_visible():
             return
-        for item in self._items:
-            self._at(item).draw(renderer)
+        t = self._text
+        if t.get_usetex() or t.get_path_effects() or t.get_bbox_patch() or t.get_rotation() != 0:
+            for item in self._items:
+                self._at(item).draw(renderer)
+            self.stale = False
+            return
+        # Text.draw for each label (matplotlib 3.11), less what a label of a column never has
+        # (masked or unit positions, a box, path effects, TeX, rotation), with one graphics
+        # context for the column: the same renderer calls in the same order
+        t._renderer = renderer
+        gid = t.get_gid()
+        trans = t.get_transform()
+        flip, height = renderer.flipy(), renderer.get_canvas_width_height()[1]
+        angle = t.get_rotation()
+        gc = renderer.new_gc()
+        gc.set_foreground(to_rgba(t.get_color()), isRGBA=True)
+        gc.set_alpha(t.get_alpha())
+        gc.set_url(t.get_url())
+        gc.set_antialiased(t._antialiased)
+        gc.set_snap(t.get_snap())
+        t._set_gc_clip(gc)
+        try:
+            for item in self._items:
+                if not item[2]:
+                    continue
+                self._at(item)
+                renderer.open_group("text", gid)
+                _, info, _ = t._get_layout(renderer)
+                posx, posy = trans.transform((item[0], item[1]))
+                if not (np.isfinite(posx) and np.isfinite(posy)):
+                    renderer.close_group("text")
+                    continue
+                for line, _, (x, y) in info:
+                    x, y = x + posx, y + posy
+                    if flip:
+                        y = height - y
+                    clean, ismath = t._preprocess_math(line)
+                    renderer.draw_text(gc, x, y, clean, t._fontproperties, angle, ismath=ismath,
+                                       mtext=t if len(info) == 1 else None)
+                renderer.close_group("text")
+        finally:
+            gc.restore()
         self.stale = False
 
 
