@@ -58,7 +58,8 @@ from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
-from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
+from matplotlib.path import Path
+from matplotlib.transforms import Affine2D, Bbox, blended_transform_factory, offset_copy
 
 from .config import ALPHA
 from .errors import ParameterError
@@ -560,18 +561,82 @@ def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, 
         y -= h + (gaps[i] if i < len(gaps) else 0.0)
 
 
-def _hbars(ax, y, widths, colours, *, height: float, **props) -> BarContainer:
+def _hbars(ax, y, widths, colours, *, height: float, one_artist: bool = False, **props) -> BarContainer:
     """Horizontal bars from 0, as ``ax.barh`` draws them (a :class:`BarContainer` of Rectangles
     in ``ax.containers`` and ``ax.patches``), for an axes whose limits are set by hand: ``barh``
-    updates the data limits from every bar's outline, most of the cost of a long ranking."""
+    updates the data limits from every bar's outline, most of the cost of a long ranking.
+
+    ``one_artist``: the Rectangles are only in the container, drawn by one :class:`_Bars` (a long
+    ranking: an artist per bar costs more than its drawing)."""
     patches = []
     for yv, w, colour in zip(y, widths, colours):
         patch = Rectangle((0.0, yv - height / 2), w, height, facecolor=colour, label="_nolegend_", **props)
-        ax.add_artist(patch)
+        if one_artist:
+            patch.axes = ax
+            patch.set_figure(ax.get_figure(root=False))
+            patch.set_transform(ax.transData)
+            patch.set_clip_path(ax.patch)
+        else:
+            ax.add_artist(patch)
         patches.append(patch)
     container = BarContainer(patches, orientation="horizontal", label="_nolegend_")
     ax.add_container(container)
+    if one_artist:
+        _Bars(ax, patches)
     return container
+
+
+class _Bars(Artist):
+    """Rectangles (bars from :func:`_hbars`) drawn as each Rectangle draws itself (a group per
+    bar with its gid, its colours and edge), in one pass with one graphics context and the
+    axes' data transform read once."""
+
+    def __init__(self, ax, patches):
+        super().__init__()
+        self._patches = patches
+        self.set_zorder(patches[0].get_zorder() if patches else 1)
+        self.set_clip_on(False)
+        ax.add_artist(self)
+
+    def get_window_extent(self, renderer=None):
+        boxes = [p.get_window_extent(renderer) for p in self._patches]
+        return Bbox.union(boxes) if boxes else Bbox.null()
+
+    def draw(self, renderer):
+        if not self.get_visible() or not self._patches:
+            return
+        data = self.axes.transData
+        plain = data.is_affine and all(
+            p.get_visible() and p.angle == 0 and not p.get_hatch() and not p.get_path_effects()
+            and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in self._patches)
+        if not plain:
+            for p in self._patches:
+                p.draw(renderer)
+            return
+        matrix = data.get_affine().get_matrix()
+        unit = Path.unit_rectangle()
+        gc = renderer.new_gc()
+        try:
+            for p in self._patches:
+                renderer.open_group("patch", p.get_gid())
+                lw = 0 if p._edgecolor[3] == 0 else p._linewidth
+                gc.set_linewidth(lw)
+                gc.set_capstyle(p._capstyle)
+                gc.set_joinstyle(p._joinstyle)
+                gc.set_antialiased(p._antialiased)
+                p._set_gc_clip(gc)
+                gc.set_url(p._url)
+                gc.set_snap(p.get_snap())
+                gc.set_alpha(p._alpha)
+                gc.set_foreground(p._edgecolor, isRGBA=True)
+                gc.set_dashes(*p._dash_pattern) if lw > 0 else gc.set_dashes(0, None)
+                (x0, y0), (x1, y1) = p.get_bbox().get_points()
+                box = np.array([[x1 - x0, 0.0, x0], [0.0, y1 - y0, y0], [0.0, 0.0, 1.0]])
+                renderer.draw_path(gc, unit, Affine2D(matrix @ box), p._facecolor if p._facecolor[3] else None)
+                renderer.close_group("patch")
+        finally:
+            gc.restore()
+        self.stale = False
 
 
 class _Labels(Artist):
@@ -1123,7 +1188,8 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     ax = fig.add_subplot()
     y = np.arange(n)
     colours = [_colour_of(b) for b in bands]
-    bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2)
+    bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2,
+                  one_artist=True)
     for bar, strong, band in zip(bars, emphasis, bands):
         bar.set_gid(f"band:{band}")
         if strong:
