@@ -571,11 +571,10 @@ def _hbars(ax, y, widths, colours, *, height: float, one_artist: bool = False, *
     patches = []
     for yv, w, colour in zip(y, widths, colours):
         patch = Rectangle((0.0, yv - height / 2), w, height, facecolor=colour, label="_nolegend_", **props)
-        if one_artist:
+        if one_artist:  # clipped as the axes clip an artist added to them, by _Bars
             patch.axes = ax
             patch.set_figure(ax.get_figure(root=False))
             patch.set_transform(ax.transData)
-            patch.set_clip_path(ax.patch)
         else:
             ax.add_artist(patch)
         patches.append(patch)
@@ -595,8 +594,7 @@ class _Bars(Artist):
         super().__init__()
         self._patches = patches
         self.set_zorder(patches[0].get_zorder() if patches else 1)
-        self.set_clip_on(False)
-        ax.add_artist(self)
+        ax.add_artist(self)  # clipped to the axes, as each bar would be
 
     def get_window_extent(self, renderer=None):
         boxes = [p.get_window_extent(renderer) for p in self._patches]
@@ -611,6 +609,8 @@ class _Bars(Artist):
             and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in self._patches)
         if not plain:
             for p in self._patches:
+                if p.get_clip_on() and p.clipbox is None and p.get_clip_path() is None:
+                    p.clipbox, p._clippath = self.clipbox, self._clippath
                 p.draw(renderer)
             return
         matrix = data.get_affine().get_matrix()
@@ -624,7 +624,7 @@ class _Bars(Artist):
                 gc.set_capstyle(p._capstyle)
                 gc.set_joinstyle(p._joinstyle)
                 gc.set_antialiased(p._antialiased)
-                p._set_gc_clip(gc)
+                self._set_gc_clip(gc)
                 gc.set_url(p._url)
                 gc.set_snap(p.get_snap())
                 gc.set_alpha(p._alpha)
@@ -637,6 +637,9 @@ class _Bars(Artist):
         finally:
             gc.restore()
         self.stale = False
+
+
+_LAYOUTS: dict = {}  # see _Labels._layout
 
 
 class _Labels(Artist):
@@ -690,6 +693,22 @@ class _Labels(Artist):
             out.append(copy)
         return out
 
+    def _layout(self, renderer) -> list:
+        """The lines of the present label and their offsets from its position (Text._get_layout),
+        kept per text, font, alignment, kind of renderer, dpi and hinting: they depend on nothing
+        else."""
+        t = self._text
+        key = (type(getattr(renderer, "_renderer", renderer)), t.get_figure(root=True).dpi, t._text,
+               _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
+               t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
+               mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
+        info = _LAYOUTS.get(key)
+        if info is None:
+            if len(_LAYOUTS) > 8192:
+                _LAYOUTS.clear()
+            info = _LAYOUTS[key] = t._get_layout(renderer)[1]
+        return info
+
     def get_window_extent(self, renderer=None):
         boxes = [self._at(item).get_window_extent(renderer) for item in self._items]
         return Bbox.union(boxes) if boxes else Bbox.null()
@@ -724,7 +743,7 @@ class _Labels(Artist):
                     continue
                 self._at(item)
                 renderer.open_group("text", gid)
-                _, info, _ = t._get_layout(renderer)
+                info = self._layout(renderer)
                 posx, posy = trans.transform((item[0], item[1]))
                 if not (np.isfinite(posx) and np.isfinite(posy)):
                     renderer.close_group("text")
