@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 from matplotlib import cbook
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.axis import XAxis, YAxis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG, _generate_transform,
@@ -428,6 +430,63 @@ def _percent_table(data: pd.DataFrame, label: str, group: str, value: str, view,
     wide = data.pivot(index=label, columns=group, values=value).reindex(index=units, columns=list(order))
     maxima = pd.Series({g: _group_max(g, scheme) for g in order})
     return wide.astype(float) * 100.0 / maxima, wide.astype(float), maxima
+
+
+class _NoTicksYet:
+    """An axis' list of major or minor ticks that starts empty. matplotlib starts it with one
+    tick (five artists) when an axes is made or cleared, only to give it the clip path and the
+    grid settings; the figures laid out here draw their ticks with :func:`_own_ticks`. A tick
+    asked for is made then, with the axis' settings and clip path (see :class:`_XAxis`)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        ticks = instance.__dict__[self._name] = []
+        return ticks
+
+
+class _TicksOnDemand:
+    """Axis methods for :class:`_NoTicksYet` lists: the clip path is kept for the ticks made
+    later (matplotlib gives it to the ticks there are when it is set, and later ticks copy the
+    first one's)."""
+
+    majorTicks = _NoTicksYet("majorTicks")
+    minorTicks = _NoTicksYet("minorTicks")
+
+    def set_clip_path(self, path, transform=None):
+        self._tick_clip = (path, transform)
+        super().set_clip_path(path, transform)
+
+    def _get_tick(self, major):
+        tick = super()._get_tick(major)
+        clip = getattr(self, "_tick_clip", None)
+        if clip is not None:
+            tick.set_clip_path(*clip)
+        return tick
+
+
+class _XAxis(_TicksOnDemand, XAxis):
+    pass
+
+
+class _YAxis(_TicksOnDemand, YAxis):
+    pass
+
+
+class _Axes(Axes):
+    """The axes of the figures laid out here (rankings, trends, scatters): matplotlib's, with
+    axes that make no tick until one is asked for (all their ticks are drawn by _own_ticks)."""
+
+    def _init_axis(self):
+        self.xaxis = _XAxis(self, clear=False)
+        self.spines.bottom.register_axis(self.xaxis)
+        self.spines.top.register_axis(self.xaxis)
+        self.yaxis = _YAxis(self, clear=False)
+        self.spines.left.register_axis(self.yaxis)
+        self.spines.right.register_axis(self.yaxis)
 
 
 def _new_figure(height: float, *, engine: bool = True) -> Figure:
@@ -1237,7 +1296,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     bands = bands_of(values, scheme)
     n = len(data)
     fig = _new_figure(1.9 + 0.27 * n, engine=False)
-    ax = fig.add_subplot()
+    ax = fig.add_subplot(axes_class=_Axes)
     y = np.arange(n)
     colours = [_colour_of(b) for b in bands]
     bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2,
@@ -1610,7 +1669,7 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     if y_max is not None:
         ceiling |= ys >= y_max - 1e-9
     fig = _new_figure(5.2, engine=False)
-    ax = fig.add_subplot()
+    ax = fig.add_subplot(axes_class=_Axes)
     pct_level = _num(100 * ci, 0)
     if int(res["n"]) >= 3 and np.ptp(xs) > 0 and np.isfinite(res["r"]):
         lo_x = min(0.0, xs.min()) if x_max is not None else xs.min()
@@ -1780,9 +1839,9 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         unit_label = str(data["name"].dropna().iloc[0])
     fig = _new_figure(5.6 if has_rank else 3.8, engine=False)
     if has_rank:
-        ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2], subplot_kw={"axes_class": _Axes})
     else:
-        ax, ax_rank = fig.add_subplot(), None
+        ax, ax_rank = fig.add_subplot(axes_class=_Axes), None
     table = _cuts(scheme)
     finite = values[np.isfinite(values)]
     floor = 0.0
