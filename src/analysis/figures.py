@@ -976,6 +976,8 @@ def _lay_out_once(fig: Figure) -> None:
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
 _SVG_REF = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
 _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
+_SVG_TARGET = re.compile(r'(?:url\(#|xlink:href="#)([^"\)]+)(?=["\)])')  # what references name
+_SVG_HEADS = re.compile(r'(\bid="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
@@ -1108,19 +1110,26 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
     # a gid given to several artists (value labels) names a kind of element: a class, not an id;
-    # every other id (and every reference to it) gets the prefix. One fixed pattern, each match
-    # looked up in the counts: no pattern built per figure.
+    # every other id (and every reference to it) gets the prefix.
+    shared = [name for name, n in counts.items() if n > 1]
+    if all(counts.get(name) == 1 for name in _SVG_TARGET.findall(svg)) and not any(")" in n for n in counts):
+        # what matplotlib writes: every reference names a unique id. One fixed pattern and a
+        # fixed replacement (no call per match), then the shared ones made classes
+        svg = _SVG_HEADS.sub("\\g<1>" + prefix.replace("\\", "\\\\") + "-", svg)
+        for name in shared:
+            svg = svg.replace(f'id="{prefix}-{name}"', f'class="{name}"')
+    else:  # each match looked up in the counts
 
-    def rename(m):
-        head, name = m.group(1), m.group(2)
-        n = counts.get(name, 0)
-        if n == 1:
-            return f"{head}{prefix}-{name}"
-        if n > 1 and head == 'id="':
-            return f'class="{name}'
-        return m.group(0)
+        def rename(m):
+            head, name = m.group(1), m.group(2)
+            n = counts.get(name, 0)
+            if n == 1:
+                return f"{head}{prefix}-{name}"
+            if n > 1 and head == 'id="':
+                return f'class="{name}'
+            return m.group(0)
 
-    svg = _SVG_REF.sub(rename, svg)
+        svg = _SVG_REF.sub(rename, svg)
     svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: " + SVG_FONT_STACK)
     return unicodedata.normalize("NFC", svg).rstrip() + "\n"
 
