@@ -637,9 +637,10 @@ def _outside_texts_fit(fig) -> None:
         assert frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, name
     for ax in fig.axes:
         plot = ax.get_window_extent(r)
+        # names and values of a ranking (bars), zone names of a trend (not the labels at its points)
+        beside = ("unit-label", "value-label") if ax.containers else ("zone-label",)
         for t in drawn_texts(ax):
-            # names and values of a ranking, zone names of a trend (not the labels at its points)
-            if t.get_gid() in ("unit-label", "value-label", "zone-label") and type(t) is Text:
+            if t.get_gid() in beside:
                 box = t.get_window_extent(r)
                 assert box.x1 <= plot.x0 or box.x0 >= plot.x1, t.get_text()
     notes = [t.get_window_extent(r) for t in fig.texts if t.get_gid() in ("footnote", "merger-note")]

@@ -1859,9 +1859,10 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     bands = bands_of(values[ok], scheme)
     ax.scatter(xs[ok], values[ok], s=46, color=[_colour_of(b) for b in bands], edgecolor="black",
                linewidth=0.8, zorder=3, gid="total-points")
-    for xv, v in zip(xs[ok], values[ok]):
-        ax.annotate(_num(v, 2), (xv, v), xytext=(0, 6), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=_SMALL, gid="value-label")
+    # the value over each point, 6 pt above it (one column of labels rather than an annotation each)
+    above = offset_copy(ax.transData, fig=fig, y=6, units="points")
+    _Labels(ax, above, ((xv, v, _num(v, 2), "normal") for xv, v in zip(xs[ok], values[ok])), ha="center",
+            va="bottom", fontsize=_SMALL, gid="value-label")
     ax.set_ylim(floor - pad, top + pad)
     ax.set_ylabel(_t("fig.total"))
     notes = []
@@ -1870,10 +1871,9 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         okr = np.isfinite(ranks)
         ax_rank.plot(xs[okr], ranks[okr], color=SERIES_COLOUR, marker="o", markersize=6, linewidth=1.4,
                      gid="rank-line")
-        for xv, r in zip(xs[okr], ranks[okr]):
-            ax_rank.annotate(f"{int(r)}", (xv, r), xytext=(0, 6), textcoords="offset points",
-                             ha="center", va="bottom", fontsize=_SMALL, color=SERIES_COLOUR,
-                             gid="rank-label")
+        _Labels(ax_rank, offset_copy(ax_rank.transData, fig=fig, y=6, units="points"),
+                ((xv, r, f"{int(r)}", "normal") for xv, r in zip(xs[okr], ranks[okr])), ha="center",
+                va="bottom", fontsize=_SMALL, color=SERIES_COLOUR, gid="rank-label")
         sizes = (pd.to_numeric(data[rank_of], errors="coerce").dropna().astype(int).unique()
                  if rank_of in data.columns else np.array([], dtype=int))
         worst = int(max(sizes.max() if sizes.size else 0, np.nanmax(ranks)))
