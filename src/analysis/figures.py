@@ -803,6 +803,9 @@ class _Labels(Artist):
         trans = t.get_transform()
         flip, height = renderer.flipy(), renderer.get_canvas_width_height()[1]
         angle = t.get_rotation()
+        # the SVG renderer drawing now (a mixed-mode renderer draws through it): labels written directly
+        direct = getattr(renderer, "_renderer", renderer)
+        direct = direct if isinstance(direct, _RendererSVG) else None
         gc = renderer.new_gc()
         gc.set_foreground(to_rgba(t.get_color()), isRGBA=True)
         gc.set_alpha(t.get_alpha())
@@ -826,6 +829,9 @@ class _Labels(Artist):
                     if flip:
                         y = height - y
                     clean, ismath = t._preprocess_math(line)
+                    if (len(info) == 1 and not ismath and direct is not None
+                            and direct.draw_label(gc, y, clean, t._fontproperties, t, (posx, posy))):
+                        continue  # what draw_text writes, the anchor already known
                     renderer.draw_text(gc, x, y, clean, t._fontproperties, angle, ismath=ismath,
                                        mtext=t if len(info) == 1 else None)
                 renderer.close_group("text")
@@ -1001,9 +1007,14 @@ class _RendererSVG(RendererSVG):
         # The text of a report's figure is plain, upright and anchored where its Text is: the
         # element matplotlib writes for it, with the style of its font, colour and anchor made
         # once (matplotlib builds it for every text). Anything else is matplotlib's.
-        family = prop.get_family()
-        if ismath or mtext is None or angle != 0 or any(f in font_family_aliases for f in family):
+        if ismath or mtext is None or angle != 0 or any(f in font_family_aliases for f in prop.get_family()):
             return super()._draw_text_as_text(gc, x, y, s, prop, angle, ismath, mtext)
+        anchor = mtext.get_transform().transform(mtext.get_unitless_position())
+        self._write_text(gc, y, s, prop, angle, mtext, anchor)
+
+    def _write_text(self, gc, y, s, prop, angle, mtext, anchor) -> None:
+        """The ``<text>`` matplotlib writes for a plain upright text whose Text is anchored at
+        ``anchor`` (display coordinates), ``y`` its baseline in SVG coordinates."""
         rgb = gc.get_rgb()
         key = (_font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3], mtext.get_ha())
         style = _TEXT_STYLES.get(key)
@@ -1011,16 +1022,26 @@ class _RendererSVG(RendererSVG):
             capture = _StyleCapture()
             writer, self.writer = self.writer, capture
             try:
-                super()._draw_text_as_text(gc, x, y, s, prop, angle, ismath, mtext)
+                super()._draw_text_as_text(gc, anchor[0], y, s, prop, angle, False, mtext)
             finally:
                 self.writer = writer
             style = _TEXT_STYLES[key] = capture.style
-        ax, ay = mtext.get_transform().transform(mtext.get_unitless_position())
+        ax, ay = anchor
         ay = self.height - ay
         v_offset = y - ay  # upright: the vertical layout moves the anchor, as matplotlib does
         ax, ay = ax + v_offset * 0.0, ay + v_offset * 1.0
         self.writer.element("text", s, attrib={"style": style, "x": _short_float_fmt(ax), "y": _short_float_fmt(ay),
                                                "transform": _generate_transform([("rotate", (-angle, ax, ay))])})
+
+    def draw_label(self, gc, y, s, prop, mtext, anchor) -> bool:
+        """:meth:`draw_text` of a plain upright one-line text whose Text is anchored at ``anchor``
+        (display coordinates, as its transform gives its position), for a column of labels
+        (:class:`_Labels`); False, having drawn nothing, where matplotlib's path is needed."""
+        if (mpl.rcParams["svg.fonttype"] == "path" or gc.get_url() is not None or self._get_clip_attrs(gc)
+                or mtext.get_rotation() != 0 or any(f in font_family_aliases for f in prop.get_family())):
+            return False
+        self._write_text(gc, y, s, prop, mtext.get_rotation(), mtext, anchor)
+        return True
 
 
 _TEXT_STYLES: dict = {}  # (font, colour, alpha, anchor) -> style of an SVG text: a few per run
