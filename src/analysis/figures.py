@@ -7,7 +7,10 @@ same input gives the same PNG bytes; :func:`to_svg` gives the same SVG text.
 
 The figures of every report (rankings, trends, scatters) are laid out when they are built, from
 the measured size of their text; the others use matplotlib's constrained layout, run once at the
-first rendering. Either way, later renderings draw the same figure.
+first rendering. Either way, later renderings draw the same figure. Those report figures also
+draw with few artists: their ticks (marks, labels, grid), the names and values of a ranking, the
+labels over a trend's points and a ranking's bars are each one artist drawing what matplotlib's
+artists would (the same SVG elements, the same pixels), and their axes make no Tick objects.
 
 Conventions shared by every figure:
 
