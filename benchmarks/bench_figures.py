@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_figures.py [--data build/bench/synthetic-data] [--repeat 3]
-    python benchmarks/bench_figures.py --baseline /tmp/main-export [--rounds 2]
+    python benchmarks/bench_figures.py --baseline /tmp/main-export [--rounds 2] [--reports province]
 
 The data are synthetic (``python -m analysis synthetic``; made under build/bench/ when absent).
 One province report and one comparison report are computed; every call of a figure builder of
@@ -17,6 +17,9 @@ alone; and "warm", building again in a process that has built the figure once, p
 (e.g. ``git archive main | tar -x -C DIR``) whose ``src/`` is imported instead of this one's. The
 benchmark runs in a fresh process for each version, the two alternating ``--rounds`` times, and
 prints each version's medians over the rounds and their ratio (this tree / the baseline).
+``--reports province`` leaves the comparison report out (its 34 trends and small multiples take
+most of the time): the four figures of a province report, "warm build+SVG" being what a report's
+kernel (forked from a warmed server) pays.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ KINDS = ("ranking_bars", "trend", "correlation_scatter", "province_totals", "gro
          "province_distributions", "unit_vs_average", "group_profile_heatmap")
 
 
-def measure(data: Path, repeat: int, lang: str) -> dict:
+def measure(data: Path, repeat: int, lang: str, reports: str = "both") -> dict:
     """Seconds per figure kind and per report, measured in this process."""
     from analysis import figures
     from analysis.report import ComparisonReport, ProvinceReport
@@ -63,10 +66,11 @@ def measure(data: Path, repeat: int, lang: str) -> dict:
     report = ProvinceReport.load(province, period, lang, str(data))
     for name in ("headline", "groups", "units", "indicators", "audit", "correlations", "recommendations"):
         getattr(report, name)()
-    report_name[0] = "comparison"
-    compare = ComparisonReport.load(period, lang, str(data))
-    for name in ("provinces", "group_profiles", "distributions", "trends"):
-        getattr(compare, name)()
+    if reports == "both":
+        report_name[0] = "comparison"
+        compare = ComparisonReport.load(period, lang, str(data))
+        for name in ("provinces", "group_profiles", "distributions", "trends"):
+            getattr(compare, name)()
 
     def median_render(fn, rebuild):
         """Median seconds of the first rendering of a freshly built figure (as in a report), and
@@ -133,8 +137,8 @@ def compare(args) -> int:
         for name, src in (("baseline", base / "src"), ("this tree", ROOT / "src")):
             env = dict(os.environ, PYTHONPATH=str(src))
             out = subprocess.run([sys.executable, __file__, "--data", str(args.data), "--repeat", str(args.repeat),
-                                  "--lang", args.lang, "--json"], env=env, check=True, capture_output=True,
-                                 text=True, cwd=ROOT).stdout
+                                  "--lang", args.lang, "--reports", args.reports, "--json"], env=env, check=True,
+                                 capture_output=True, text=True, cwd=ROOT).stdout
             runs[name].append(json.loads(out))
     first = runs["this tree"][0]
     print(f"synthetic data {first['data']}, {first['unit']} {first['period']} ({first['lang']}); median of "
@@ -175,13 +179,15 @@ def main(argv=None) -> int:
     parser.add_argument("--lang", default="vi")
     parser.add_argument("--baseline", type=Path, help="another source tree to compare with, in the same run")
     parser.add_argument("--rounds", type=int, default=2, help="with --baseline: alternating runs per version")
+    parser.add_argument("--reports", choices=("both", "province"), default="both",
+                        help="the figures of both reports, or of the province report only")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not (args.data / "units.csv").exists():
         subprocess.run([sys.executable, "-m", "analysis", "synthetic", "--out", str(args.data)], check=True)
     if args.baseline is not None:
         return compare(args)
-    result = measure(args.data, args.repeat, args.lang)
+    result = measure(args.data, args.repeat, args.lang, args.reports)
     if args.json:
         print(json.dumps(result))
     else:

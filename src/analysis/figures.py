@@ -7,7 +7,10 @@ same input gives the same PNG bytes; :func:`to_svg` gives the same SVG text.
 
 The figures of every report (rankings, trends, scatters) are laid out when they are built, from
 the measured size of their text; the others use matplotlib's constrained layout, run once at the
-first rendering. Either way, later renderings draw the same figure.
+first rendering. Either way, later renderings draw the same figure. Those report figures also
+draw with few artists: their ticks (marks, labels, grid), the names and values of a ranking, the
+labels over a trend's points and a ranking's bars are each one artist drawing what matplotlib's
+artists would (the same SVG elements, the same pixels), and their axes make no Tick objects.
 
 Conventions shared by every figure:
 
@@ -43,17 +46,25 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import cbook
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.axis import XAxis, YAxis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
-from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
-from matplotlib.colors import to_rgb
+from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG, _generate_transform,
+                                             _short_float_fmt)
+from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont, get_font
+from matplotlib.font_manager import FontProperties, findfont, font_family_aliases, get_font
 from matplotlib.lines import Line2D
+from matplotlib.markers import TICKDOWN, TICKLEFT
+from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
-from matplotlib.transforms import TransformedPatchPath, blended_transform_factory, offset_copy
+from matplotlib.path import Path
+from matplotlib.transforms import Affine2D, Bbox, blended_transform_factory, offset_copy
 
 from .config import ALPHA
 from .errors import ParameterError
@@ -222,11 +233,25 @@ def cut_points(scheme: Scheme | None = None) -> pd.DataFrame:
     >>> cut_points()[["band", "lower"]].values.tolist()[:2]
     [['Xuất sắc', 90.0], ['Tốt', 80.0]]
     """
-    table = _scheme(scheme).bands_table().iloc[::-1].reset_index(drop=True)
-    unknown = [b for b in table["band"] if b not in BAND_COLOURS]
+    return _cuts(scheme).copy()
+
+
+def _cuts(scheme: Scheme | None) -> pd.DataFrame:
+    """:func:`cut_points` for the figures of this module, which only read it (not a copy)."""
+    s = _scheme(scheme)
+    return _cut_table(s.band_names, s.band_lower, s.band_top, _LANG.get(), tuple(BAND_COLOURS.items()))
+
+
+@functools.lru_cache(maxsize=32)
+def _cut_table(names: tuple, lower: tuple, top: float, lang: str, colours: tuple) -> pd.DataFrame:
+    """The table of :func:`cut_points`, for the bands, cut points, language and colours named."""
+    colours = dict(colours)
+    upper = list(lower[1:]) + [top]
+    table = pd.DataFrame({"band": names, "lower": lower, "upper": upper}).iloc[::-1].reset_index(drop=True)
+    unknown = [b for b in table["band"] if b not in colours]
     if unknown:
         raise ParameterError(f"no colour for band(s) {', '.join(unknown)}; BAND_COLOURS has "
-                             f"{', '.join(BAND_COLOURS)}")
+                             f"{', '.join(colours)}")
     labels = []
     for i, row in table.iterrows():
         if i == 0:
@@ -236,7 +261,7 @@ def cut_points(scheme: Scheme | None = None) -> pd.DataFrame:
         else:
             rng = f"{row.lower:g}–<{row.upper:g}"
         labels.append(f"{_band_name(row.band)} ({rng})")
-    table["colour"] = table["band"].map(BAND_COLOURS)
+    table["colour"] = table["band"].map(colours)
     table["label"] = labels
     return table
 
@@ -285,20 +310,34 @@ def _group_name(code: str) -> str:
     return _nfc(reference_groups().at[code, "name_" + _LANG.get()])
 
 
-def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=()) -> None:
-    table = cut_points(scheme)
+def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=(), table=None) -> None:
+    table = _cuts(scheme) if table is None else table
     handles = [Patch(facecolor=c, edgecolor="#555555", linewidth=0.5, label=lab)
                for c, lab in zip(table["colour"], table["label"])]
     fig.legend(handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
                title=_t("fig.band_legend"), fontsize=_SMALL)
 
 
-def _draw_cuts(ax, scheme: Scheme | None) -> None:
-    """Dashed vertical lines at the band cut points, labelled with their value above the axes."""
+def _vline(ax, x: float, **props) -> Line2D:
+    """A line across the axes at ``x`` (data), as ``ax.axvline`` draws it, for an axes whose
+    limits are set by hand (axvline updates the data limits and asks for autoscaling)."""
+    line = Line2D([x, x], [0, 1], transform=ax.get_xaxis_transform(which="grid"), **props)
+    line.get_path()._interpolation_steps = mpl.axis.GRIDLINE_INTERPOLATION_STEPS
+    ax.add_artist(line)
+    return line
+
+
+def _draw_cuts(ax, scheme: Scheme | None, table=None, *, by_hand: bool = False) -> None:
+    """Dashed vertical lines at the band cut points, labelled with their value above the axes
+    (``by_hand``: the axes' limits are set by hand, so the lines do not update them)."""
+    table = _cuts(scheme) if table is None else table
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for cut in sorted(v for v in cut_points(scheme)["lower"] if v > 0):
-        ax.axvline(cut, color="#444444", linewidth=0.8, linestyle=(0, (4, 3)), zorder=3,
-                   gid=f"cut-{cut:g}")
+    for cut in sorted(v for v in table["lower"] if v > 0):
+        props = {"color": "#444444", "linewidth": 0.8, "linestyle": (0, (4, 3)), "zorder": 3, "gid": f"cut-{cut:g}"}
+        if by_hand:
+            _vline(ax, cut, **props)
+        else:
+            ax.axvline(cut, **props)
         ax.text(cut, 1.0, f"{cut:g}", transform=trans, ha="center", va="bottom", fontsize=_SMALL,
                 color=_GREY_TEXT, gid=f"cut-label-{cut:g}")
 
@@ -376,6 +415,63 @@ def _percent_table(data: pd.DataFrame, label: str, group: str, value: str, view,
     wide = data.pivot(index=label, columns=group, values=value).reindex(index=units, columns=list(order))
     maxima = pd.Series({g: _group_max(g, scheme) for g in order})
     return wide.astype(float) * 100.0 / maxima, wide.astype(float), maxima
+
+
+class _NoTicksYet:
+    """An axis' list of major or minor ticks that starts empty. matplotlib starts it with one
+    tick (five artists) when an axes is made or cleared, only to give it the clip path and the
+    grid settings; the figures laid out here draw their ticks with :func:`_own_ticks`. A tick
+    asked for is made then, with the axis' settings and clip path (see :class:`_XAxis`)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        ticks = instance.__dict__[self._name] = []
+        return ticks
+
+
+class _TicksOnDemand:
+    """Axis methods for :class:`_NoTicksYet` lists: the clip path is kept for the ticks made
+    later (matplotlib gives it to the ticks there are when it is set, and later ticks copy the
+    first one's)."""
+
+    majorTicks = _NoTicksYet("majorTicks")
+    minorTicks = _NoTicksYet("minorTicks")
+
+    def set_clip_path(self, path, transform=None):
+        self._tick_clip = (path, transform)
+        super().set_clip_path(path, transform)
+
+    def _get_tick(self, major):
+        tick = super()._get_tick(major)
+        clip = getattr(self, "_tick_clip", None)
+        if clip is not None:
+            tick.set_clip_path(*clip)
+        return tick
+
+
+class _XAxis(_TicksOnDemand, XAxis):
+    pass
+
+
+class _YAxis(_TicksOnDemand, YAxis):
+    pass
+
+
+class _Axes(Axes):
+    """The axes of the figures laid out here (rankings, trends, scatters): matplotlib's, with
+    axes that make no tick until one is asked for (all their ticks are drawn by _own_ticks)."""
+
+    def _init_axis(self):
+        self.xaxis = _XAxis(self, clear=False)
+        self.spines.bottom.register_axis(self.xaxis)
+        self.spines.top.register_axis(self.xaxis)
+        self.yaxis = _YAxis(self, clear=False)
+        self.spines.left.register_axis(self.yaxis)
+        self.spines.right.register_axis(self.yaxis)
 
 
 def _new_figure(height: float, *, engine: bool = True) -> Figure:
@@ -541,18 +637,278 @@ def _arrange(fig: Figure, axes: list, *, left: float, right: float, top: float, 
         y -= h + (gaps[i] if i < len(gaps) else 0.0)
 
 
-def _hbars(ax, y, widths, colours, *, height: float, **props) -> BarContainer:
+def _hbars(ax, y, widths, colours, *, height: float, one_artist: bool = False, **props) -> BarContainer:
     """Horizontal bars from 0, as ``ax.barh`` draws them (a :class:`BarContainer` of Rectangles
     in ``ax.containers`` and ``ax.patches``), for an axes whose limits are set by hand: ``barh``
-    updates the data limits from every bar's outline, most of the cost of a long ranking."""
+    updates the data limits from every bar's outline, most of the cost of a long ranking.
+
+    ``one_artist``: the Rectangles are only in the container, drawn by one :class:`_Bars` (a long
+    ranking: an artist per bar costs more than its drawing)."""
     patches = []
     for yv, w, colour in zip(y, widths, colours):
         patch = Rectangle((0.0, yv - height / 2), w, height, facecolor=colour, label="_nolegend_", **props)
-        ax.add_artist(patch)
+        if one_artist:  # clipped as the axes clip an artist added to them, by _Bars
+            patch.axes = ax
+            patch.set_figure(ax.get_figure(root=False))
+            patch.set_transform(ax.transData)
+        else:
+            ax.add_artist(patch)
         patches.append(patch)
     container = BarContainer(patches, orientation="horizontal", label="_nolegend_")
     ax.add_container(container)
+    if one_artist:
+        _Bars(ax, patches)
     return container
+
+
+class _Bars(Artist):
+    """Rectangles (bars from :func:`_hbars`) drawn as each Rectangle draws itself (a group per
+    bar with its gid, its colours and edge), in one pass with one graphics context and the
+    axes' data transform read once."""
+
+    def __init__(self, ax, patches):
+        super().__init__()
+        self._patches = patches
+        self.set_zorder(patches[0].get_zorder() if patches else 1)
+        ax.add_artist(self)  # clipped to the axes, as each bar would be
+
+    def get_window_extent(self, renderer=None):
+        boxes = [p.get_window_extent(renderer) for p in self._patches]
+        return Bbox.union(boxes) if boxes else Bbox.null()
+
+    def draw(self, renderer):
+        if not self.get_visible() or not self._patches:
+            return
+        data = self.axes.transData
+        plain = data.is_affine and all(
+            p.get_visible() and p.angle == 0 and not p.get_hatch() and not p.get_path_effects()
+            and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in self._patches)
+        if not plain:
+            for p in self._patches:
+                if p.get_clip_on() and p.clipbox is None and p.get_clip_path() is None:
+                    p.clipbox, p._clippath = self.clipbox, self._clippath
+                p.draw(renderer)
+            return
+        matrix = data.get_affine().get_matrix()
+        unit = Path.unit_rectangle()
+        gc = renderer.new_gc()
+        try:
+            for p in self._patches:
+                renderer.open_group("patch", p.get_gid())
+                lw = 0 if p._edgecolor[3] == 0 else p._linewidth
+                gc.set_linewidth(lw)
+                gc.set_capstyle(p._capstyle)
+                gc.set_joinstyle(p._joinstyle)
+                gc.set_antialiased(p._antialiased)
+                self._set_gc_clip(gc)
+                gc.set_url(p._url)
+                gc.set_snap(p.get_snap())
+                gc.set_alpha(p._alpha)
+                gc.set_foreground(p._edgecolor, isRGBA=True)
+                gc.set_dashes(*p._dash_pattern) if lw > 0 else gc.set_dashes(0, None)
+                (x0, y0), (x1, y1) = p.get_bbox().get_points()
+                box = np.array([[x1 - x0, 0.0, x0], [0.0, y1 - y0, y0], [0.0, 0.0, 1.0]])
+                renderer.draw_path(gc, unit, Affine2D(matrix @ box), p._facecolor if p._facecolor[3] else None)
+                renderer.close_group("patch")
+        finally:
+            gc.restore()
+        self.stale = False
+
+
+_LAYOUTS: dict = {}  # see _Labels._layout
+
+
+class _Labels(Artist):
+    """A column of texts that share every property but their position, text and weight (the
+    names or values of a ranking, the tick labels of an axis), added to ``ax``.
+
+    Drawn from one :class:`~matplotlib.text.Text` moved from label to label, so a renderer gets
+    the same calls, in the same order, as from a Text per label (the same SVG and PNG), without
+    making an artist per label. ``items`` are ``(x, y, text, weight)`` in ``transform``; the
+    other keywords are Text properties."""
+
+    def __init__(self, ax, transform, items, **props):
+        super().__init__()
+        self._items = [(float(x), float(y), str(text), weight) for x, y, text, weight in items]
+        self._text = Text(0, 0, "", transform=transform, clip_on=False, **props)
+        self._text.axes = ax
+        self._text.set_figure(ax.get_figure(root=False))
+        self.set_zorder(self._text.get_zorder())
+        self.set_gid(self._text.get_gid())
+        self.set_clip_on(False)
+        self.set_clip_path(None)
+        ax.add_artist(self)
+
+    def _at(self, item) -> Text:
+        x, y, text, weight = item
+        t = self._text
+        t._x, t._y, t._text = x, y, text
+        t._fontproperties.set_weight(weight)
+        return t
+
+    def get_texts(self) -> list[str]:
+        """The labels, in order."""
+        return [text for _, _, text, _ in self._items]
+
+    def get_positions(self) -> list[tuple[float, float]]:
+        """Where the labels are, in the column's transform."""
+        return [(x, y) for x, y, _, _ in self._items]
+
+    def texts(self) -> list[Text]:
+        """A :class:`~matplotlib.text.Text` per label, as drawn (for inspection: they are not in
+        the figure)."""
+        out = []
+        for item in self._items:
+            t = self._at(item)
+            copy = Text(t._x, t._y, t._text, transform=t.get_transform(), clip_on=False)
+            copy.update_from(t)
+            copy.set_gid(t.get_gid())
+            copy.set_zorder(t.get_zorder())
+            copy.axes = t.axes
+            copy.set_figure(t.get_figure(root=False))
+            out.append(copy)
+        return out
+
+    def _layout(self, renderer) -> list:
+        """The lines of the present label and their offsets from its position (Text._get_layout),
+        kept per text, font, alignment, kind of renderer, dpi and hinting: they depend on nothing
+        else."""
+        t = self._text
+        key = (type(getattr(renderer, "_renderer", renderer)), t.get_figure(root=True).dpi, t._text,
+               _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
+               t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
+               mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
+        info = _LAYOUTS.get(key)
+        if info is None:
+            if len(_LAYOUTS) > 8192:
+                _LAYOUTS.clear()
+            info = _LAYOUTS[key] = t._get_layout(renderer)[1]
+        return info
+
+    def get_window_extent(self, renderer=None):
+        boxes = [self._at(item).get_window_extent(renderer) for item in self._items]
+        return Bbox.union(boxes) if boxes else Bbox.null()
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        t = self._text
+        if t.get_usetex() or t.get_path_effects() or t.get_bbox_patch() or t.get_rotation() != 0:
+            for item in self._items:
+                self._at(item).draw(renderer)
+            self.stale = False
+            return
+        # Text.draw for each label (matplotlib 3.11), less what a label of a column never has
+        # (masked or unit positions, a box, path effects, TeX, rotation), with one graphics
+        # context for the column: the same renderer calls in the same order
+        t._renderer = renderer
+        gid = t.get_gid()
+        trans = t.get_transform()
+        flip, height = renderer.flipy(), renderer.get_canvas_width_height()[1]
+        angle = t.get_rotation()
+        # the SVG renderer drawing now (a mixed-mode renderer draws through it): labels written directly
+        direct = getattr(renderer, "_renderer", renderer)
+        direct = direct if isinstance(direct, _RendererSVG) else None
+        gc = renderer.new_gc()
+        gc.set_foreground(to_rgba(t.get_color()), isRGBA=True)
+        gc.set_alpha(t.get_alpha())
+        gc.set_url(t.get_url())
+        gc.set_antialiased(t._antialiased)
+        gc.set_snap(t.get_snap())
+        t._set_gc_clip(gc)
+        try:
+            for item in self._items:
+                if not item[2]:
+                    continue
+                self._at(item)
+                renderer.open_group("text", gid)
+                info = self._layout(renderer)
+                posx, posy = trans.transform((item[0], item[1]))
+                if not (np.isfinite(posx) and np.isfinite(posy)):
+                    renderer.close_group("text")
+                    continue
+                for line, _, (x, y) in info:
+                    x, y = x + posx, y + posy
+                    if flip:
+                        y = height - y
+                    clean, ismath = t._preprocess_math(line)
+                    if (len(info) == 1 and not ismath and direct is not None
+                            and direct.draw_label(gc, y, clean, t._fontproperties, t, (posx, posy))):
+                        continue  # what draw_text writes, the anchor already known
+                    renderer.draw_text(gc, x, y, clean, t._fontproperties, angle, ismath=ismath,
+                                       mtext=t if len(info) == 1 else None)
+                renderer.close_group("text")
+        finally:
+            gc.restore()
+        self.stale = False
+
+
+def _own_ticks(ax, which: str, *, labels: bool = True, grid: dict | None = None,
+               ticks: tuple | None = None) -> tuple[np.ndarray, list[str]]:
+    """Draw the major ticks of an axis (``"x"``, bottom, or ``"y"``, left; pointing out) with
+    three artists where matplotlib makes five per tick: the marks (one line of markers), the
+    labels (:class:`_Labels`) and, given ``grid`` (Line2D properties), the grid lines (one line),
+    with gids ``xtick``, ``xtick-label`` and ``xgrid`` (``y…`` for y).
+
+    Call it once the axis' ticks and limits are final: the ticks are those its locator and
+    formatter give (formatted together, as the axis does, those inside the view kept), drawn
+    as the axis would, with its rc sizes, pads, colours and zorder; the axis then has none, and
+    its label keeps its place below (left of) the tick labels. Returns the locations and labels,
+    which ``ticks`` gives for an axis that shares them (the shared locator is emptied by the
+    first call).
+    """
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    rc = mpl.rcParams
+    if ticks is None:
+        locs = np.asarray(axis.get_majorticklocs(), dtype=float)
+        texts = list(axis.get_major_formatter().format_ticks(locs))
+        lo, hi = sorted(axis.get_view_interval())
+        inside = (locs >= lo - 1e-10 * (hi - lo)) & (locs <= hi + 1e-10 * (hi - lo))
+        locs, texts = locs[inside], [t for t, ok in zip(texts, inside) if ok]
+    else:
+        locs, texts = ticks
+    axis.set_major_locator(FixedLocator([]))  # as set_ticks([]), without making a tick
+    fig = ax.get_figure(root=False)
+    zorder = axis.get_zorder()
+    size, pad = rc[f"{which}tick.major.size"], rc[f"{which}tick.major.pad"]
+    colour = rc[f"{which}tick.color"]
+    label_colour = rc[f"{which}tick.labelcolor"]
+    label_colour = colour if label_colour == "inherit" else label_colour
+    if which == "x":
+        tick_trans, grid_trans = ax.get_xaxis_transform("tick1"), ax.get_xaxis_transform("grid")
+        xy = (locs, np.zeros(len(locs)))
+        marker = TICKDOWN
+    else:
+        tick_trans, grid_trans = ax.get_yaxis_transform("tick1"), ax.get_yaxis_transform("grid")
+        xy = (np.zeros(len(locs)), locs)
+        marker = TICKLEFT
+    if grid is not None and len(locs):
+        along = np.tile([0.0, 1.0, np.nan], len(locs))
+        across = np.repeat(locs, 3)
+        line = Line2D(across if which == "x" else along, along if which == "x" else across, gid=f"{which}grid",
+                      transform=grid_trans, zorder=zorder, **{"linestyle": rc["grid.linestyle"],
+                                                              "alpha": rc["grid.alpha"], **grid})
+        line.get_path()._interpolation_steps = mpl.axis.GRIDLINE_INTERPOLATION_STEPS
+        ax.add_artist(line)
+    if len(locs):
+        ax.add_artist(Line2D(*xy, transform=tick_trans, linestyle="none", marker=marker, markersize=size,
+                             markeredgewidth=rc[f"{which}tick.major.width"], color=colour, zorder=zorder,
+                             clip_on=False, gid=f"{which}tick"))
+    if labels and len(locs):
+        fontsize = FontProperties(size=rc[f"{which}tick.labelsize"]).get_size_in_points()
+        if which == "x":
+            trans = offset_copy(tick_trans, fig=fig, y=-(size + pad), units="points")
+            items = zip(locs, np.zeros(len(locs)), texts, ["normal"] * len(locs))
+            _Labels(ax, trans, items, ha=rc["xtick.alignment"], va="top", fontsize=fontsize,
+                    color=label_colour, zorder=zorder, gid="xtick-label")
+            axis.labelpad += size + pad + max(_text_box(t, fontsize)[1] for t in texts)
+        else:
+            trans = offset_copy(tick_trans, fig=fig, x=-(size + pad), units="points")
+            items = zip(np.zeros(len(locs)), locs, texts, ["normal"] * len(locs))
+            _Labels(ax, trans, items, ha="right", va=rc["ytick.alignment"], fontsize=fontsize,
+                    color=label_colour, zorder=zorder, gid="ytick-label")
+            axis.labelpad += size + pad + _widest(texts, fontsize) / _SLACK
+    return locs, texts
 
 
 def _luminance(colour) -> float:
@@ -611,6 +967,8 @@ def _lay_out_once(fig: Figure) -> None:
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
 _SVG_REF = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
 _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
+_SVG_TARGET = re.compile(r'(?:url\(#|xlink:href="#)([^"\)]+)(?=["\)])')  # what references name
+_SVG_HEADS = re.compile(r'(\bid="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
@@ -646,6 +1004,59 @@ class _RendererSVG(RendererSVG):
         # tables itself, for every text it lays out; SVG is drawn at 72 dpi, so these are the
         # same numbers it would read, in points
         return _font_heights(prop.get_size_in_points(), prop.get_weight(), tuple(prop.get_family()))
+
+
+    def _draw_text_as_text(self, gc, x, y, s, prop, angle, ismath, mtext=None):
+        # The text of a report's figure is plain, upright and anchored where its Text is: the
+        # element matplotlib writes for it, with the style of its font, colour and anchor made
+        # once (matplotlib builds it for every text). Anything else is matplotlib's.
+        if ismath or mtext is None or angle != 0 or any(f in font_family_aliases for f in prop.get_family()):
+            return super()._draw_text_as_text(gc, x, y, s, prop, angle, ismath, mtext)
+        anchor = mtext.get_transform().transform(mtext.get_unitless_position())
+        self._write_text(gc, y, s, prop, angle, mtext, anchor)
+
+    def _write_text(self, gc, y, s, prop, angle, mtext, anchor) -> None:
+        """The ``<text>`` matplotlib writes for a plain upright text whose Text is anchored at
+        ``anchor`` (display coordinates), ``y`` its baseline in SVG coordinates."""
+        rgb = gc.get_rgb()
+        key = (_font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3], mtext.get_ha())
+        style = _TEXT_STYLES.get(key)
+        if style is None:
+            capture = _StyleCapture()
+            writer, self.writer = self.writer, capture
+            try:
+                super()._draw_text_as_text(gc, anchor[0], y, s, prop, angle, False, mtext)
+            finally:
+                self.writer = writer
+            style = _TEXT_STYLES[key] = capture.style
+        ax, ay = anchor
+        ay = self.height - ay
+        v_offset = y - ay  # upright: the vertical layout moves the anchor, as matplotlib does
+        ax, ay = ax + v_offset * 0.0, ay + v_offset * 1.0
+        self.writer.element("text", s, attrib={"style": style, "x": _short_float_fmt(ax), "y": _short_float_fmt(ay),
+                                               "transform": _generate_transform([("rotate", (-angle, ax, ay))])})
+
+    def draw_label(self, gc, y, s, prop, mtext, anchor) -> bool:
+        """:meth:`draw_text` of a plain upright one-line text whose Text is anchored at ``anchor``
+        (display coordinates, as its transform gives its position), for a column of labels
+        (:class:`_Labels`); False, having drawn nothing, where matplotlib's path is needed."""
+        if (mpl.rcParams["svg.fonttype"] == "path" or gc.get_url() is not None or self._get_clip_attrs(gc)
+                or mtext.get_rotation() != 0 or any(f in font_family_aliases for f in prop.get_family())):
+            return False
+        self._write_text(gc, y, s, prop, mtext.get_rotation(), mtext, anchor)
+        return True
+
+
+_TEXT_STYLES: dict = {}  # (font, colour, alpha, anchor) -> style of an SVG text: a few per run
+
+
+class _StyleCapture:
+    """Stands in for the SVG writer to read the style matplotlib gives a text."""
+
+    style = None
+
+    def element(self, tag, text=None, attrib=None, **extra):
+        self.style = (attrib or {})["style"]
 
 
 class _CanvasSVG(FigureCanvasSVG):
@@ -704,19 +1115,26 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
     # a gid given to several artists (value labels) names a kind of element: a class, not an id;
-    # every other id (and every reference to it) gets the prefix. One fixed pattern, each match
-    # looked up in the counts: no pattern built per figure.
+    # every other id (and every reference to it) gets the prefix.
+    shared = [name for name, n in counts.items() if n > 1]
+    if all(counts.get(name) == 1 for name in _SVG_TARGET.findall(svg)) and not any(")" in n for n in counts):
+        # what matplotlib writes: every reference names a unique id. One fixed pattern and a
+        # fixed replacement (no call per match), then the shared ones made classes
+        svg = _SVG_HEADS.sub("\\g<1>" + prefix.replace("\\", "\\\\") + "-", svg)
+        for name in shared:
+            svg = svg.replace(f'id="{prefix}-{name}"', f'class="{name}"')
+    else:  # each match looked up in the counts
 
-    def rename(m):
-        head, name = m.group(1), m.group(2)
-        n = counts.get(name, 0)
-        if n == 1:
-            return f"{head}{prefix}-{name}"
-        if n > 1 and head == 'id="':
-            return f'class="{name}'
-        return m.group(0)
+        def rename(m):
+            head, name = m.group(1), m.group(2)
+            n = counts.get(name, 0)
+            if n == 1:
+                return f"{head}{prefix}-{name}"
+            if n > 1 and head == 'id="':
+                return f'class="{name}'
+            return m.group(0)
 
-    svg = _SVG_REF.sub(rename, svg)
+        svg = _SVG_REF.sub(rename, svg)
     svg = svg.replace("font-family: 'DejaVu Sans'", "font-family: " + SVG_FONT_STACK)
     return unicodedata.normalize("NFC", svg).rstrip() + "\n"
 
@@ -892,10 +1310,11 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     bands = bands_of(values, scheme)
     n = len(data)
     fig = _new_figure(1.9 + 0.27 * n, engine=False)
-    ax = fig.add_subplot()
+    ax = fig.add_subplot(axes_class=_Axes)
     y = np.arange(n)
     colours = [_colour_of(b) for b in bands]
-    bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2)
+    bars = _hbars(ax, y, values, colours, height=0.72, edgecolor="#555555", linewidth=0.5, zorder=2,
+                  one_artist=True)
     for bar, strong, band in zip(bars, emphasis, bands):
         bar.set_gid(f"band:{band}")
         if strong:
@@ -903,44 +1322,44 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
             bar.set_linewidth(2.2)
     # unit names as texts at their bar, left of the axes: a tick per unit would cost five artists
     # each (and the layout measures every one); the names look as tick labels do
-    ax.set_yticks([])
+    ax.yaxis.set_major_locator(FixedLocator([]))  # as set_yticks([]), without making a tick
     name_column = offset_copy(blended_transform_factory(ax.transAxes, ax.transData), fig=fig,
                               x=-_LABEL_PAD, units="points")
-    # texts outside the axes are not clipped (clip_on=False); one clip path for all of them
-    # spares ax.text making one per text (a third of the cost of a long ranking's labels)
-    outside = {"clip_on": False, "clip_path": TransformedPatchPath(ax.patch)}
-    for i, (name, strong) in enumerate(zip(data[label], emphasis)):
-        ax.text(0, i, name, transform=name_column, ha="right", va="center_baseline",
-                fontsize=STYLE["ytick.labelsize"], fontweight="bold" if strong else "normal",
-                gid="unit-label", **outside)
+    # the names and the values are two columns of texts outside the axes (not clipped), each drawn
+    # from one Text (see _Labels): a Text per label costs more to make than to draw
+    weights = ["bold" if strong else "normal" for strong in emphasis]
+    _Labels(ax, name_column, zip(np.zeros(n), y, data[label], weights), ha="right", va="center_baseline",
+            fontsize=STYLE["ytick.labelsize"], gid="unit-label")
     top = max(100.0, float(np.nanmax(values)))
     value_column = blended_transform_factory(ax.transAxes, ax.transData)
     value_width = 0.0
-    for i, (v, strong) in enumerate(zip(values, emphasis)):
+    value_texts = []
+    for i, (v, weight) in enumerate(zip(values, weights)):
         text = _num(v, 2)
         if rank is not None and pd.notna(data.at[i, rank]):
             of = data.at[i, rank_of] if rank_of is not None and pd.notna(data.at[i, rank_of]) else None
             text += f"  ({_t('fig.rank', rank=int(data.at[i, rank]))}" + (f"/{int(of)})" if of is not None else ")")
-        # a column of values right of the plot, clear of the bars and the cut lines
-        ax.text(1.01, i, text, transform=value_column, va="center", ha="left", fontsize=_SMALL,
-                fontweight="bold" if strong else "normal", gid="value-label", **outside)
-        value_width = max(value_width, _text_box(text, _SMALL, "bold" if strong else "normal")[0])
-    _draw_cuts(ax, scheme)
+        value_texts.append(text)
+        value_width = max(value_width, _text_box(text, _SMALL, weight)[0])
+    # a column of values right of the plot, clear of the bars and the cut lines
+    _Labels(ax, value_column, zip(np.full(n, 1.01), y, value_texts, weights), ha="left", va="center",
+            fontsize=_SMALL, gid="value-label")
+    table = _cuts(scheme)
+    _draw_cuts(ax, scheme, table, by_hand=True)
     extra = []
     if reference is not None:
         ref_label, ref_value = reference
         ref_text = f"{_nfc(ref_label)}: {_num(ref_value, 2)}"
-        ax.axvline(ref_value, color="black", linewidth=1.4, linestyle="-.", zorder=4, gid="reference",
-                   label=ref_text)
+        _vline(ax, ref_value, color="black", linewidth=1.4, linestyle="-.", zorder=4, gid="reference",
+               label=ref_text)
         extra.append(Line2D([], [], color="black", linewidth=1.4, linestyle="-.", label=ref_text))
     ax.set_xlim(0, top)
-    ax.set_xticks(np.arange(0, top + 0.01, 10))
+    ax.xaxis.set_major_locator(FixedLocator(np.arange(0, top + 0.01, 10)))  # drawn by _own_ticks
     ax.set_ylim(n - 0.5, -0.6)
     ax.set_xlabel(_nfc(xlabel or _t("fig.total")))
-    ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
     fig.suptitle(_title(title, synthetic))
-    _band_legend(fig, scheme, extra=extra)
+    _band_legend(fig, scheme, extra=extra, table=table)
     if missing:
         notes = notes + [_t("fig.no_data", names=", ".join(missing))]
     foot = _footnote(fig, notes)
@@ -950,6 +1369,7 @@ def _bars(data: pd.DataFrame, *, value: str, label: str, highlight, reference, t
     # the value column starts 1% of the axes' width right of it (about 1% of the figure's)
     _arrange(fig, [ax], left=names + _LABEL_PAD, right=0.01 * width + value_width,
              top=_text_box("90", _SMALL)[1], bottom=_x_axis_depth(ax), foot=foot)
+    _own_ticks(ax, "x", grid={"color": "#dddddd", "linewidth": 0.6})
     return fig
 
 
@@ -983,15 +1403,16 @@ def ranking_bars(data: pd.DataFrame, *, value: str = "value", label: str = "name
     matplotlib.figure.Figure
         One horizontal bar per unit (``fig.axes[0].containers[0]``), each bar's facecolor
         ``BAND_COLOURS[band]``; lines with gid ``cut-50`` … ``cut-90``; the unit names, in bar
-        order, are texts with gid ``unit-label`` left of the axes (no y ticks).
+        order, are a column of labels with gid ``unit-label`` left of the axes (an artist of
+        ``fig.axes[0].artists``: ``get_texts()`` gives them; no y ticks).
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 83.4]})
     >>> fig = ranking_bars(df, highlight="xã C", reference=("huyện X", 84.0))
-    >>> [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "unit-label"]
-    ['xã A', 'xã C', 'xã B']
+    >>> [a.get_texts() for a in fig.axes[0].artists if a.get_gid() == "unit-label"]
+    [['xã A', 'xã C', 'xã B']]
     """
     return _bars(data, value=value, label=label, highlight=highlight, reference=reference,
                  title=title or _t("fig.ranking_title"), xlabel=xlabel, scheme=scheme, synthetic=synthetic, rank=None,
@@ -1262,7 +1683,7 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     if y_max is not None:
         ceiling |= ys >= y_max - 1e-9
     fig = _new_figure(5.2, engine=False)
-    ax = fig.add_subplot()
+    ax = fig.add_subplot(axes_class=_Axes)
     pct_level = _num(100 * ci, 0)
     if int(res["n"]) >= 3 and np.ptp(xs) > 0 and np.isfinite(res["r"]):
         lo_x = min(0.0, xs.min()) if x_max is not None else xs.min()
@@ -1306,7 +1727,6 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
         top = max(y_max, float(ys.max(initial=0)))
         bottom = max(ax.get_ylim()[0], min(0.0, float(ys.min(initial=0))) - 0.04 * y_max)
         ax.set_ylim(bottom, top + 0.07 * (top - bottom))
-    ax.grid(color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     handles, labels = ax.get_legend_handles_labels()
     if not ceiling.any():  # keep the legend entry only when a unit sits at the ceiling
@@ -1318,6 +1738,8 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     _arrange(fig, [ax], left=_y_axis_width(ax), right=_text_box(x_ticks[-1] if x_ticks else "", _SMALL)[0] / 2,
              top=0.02 * ax.get_position().height * fig.get_figheight() * 72 + _text_box(stats_text, _SMALL)[1],
              bottom=_x_axis_depth(ax))
+    for which in ("x", "y"):
+        _own_ticks(ax, which, grid={"color": "#e5e5e5", "linewidth": 0.6})
     return fig
 
 
@@ -1431,10 +1853,10 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
         unit_label = str(data["name"].dropna().iloc[0])
     fig = _new_figure(5.6 if has_rank else 3.8, engine=False)
     if has_rank:
-        ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        ax, ax_rank = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2], subplot_kw={"axes_class": _Axes})
     else:
-        ax, ax_rank = fig.add_subplot(), None
-    table = cut_points(scheme)
+        ax, ax_rank = fig.add_subplot(axes_class=_Axes), None
+    table = _cuts(scheme)
     finite = values[np.isfinite(values)]
     floor = 0.0
     if finite.size:
@@ -1461,35 +1883,35 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     bands = bands_of(values[ok], scheme)
     ax.scatter(xs[ok], values[ok], s=46, color=[_colour_of(b) for b in bands], edgecolor="black",
                linewidth=0.8, zorder=3, gid="total-points")
-    for xv, v in zip(xs[ok], values[ok]):
-        ax.annotate(_num(v, 2), (xv, v), xytext=(0, 6), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=_SMALL, gid="value-label")
+    # the value over each point, 6 pt above it (one column of labels rather than an annotation each)
+    above = offset_copy(ax.transData, fig=fig, y=6, units="points")
+    _Labels(ax, above, ((xv, v, _num(v, 2), "normal") for xv, v in zip(xs[ok], values[ok])), ha="center",
+            va="bottom", fontsize=_SMALL, gid="value-label")
     ax.set_ylim(floor - pad, top + pad)
     ax.set_ylabel(_t("fig.total"))
-    ax.grid(axis="y", color="white", linewidth=0.6)
     notes = []
     if has_rank:
         ranks = pd.to_numeric(data[rank], errors="coerce").to_numpy(dtype=float)
         okr = np.isfinite(ranks)
         ax_rank.plot(xs[okr], ranks[okr], color=SERIES_COLOUR, marker="o", markersize=6, linewidth=1.4,
                      gid="rank-line")
-        for xv, r in zip(xs[okr], ranks[okr]):
-            ax_rank.annotate(f"{int(r)}", (xv, r), xytext=(0, 6), textcoords="offset points",
-                             ha="center", va="bottom", fontsize=_SMALL, color=SERIES_COLOUR,
-                             gid="rank-label")
+        _Labels(ax_rank, offset_copy(ax_rank.transData, fig=fig, y=6, units="points"),
+                ((xv, r, f"{int(r)}", "normal") for xv, r in zip(xs[okr], ranks[okr])), ha="center",
+                va="bottom", fontsize=_SMALL, color=SERIES_COLOUR, gid="rank-label")
         sizes = (pd.to_numeric(data[rank_of], errors="coerce").dropna().astype(int).unique()
                  if rank_of in data.columns else np.array([], dtype=int))
         worst = int(max(sizes.max() if sizes.size else 0, np.nanmax(ranks)))
         ax_rank.set_ylim(worst + 0.5, 0.5)  # inverted: rank 1 on top
         ticks = [1] + [t for t in range(10, worst - 4, 10)] + [worst]
-        ax_rank.set_yticks(sorted(set(ticks)))
+        ax_rank.yaxis.set_major_locator(FixedLocator(sorted(set(ticks))))
         of = " → ".join(f"/{s}" for s in dict.fromkeys(sizes.tolist())) if sizes.size else ""
         ax_rank.set_ylabel(_t("fig.rank_axis_of", of=of) if of else _t("fig.rank_axis"))
-        ax_rank.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     bottom = ax_rank if ax_rank is not None else ax
     span = (xs.max() - xs.min()) if len(xs) > 1 else 30.0
     # at most about 12 labels across the axis; closer ticks keep their mark without a label
-    bottom.set_xticks(xs, labels=_thin_ticks(xs, _period_ticks(parsed), (span + 20) / 12))
+    # the ticks are drawn by _own_ticks once the figure is laid out
+    bottom.xaxis.set_major_locator(FixedLocator(xs))
+    bottom.xaxis.set_major_formatter(FixedFormatter(_thin_ticks(xs, _period_ticks(parsed), (span + 20) / 12)))
     bottom.set_xlim(xs.min() - 0.06 * span - 10, xs.max() + 0.06 * span + 10)
     bottom.set_xlabel(_t("fig.month_axis") if all(p.kind == "month" for p in parsed) else
                       _t("fig.cutoff_axis") if all(p.kind in _TO_DATE for p in parsed) else _t("fig.period_axis"))
@@ -1521,6 +1943,11 @@ def trend(data: pd.DataFrame, *, period: str = "period_id", value: str = "value"
     over = [_overhang(a, label) for a in panels]
     if any(over):
         place([v + 1 for v in over])
+    ticks = _own_ticks(bottom, "x")
+    _own_ticks(ax, "y", grid={"color": "white", "linewidth": 0.6})
+    if ax_rank is not None:
+        _own_ticks(ax, "x", labels=False, ticks=ticks)
+        _own_ticks(ax_rank, "y", grid={"color": "#e5e5e5", "linewidth": 0.6})
     return fig
 
 
