@@ -367,9 +367,10 @@ class ProvinceReport(_Base):
     @cached_property
     def _sources(self) -> set[str]:
         """Sources with a figure about a unit of the province (its own reports and country-wide files)."""
-        return (set(self.ds.scores.loc[self.ds.scores["unit_id"].isin(self._inside), "source_id"])
-                | set(self.ds.indicators.loc[self.ds.indicators["unit_id"].isin(self._inside), "source_id"])
-                | set(self.ds.sources.loc[self.ds.sources["area_unit_id"].isin(self._inside), "source_id"]))
+        src = self.ds.sources
+        return (set(pd.unique(self._scores["source_id"].to_numpy()))
+                | set(pd.unique(self._indicators["source_id"].to_numpy()))
+                | set(pd.unique(src.loc[src["area_unit_id"].isin(self._inside), "source_id"].to_numpy())))
 
     @cached_property
     def _scores(self) -> pd.DataFrame:
@@ -924,6 +925,11 @@ class ProvinceReport(_Base):
                     & s["value"].notna(), "value"]
         return float(own.iloc[0]) if len(own) else None
 
+    @cached_property
+    def _portal_sources(self) -> set[str]:
+        src = self.ds.sources
+        return set(src.loc[src["kind"] == "portal", "source_id"].to_numpy().tolist())
+
     def _inherited(self, unit_ids, group: str) -> set[str]:
         """Units whose value of ``group`` is the province's own, inherited through the portal
         (``groups.csv`` column ``inherited_from``): such a value says nothing about the unit."""
@@ -934,8 +940,7 @@ class ProvinceReport(_Base):
             return set()
         s = self._scores
         rows = s.loc[s["unit_id"].isin(set(unit_ids)) & (s["group"] == group) & (s["period_id"] == self.period)]
-        kinds = self.ds.sources.set_index("source_id")["kind"]
-        portal = rows["source_id"].map(kinds).eq("portal")
+        portal = rows["source_id"].isin(self._portal_sources)
         same = (rows["value"] - own).abs() < 5e-3
         return set(rows.loc[portal & same, "unit_id"])
 

@@ -146,6 +146,10 @@ def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return rows.assign(priority=pd.Series(dtype=int), preference=pd.Series(dtype=object),
                            as_of=pd.Series(dtype="datetime64[ns]"))
+    if rows.index.is_unique:   # the same order and columns, on arrays
+        priority, preference, as_of = _priorities(rows, sources)
+        order = _rule_order(priority, as_of)
+        return rows.iloc[order].assign(priority=priority[order], preference=preference[order], as_of=as_of[order])
     pr = row_priority(rows, sources)
     out = rows.join(pr)
     out["_pos"] = np.arange(len(out))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
@@ -22,22 +23,22 @@ def descendants(units: pd.DataFrame, area_id: str, *, include_self: bool = False
     >>> list(descendants(u, "p")["unit_id"])
     ['p/d', 'p/d/c']
     """
+    ids = units["unit_id"].to_numpy(dtype=object).tolist()
+    parents = units["parent_id"].to_numpy(dtype=object).tolist()
     keep = {area_id}
-    parents = units.set_index("unit_id")["parent_id"]
     changed = True
-    while changed:
-        grown = keep | set(parents.index[parents.isin(keep)])
+    while changed:   # add the units whose parent is kept, until nothing is added
+        grown = keep | {u for u, p in zip(ids, parents) if p in keep}
         changed = grown != keep
         keep = grown
-    mask = units["unit_id"].isin(keep)
     if not include_self:
-        mask &= units["unit_id"] != area_id
-    return units.loc[mask]
+        keep.discard(area_id)
+    return units.loc[np.fromiter((u in keep for u in ids), dtype=bool, count=len(ids))]
 
 
 def area_units(ds, area_id: str, *, level: str | None = None, include_self: bool = False) -> pd.DataFrame:
     """Units of an area (a province or district), optionally of one level."""
-    if area_id not in set(ds.units["unit_id"]):
+    if not (ds.units["unit_id"] == area_id).any():
         raise ParameterError(f"unknown unit '{area_id}'")
     out = descendants(ds.units, area_id, include_self=include_self)
     return out if level is None else out.loc[out["level"] == level]
@@ -290,24 +291,35 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
         sub_max = {c: s.points for g in scheme.groups.values() for s in g.subs for c in s.indicators}
     except Exception:  # noqa: BLE001 - a period outside every scheme: no maxima
         sub_max = {}
+    # one pass over the chosen rows (a few dozen): the first row of each measure per indicator,
+    # indicators in the order they first appear (what a groupby would give, without its cost)
+    codes = best["indicator"].to_numpy(dtype=object).tolist()
+    measures = best["measure"].to_numpy(dtype=object).tolist()
+    notes_ = best["note"].to_numpy(dtype=object).tolist()
+    values = best["value"].to_numpy(dtype=object).tolist()
+    dens = best["denominator"].to_numpy(dtype=object).tolist()
+    sources = best["source_id"].to_numpy(dtype=object).tolist()
+    rows_of: dict = {}
+    for i, code in enumerate(codes):
+        if isinstance(code, str) or not pd.isna(code):
+            rows_of.setdefault(code, {}).setdefault(measures[i], i)
     out = []
-    for code, part in best.groupby("indicator", sort=False):
-        by = {m: part.loc[part["measure"] == m].iloc[0] for m in part["measure"].unique()}
+    for code, by in rows_of.items():
         count, pct, pts = by.get("count"), by.get("percent"), by.get("points")
-        notes = "; ".join(str(r["note"]) for r in (count, pct, pts) if r is not None and isinstance(r["note"], str))
+        notes = "; ".join(str(notes_[i]) for i in (count, pct, pts) if i is not None and isinstance(notes_[i], str))
         reason = next((p.split(":", 1)[1].strip() for p in notes.split("; ") if p.startswith("rate missing:")), None)
         kind = None if reason is None else ("not_measured" if reason.startswith("not measured") else "no_cases")
         case = None if reason is None else re.sub(r"\s*\(.*$", "", reason)   # "no complaints", "not measured"
         quality = next((p for p in notes.split("; ") if p.startswith("dataQualityStatus")), None)
-        den = count["denominator"] if count is not None else (pct["denominator"] if pct is not None else None)
+        den = dens[count] if count is not None else (dens[pct] if pct is not None else None)
         out.append({"indicator": code, "group": cat.at[code, "group"] if code in cat.index else None,
-                    "numerator": None if count is None else float(count["value"]),
+                    "numerator": None if count is None else float(values[count]),
                     "denominator": None if den is None or pd.isna(den) else float(den),
-                    "rate": None if pct is None else float(pct["value"]),
-                    "points": None if pts is None else float(pts["value"]),
+                    "rate": None if pct is None else float(values[pct]),
+                    "points": None if pts is None else float(values[pts]),
                     "max_points": sub_max.get(code), "missing_reason": reason, "missing_kind": kind,
                     "missing_case": case, "quality": quality,
-                    "source_id": part["source_id"].iloc[0]})
+                    "source_id": sources[min(by.values())]})
     return pd.DataFrame(out, columns=cols)
 
 
