@@ -981,7 +981,83 @@ DEN_SUFFIX, PTS_SUFFIX = "__denominator", "__points"
 
 def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
     """One row per key: the rates (percent) of the scheme's sub-indicators and the counts that
-    trigger full marks (``full_if_zero``), each with ``CODE_decimals``."""
+    trigger full marks (``full_if_zero``), each with ``CODE_decimals``.
+
+    Rows are the keys in sorted order, columns the codes of each part in sorted order (what
+    pivoting each part and joining the parts gives); the first row of a key and code is used."""
+    rate_codes = {c for g in scheme.groups.values() for s in g.subs for c in s.indicators}
+    count_codes = {s.full_if_zero for g in scheme.groups.values() for s in g.subs if s.full_if_zero}
+    # a rate left missing (0/0: no cases; null/null: not measured) is scored by the sub-indicator's
+    # no_cases / not_measured rule: the denominator of its count row and its printed points say which
+    ruled = {c for g in scheme.groups.values() for s in g.subs if s.no_cases or s.not_measured
+             for c in s.indicators}
+    n = len(indicators)
+    # the indicator and measure of every row as codes: each part is a lookup, not a comparison of text
+    ind_all, ind_names = pd.factorize(indicators["indicator"].to_numpy(dtype=object))
+    mea_all, mea_names = pd.factorize(indicators["measure"].to_numpy(dtype=object))
+    ind_names = np.asarray(ind_names, dtype=object)
+
+    def rows_of(codes: set, measure: str) -> np.ndarray:
+        want = np.array([c in codes for c in ind_names.tolist()] + [False], dtype=bool)
+        hit = np.array([m == measure for m in mea_names.tolist()] + [False], dtype=bool)
+        return want[ind_all] & hit[mea_all]   # code -1 (missing) reads the last entry: False
+
+    # (part rows, value columns to take with the names they get)
+    parts = [(rows_of(rate_codes, "percent"), [("value", ""), ("decimals", "_decimals")]),
+             (rows_of(count_codes - rate_codes, "count"), [("value", ""), ("decimals", "_decimals")])]
+    if "denominator" in indicators.columns:
+        parts.append((rows_of(ruled, "count"), [("denominator", DEN_SUFFIX)]))
+    parts.append((rows_of(ruled, "points"), [("value", PTS_SUFFIX)]))
+    used = np.logical_or.reduce([m for m, _ in parts]) if n else np.zeros(0, dtype=bool)
+    if not used.any():
+        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[] for _ in by], names=by))
+    rows = np.flatnonzero(used)
+    # one code per key (in the key columns' values) over the rows used
+    key_values = {name: indicators[name].to_numpy(dtype=object) for name in by}
+    key_code = np.zeros(len(rows), dtype=np.int64)
+    for name in by:
+        codes, uniques = pd.factorize(key_values[name][rows])
+        if (codes < 0).any():   # a key with a missing part: as the pivots treat it
+            return _indicator_wide_frames(indicators, by, scheme)
+        key_code = key_code * (len(uniques) + 1) + codes
+        key_code = pd.factorize(key_code)[0].astype(np.int64)
+    ind_code = ind_all[rows]
+    n_keys = int(key_code.max()) + 1
+    first_row = np.full(n_keys, -1, dtype=np.int64)
+    first_row[key_code[::-1]] = rows[::-1]                 # each key's first row in the table
+    key_tuples = list(zip(*(key_values[name][first_row].tolist() for name in by)))
+    ranked = sorted(range(n_keys), key=key_tuples.__getitem__)
+    position = np.empty(n_keys, dtype=np.int64)
+    position[ranked] = np.arange(n_keys)                   # a key's row in the wide table
+    first_keys = indicators[by].iloc[first_row[ranked]].reset_index(drop=True)
+    index = (pd.MultiIndex.from_frame(first_keys) if len(by) > 1 else pd.Index(first_keys[by[0]], name=by[0]))
+    local = np.full(n, -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    floats: dict = {}
+    out: dict = {}
+    for mask, columns in parts:
+        at = local[mask]                                   # positions in ``rows`` of this part
+        if not at.size:
+            continue
+        pair = key_code[at] * (len(ind_names) + 1) + ind_code[at]
+        _, first = np.unique(pair, return_index=True)      # the first row of each key and code
+        at = at[np.sort(first)]
+        codes_here = ind_code[at]
+        present = sorted(set(codes_here.tolist()), key=lambda i: ind_names[i])
+        picks = {i: at[codes_here == i] for i in present}
+        for column, suffix in columns:   # a part's values come before its decimals, as in a pivot of both
+            if column not in floats:
+                floats[column] = as_float(indicators[column])
+            for i in present:
+                pick = picks[i]
+                full = np.full(n_keys, np.nan)
+                full[position[key_code[pick]]] = floats[column][rows[pick]]
+                out.setdefault(f"{ind_names[i]}{suffix}", full)
+    return pd.DataFrame(out, index=index)
+
+
+def _indicator_wide_frames(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
+    """:func:`_indicator_wide` with pivots (keys with a missing part)."""
     rate_codes = {c for g in scheme.groups.values() for s in g.subs for c in s.indicators}
     count_codes = {s.full_if_zero for g in scheme.groups.values() for s in g.subs if s.full_if_zero}
     ind = indicators["indicator"]
