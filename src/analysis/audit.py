@@ -1108,42 +1108,91 @@ def _explained_by_metric_sums(found: pd.DataFrame, m: pd.DataFrame) -> pd.DataFr
     return found.loc[~explained.to_numpy()].reset_index(drop=True)
 
 
+def _first_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For integer keys: (group of each row, first row of each group, rows per group), groups
+    in order of first appearance (what a groupby with ``sort=False`` gives)."""
+    group, uniques = pd.factorize(key)
+    first = np.full(len(uniques), len(key), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(key)))
+    return group, first, np.bincount(group, minlength=len(uniques))
+
+
 def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.DataFrame) -> list[pd.DataFrame]:
-    """Inherited group points, placeholder-like runs and temporary denominators."""
+    """Inherited group points, placeholder-like runs and temporary denominators.
+
+    Grouped on integer codes of the key columns (each column coded once), in the order of a
+    groupby with ``sort=False``; a row with a missing key part is in no group, as there."""
     out = []
     u = units.set_index("unit_id")
-    s = scores.loc[scores["value"].notna()].copy()
-    s["level"] = s["unit_id"].map(u["level"])
-    s["province_id"] = s["unit_id"].map(u["province_id"])
+    s = scores.loc[scores["value"].notna()]
+    n = len(s)
+    at = u.index.get_indexer(s["unit_id"])
+    known = at >= 0
+    level = np.where(known, u["level"].to_numpy(dtype=object)[at], np.nan)
+    province = np.where(known, u["province_id"].to_numpy(dtype=object)[at], np.nan)
     from .reference import groups as _groups
     maxima = _groups()["max_points"]
+    cols = {c: s[c].to_numpy(dtype=object) for c in ("source_id", "section", "period_id", "group", "unit_id")}
+    value = s["value"].to_numpy(dtype=float)
+    codes = {c: pd.factorize(v)[0].astype(np.int64) for c, v in cols.items() if c != "unit_id"}
+    present = {c: k >= 0 for c, k in codes.items()}
+    level_s = pd.Series(level)
+
+    def combine(*parts):
+        return _combine_codes([(np.where(k < 0, 0, k + 1).astype(np.int64), int(k.max(initial=-1)) + 2)
+                               for k in parts], len(parts[0]))
+
     # inherited: child units of one table printing exactly the province's own value of a group
-    own = (s.loc[s["level"] == "province", ["period_id", "unit_id", "group", "value"]]
-           .drop_duplicates(["period_id", "unit_id", "group"]).rename(columns={"unit_id": "province_id",
-                                                                              "value": "own"}))
-    child = s.loc[s["level"].isin(["department", "commune", "district"]) & (s["group"] != "TOTAL")]
-    m = child.merge(own, on=["period_id", "province_id", "group"])
-    if len(m):
-        m["same"] = np.abs(m["value"] - m["own"]) < _EPS
-        agg = (m.groupby(["source_id", "section", "period_id", "province_id", "group"], sort=False)
-               .agg(n=("same", "size"), k=("same", "sum"), own=("own", "first")).reset_index())
-        agg = agg.loc[(agg["k"] >= 2) & (agg["k"] >= 0.5 * agg["n"])]
-        if len(agg):
-            msg = (agg["k"].astype(int).astype(str) + " of " + agg["n"].astype(str) + " units print "
-                   + agg["group"] + " " + _fmt(agg["own"]).to_numpy() + ", the province's own value: inherited "
-                   "from the province, it says nothing about the units (left out of recommendations, "
-                   "rankings and correlations)")
-            out.append(_findings("inherited", unit_id=agg["province_id"].to_numpy(), period_id=agg["period_id"].to_numpy(),
-                                 source_id=agg["source_id"].to_numpy(), section=agg["section"].to_numpy(),
-                                 published=agg["own"].to_numpy(), expected=agg["own"].to_numpy(), tolerance=0.0,
-                                 severity="info", message=msg.to_numpy(), order=0.0))
+    own_rows = np.flatnonzero((level_s == "province").to_numpy())
+    child_rows = np.flatnonzero(level_s.isin(["department", "commune", "district"]).to_numpy()
+                                & (cols["group"] != "TOTAL"))
+    if len(own_rows) and len(child_rows):
+        # the province of a child and the unit of an own row, coded together (merge keys: NaN meets NaN)
+        area = pd.factorize(np.concatenate([cols["unit_id"][own_rows], province[child_rows]]))[0].astype(np.int64)
+        per = np.concatenate([codes["period_id"][own_rows], codes["period_id"][child_rows]])
+        grp = np.concatenate([codes["group"][own_rows], codes["group"][child_rows]])
+        key = combine(per, area, grp)
+        own_key, child_key = key[:len(own_rows)], key[len(own_rows):]
+        pos = _lookup_pos(child_key, own_key)        # the first own row of the same key
+        match = pos >= 0
+        m_rows = child_rows[match]
+        own = value[own_rows[pos[match]]]
+        same = np.abs(value[m_rows] - own) < _EPS
+        m_prov = province[m_rows]
+        ok = (present["source_id"][m_rows] & present["section"][m_rows] & present["period_id"][m_rows]
+              & pd.notna(m_prov) & present["group"][m_rows])
+        if ok.any():
+            m_rows, own, same, m_prov = m_rows[ok], own[ok], same[ok], m_prov[ok]
+            prov_code = pd.factorize(m_prov)[0].astype(np.int64)
+            g, first, size = _first_groups(combine(codes["source_id"][m_rows], codes["section"][m_rows],
+                                                   codes["period_id"][m_rows], prov_code, codes["group"][m_rows]))
+            k = np.bincount(g, weights=same, minlength=len(first)).astype(np.int64)
+            r = m_rows[first]
+            agg = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
+                                "period_id": cols["period_id"][r], "province_id": m_prov[first],
+                                "group": cols["group"][r], "n": size, "k": k, "own": own[first]})
+            agg = agg.loc[(agg["k"] >= 2) & (agg["k"] >= 0.5 * agg["n"])]
+            if len(agg):
+                msg = (agg["k"].astype(int).astype(str) + " of " + agg["n"].astype(str) + " units print "
+                       + agg["group"] + " " + _fmt(agg["own"]).to_numpy() + ", the province's own value: inherited "
+                       "from the province, it says nothing about the units (left out of recommendations, "
+                       "rankings and correlations)")
+                out.append(_findings("inherited", unit_id=agg["province_id"].to_numpy(), period_id=agg["period_id"].to_numpy(),
+                                     source_id=agg["source_id"].to_numpy(), section=agg["section"].to_numpy(),
+                                     published=agg["own"].to_numpy(), expected=agg["own"].to_numpy(), tolerance=0.0,
+                                     severity="info", message=msg.to_numpy(), order=0.0))
     # placeholder runs: most units of one table at exactly one value (neither 0 nor the maximum)
-    runs = s.loc[s["level"] != "country"]
+    runs = np.flatnonzero((level_s != "country").to_numpy() & present["source_id"] & present["section"]
+                          & present["period_id"] & present["group"])
     if len(runs):
-        cnt = (runs.groupby(["source_id", "section", "period_id", "group", "value"], sort=False).size()
-               .rename("k").reset_index())
-        tot = runs.groupby(["source_id", "section", "period_id", "group"], sort=False).size().rename("n").reset_index()
-        cnt = cnt.merge(tot, on=["source_id", "section", "period_id", "group"])
+        table = combine(codes["source_id"][runs], codes["section"][runs], codes["period_id"][runs],
+                        codes["group"][runs])
+        g, first, k = _first_groups(combine(table, pd.factorize(value[runs])[0].astype(np.int64)))
+        tg, _, tn = _first_groups(table)
+        r = runs[first]
+        cnt = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
+                            "period_id": cols["period_id"][r], "group": cols["group"][r], "value": value[r],
+                            "k": k, "n": tn[tg[first]]})
         top = cnt["group"].map(maxima).astype(float)
         hit = cnt.loc[(cnt["n"] >= PLACEHOLDER_MIN_UNITS) & (cnt["k"] >= PLACEHOLDER_MIN_SHARE * cnt["n"])
                       & (cnt["value"] > _EPS) & (cnt["value"] < top - _EPS) & (cnt["group"] != "CKMB")]
@@ -1156,8 +1205,11 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
                                  published=hit["k"].to_numpy(), expected=hit["n"].to_numpy(), tolerance=0.0,
                                  severity="warning", message=msg.to_numpy(), order=0.0))
     # temporary denominators marked by the portal
-    note = ind["note"].astype(object).where(ind["note"].notna(), "").astype(str)
-    temp = ind.loc[note.str.contains("TEMP_NATIONAL_REPORT_DENOMINATOR", regex=False)]
+    notes = ind["note"]
+    marked = np.fromiter((ok and "TEMP_NATIONAL_REPORT_DENOMINATOR" in str(t)
+                          for ok, t in zip(notes.notna().to_numpy().tolist(), notes.to_numpy(dtype=object).tolist())),
+                         dtype=bool, count=len(ind))
+    temp = ind.loc[marked]
     if len(temp):
         agg = (temp.groupby(["source_id", "period_id", "indicator"], sort=False)
                .agg(n=("unit_id", "nunique"), section=("section", "first")).reset_index())
