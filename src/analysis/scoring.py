@@ -1160,19 +1160,27 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         wide = _indicator_wide(subset, by, sch)
         if wide.empty:
             continue
-        result = recompute_wide(wide.reset_index(drop=True), sch, explain=explain)
+        # recompute_wide's arrays, stacked group after group: the rows with a rate of each group
+        arrays = _recompute_arrays(wide.reset_index(drop=True), sch, 2, explain)
+        taken = [(group, a, np.flatnonzero(a["any_rate"])) for group, a in arrays.items()]
+        taken = [(group, a, rows) for group, a, rows in taken if rows.size]
+        if not taken:
+            continue
         keys = wide.index.to_frame(index=False)
-        for group, res in result.items():
-            res = res.loc[res["any_rate"]]
-            if res.empty:
-                continue
-            block = keys.loc[res.index].reset_index(drop=True)
-            block["group"] = group
-            part = pd.concat([block, res.drop(columns="any_rate").reset_index(drop=True)], axis=1)
-            part["max_points"] = sch.max_points(group)
-            part["status"] = np.where(part["complete"], "complete", "partial")
-            part["scheme_version"] = sch.version
-            frames.append(part)
+        part = keys.iloc[np.concatenate([rows for _, _, rows in taken])].reset_index(drop=True)
+        part["group"] = np.concatenate([np.full(rows.size, group, dtype=object) for group, _, rows in taken])
+
+        def stack(name):
+            return np.concatenate([a[name][rows] if a[name] is not None else np.full(rows.size, "", dtype=object)
+                                   for _, a, rows in taken])
+
+        for name in ("recomputed", "lower", "upper", "complete", "missing", "used", "tolerance", "rule_status"):
+            part[name] = stack(name)
+        part["max_points"] = np.concatenate([np.full(rows.size, sch.max_points(group), dtype=float)
+                                             for group, _, rows in taken])
+        part["status"] = np.where(part["complete"], "complete", "partial")
+        part["scheme_version"] = sch.version
+        frames.append(part)
     columns = by + list(RECOMPUTE_COLUMNS)
     out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     if scores is not None:
