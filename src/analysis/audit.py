@@ -746,6 +746,32 @@ def _ancestors(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["unit_id", "ancestor_id"])
 
 
+def _first_of_key(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """True for the first row of each key (missing values equal each other): what
+    ``drop_duplicates(subset=columns, keep="first")`` keeps, on integer codes of the columns."""
+    code = _combine_codes([df[c] for c in columns], len(df))
+    keep = np.zeros(len(df), dtype=bool)
+    keep[np.unique(code, return_index=True)[1]] = True
+    return keep
+
+
+def _group_agg(df: pd.DataFrame, key: list[str], **aggs) -> pd.DataFrame:
+    """``df.groupby(key, sort=False).agg(**aggs).reset_index()``, grouped on one integer code of
+    the key columns (coded once each) instead of the columns themselves: the same groups, in
+    the same order, with the same aggregations; rows with a missing key part are left out."""
+    valid = df[key].notna().all(axis=1).to_numpy()
+    rows = df if valid.all() else df.loc[valid]
+    code = _combine_codes([rows[c] for c in key], len(rows))
+    group, uniques = pd.factorize(code)            # in order of first appearance
+    g = rows.groupby(group, sort=True)                 # group numbers are that order
+    out = pd.DataFrame({name: (g.size() if func == "size" else getattr(g[column], func)()).to_numpy()
+                        for name, (column, func) in aggs.items()})
+    first = np.full(len(uniques), len(rows), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(rows)))
+    keys = rows[key].iloc[first].reset_index(drop=True)
+    return pd.concat([keys, out.reset_index(drop=True)], axis=1)
+
+
 def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
     catalog = indicator_catalog()
     sets = catalog["share_set"].replace("", np.nan).dropna()
@@ -757,10 +783,10 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
     key = ["source_id", "unit_id", "period_id", "category_k", "share_set"]
     pct["share_set"] = pct["indicator"].map(sets)
     pct["category_k"] = pct["category"].fillna("")
-    pct = pct.drop_duplicates(subset=["source_id", "unit_id", "period_id", "category_k", "indicator"], keep="first")
+    pct = pct.loc[_first_of_key(pct, ["source_id", "unit_id", "period_id", "category_k", "indicator"])]
     pct["h"] = half_unit(pct["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
-    agg = pct.groupby(key, sort=False).agg(total=("value", "sum"), m=("indicator", "size"), tol=("h", "sum"),
-                                           section=("section", "first"), order=("_order", "min")).reset_index()
+    agg = _group_agg(pct, key, total=("value", "sum"), m=("indicator", "size"), tol=("h", "sum"),
+                     section=("section", "first"), order=("_order", "min"))
     agg["M"] = agg["share_set"].map(size)
     full = agg["m"] == agg["M"]
     bad = (agg["m"] >= 2) & ((full & ((agg["total"] - 100).abs() > agg["tol"] + _EPS))
