@@ -16,6 +16,7 @@ import subprocess
 from functools import cached_property, lru_cache, wraps
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import content as c
@@ -742,9 +743,15 @@ class ProvinceReport(_Base):
         return out
 
     # --- 4. indicators -------------------------------------------------------------------
+    @cached_property
+    def _own_period_indicators(self) -> pd.DataFrame:
+        """The indicators of the province's units for the report's period, without categories."""
+        i = self._indicators
+        return i.loc[(i["period_id"] == self.period) & i["category"].isna()]
+
     def indicator_tables(self) -> dict[str, pd.DataFrame]:
         """Per-unit tables for overdue dossiers, on-time, online submission and payment, e-certification."""
-        ind = self._indicators.loc[(self._indicators["period_id"] == self.period) & self._indicators["category"].isna()]
+        ind = self._own_period_indicators
         out = {}
         for code in PER_UNIT_INDICATORS:
             rows = ind.loc[(ind["indicator"] == code) & (ind["unit_id"] != self.province)]
@@ -919,11 +926,23 @@ class ProvinceReport(_Base):
         return out
 
     # --- 7. recommendations --------------------------------------------------------------
+    @cached_property
+    def _period_scores(self) -> pd.DataFrame:
+        """The scores of the province's units for the report's period."""
+        return self._scores.loc[self._scores["period_id"] == self.period]
+
+    @cached_property
+    def _province_values(self) -> dict[str, float]:
+        """The province's own value of each group for the period (its first row with a value)."""
+        s = self._period_scores
+        own = s.loc[(s["unit_id"] == self.province) & s["value"].notna()]
+        out: dict = {}
+        for group, value in zip(own["group"].to_numpy(dtype=object).tolist(), own["value"].to_numpy(dtype=float).tolist()):
+            out.setdefault(group, value)
+        return out
+
     def _province_value(self, group: str) -> float | None:
-        s = self._scores
-        own = s.loc[(s["unit_id"] == self.province) & (s["group"] == group) & (s["period_id"] == self.period)
-                    & s["value"].notna(), "value"]
-        return float(own.iloc[0]) if len(own) else None
+        return self._province_values.get(group)
 
     @cached_property
     def _portal_sources(self) -> set[str]:
@@ -933,47 +952,57 @@ class ProvinceReport(_Base):
     def _inherited(self, unit_ids, group: str) -> set[str]:
         """Units whose value of ``group`` is the province's own, inherited through the portal
         (``groups.csv`` column ``inherited_from``): such a value says nothing about the unit."""
-        if groups().at[group, "inherited_from"] != "province":
-            return set()
-        own = self._province_value(group)
-        if own is None:
-            return set()
-        s = self._scores
-        rows = s.loc[s["unit_id"].isin(set(unit_ids)) & (s["group"] == group) & (s["period_id"] == self.period)]
-        portal = rows["source_id"].isin(self._portal_sources)
-        same = (rows["value"] - own).abs() < 5e-3
-        return set(rows.loc[portal & same, "unit_id"])
+        return self._inheriting(group) & set(unit_ids)
+
+    def _inheriting(self, group: str) -> set[str]:
+        """:meth:`_inherited` for every unit of the province (computed once per group)."""
+        done = self.__dict__.setdefault("_inheriting_done", {})
+        if group not in done:
+            own = self._province_value(group)
+            if groups().at[group, "inherited_from"] != "province" or own is None:
+                done[group] = set()
+            else:
+                s = self._period_scores
+                rows = s.loc[s["group"] == group]
+                portal = rows["source_id"].isin(self._portal_sources)
+                same = (rows["value"] - own).abs() < 5e-3
+                done[group] = set(rows.loc[portal & same, "unit_id"].to_numpy().tolist())
+        return done[group]
 
     def recommendation_table(self) -> pd.DataFrame:
         """Ranked recommendations: one row per rule and block, the units below its threshold
         (lowest first), with the values; none built on a value the unit inherits."""
         rules = recommendation_rules()
         g = groups()
+        order = group_order()
         rows = []
         inherited_rows = []
+        # each block's units, names and group values as plain lists and arrays, read once
+        blocks = [(table["unit_id"].to_numpy(dtype=object).tolist(), table["unit"].to_numpy(dtype=object).tolist(),
+                   {code: table[code].to_numpy(dtype=float) for code in order if code in table})
+                  for table in self._unit_tables.values()]
         for rule, r in rules.iterrows():
             if r["kind"] == "group":
-                for key, table in self._unit_tables.items():
-                    for code in group_order():
-                        if code not in table:
-                            continue
+                for ids, names, values in blocks:
+                    for code, vals in values.items():
                         maximum = g.at[code, "max_points"]
-                        low = table.loc[table[code] < r["threshold"] * maximum]
-                        skip = self._inherited(low["unit_id"], code)
+                        with np.errstate(invalid="ignore"):
+                            low = np.flatnonzero(vals < r["threshold"] * maximum).tolist()
+                        skip = self._inherited([ids[i] for i in low], code)
                         if skip:
                             inherited_rows.append({"group": code, "units": len(skip),
                                                    "value": self._province_value(code)})
-                        low = low.loc[~low["unit_id"].isin(skip)].sort_values([code, "unit"], kind="stable")
+                        # lowest value first, then by name; ties keep the table's order
+                        low = sorted((i for i in low if ids[i] not in skip), key=lambda i: (vals[i], names[i]))
                         if len(low):
                             rows.append({"priority": r["priority"], "rule": rule, "target": code,
                                          "threshold": r["threshold"], "units": len(low),
-                                         "unit_names": tuple(low["unit"]), "values": tuple(low[code]),
-                                         "maximum": maximum, "unit_ids": tuple(low["unit_id"])})
+                                         "unit_names": tuple(names[i] for i in low),
+                                         "values": tuple(vals[low].tolist()),
+                                         "maximum": maximum, "unit_ids": tuple(ids[i] for i in low)})
                 continue
-            ind = self._indicators.loc[(self._indicators["period_id"] == self.period)
-                                       & self._indicators["category"].isna()
-                                       & (self._indicators["unit_id"] != self.province)
-                                       & (self._indicators["indicator"] == r["target"])]
+            ind = self._own_period_indicators
+            ind = ind.loc[(ind["unit_id"] != self.province) & (ind["indicator"] == r["target"])]
             if len(ind):
                 ind = ind.loc[self._units.loc[ind["unit_id"], "level"].to_numpy() == "commune"]
             if ind.empty:
