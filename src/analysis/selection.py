@@ -132,8 +132,9 @@ def _source_facts(sources: pd.DataFrame) -> dict:
     if as_of is not None and as_of.index.is_unique:
         stamps = pd.to_datetime(as_of).to_numpy(dtype="datetime64[ns]").view(np.int64)
         as_of_ns = dict(zip(as_of.index.tolist(), stamps.tolist()))
-    facts = {"kind": {sid: str(kind) for sid, kind in zip(sources["source_id"], sources["kind"])},
-             "layout": {sid: str(lay) for sid, lay in zip(layout.index, layout.to_numpy())},
+    sids = sources["source_id"].to_numpy(dtype=object).tolist()
+    facts = {"kind": {sid: str(kind) for sid, kind in zip(sids, sources["kind"].to_numpy(dtype=object).tolist())},
+             "layout": {sid: str(lay) for sid, lay in zip(layout.index.tolist(), layout.to_numpy().tolist())},
              "as_of": as_of, "as_of_ns": as_of_ns, "lines": {}}
     _SOURCE_FACTS.insert(0, (sources, fingerprint, facts))
     del _SOURCE_FACTS[4:]

@@ -91,7 +91,6 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
     (17, 20.7)
     """
     units = list(units)
-    out = pd.DataFrame(index=pd.Index(units, name="unit_id"))
     # One selection per table and measure for all its codes: the rule chooses per unit and code
     # (what unit_values does code by code), so the values are the same.
     batches: dict = {}
@@ -99,20 +98,27 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
         measure = spec[2] if len(spec) > 2 else "percent"
         batches.setdefault((spec[0], measure), []).append((name, spec[1]))
     chosen = {}
+    wanted = set(units)
     for (table, measure), items in batches.items():
         df = ds.scores if table == "scores" else ds.indicators
         field = "group" if table == "scores" else "indicator"
-        mask = df[field].isin({code for _, code in items}) & (df["period_id"] == period) & df["value"].notna()
+        df = df.loc[df["period_id"] == period]   # the period first: the other tests run on its rows only
+        mask = df[field].isin({code for _, code in items}) & df["value"].notna()
         if table == "indicators":
             mask &= (df["measure"] == measure) & df["category"].isna()
-        mask &= df["unit_id"].isin(set(units))
+        mask &= df["unit_id"].isin(wanted)
         cols = [field, "unit_id", "value", "source_id", "section"] + (["decimals"] if "decimals" in df.columns else [])
         best = preferred(ds, table, df.loc[mask, cols], key=[field, "unit_id"])
+        by_code: dict = {}   # code -> {unit: value}; one row per code and unit (the rule's choice)
+        for code, unit, value in zip(best[field].to_numpy(dtype=object).tolist(),
+                                     best["unit_id"].to_numpy(dtype=object).tolist(),
+                                     best["value"].to_numpy(dtype=float).tolist()):
+            by_code.setdefault(code, {})[unit] = value
         for name, code in items:
-            chosen[name] = best.loc[best[field] == code].set_index("unit_id")["value"]
-    for name in specs:
-        out[name] = chosen[name].reindex(out.index).astype(float)
-    return out
+            chosen[name] = by_code.get(code, {})
+    nan = float("nan")
+    return pd.DataFrame({name: np.array([chosen[name].get(u, nan) for u in units], dtype=float) for name in specs},
+                        index=pd.Index(units, name="unit_id"))
 
 
 def report_periods(ds, province: str | None = None) -> pd.DataFrame:
