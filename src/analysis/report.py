@@ -643,7 +643,7 @@ class ProvinceReport(_Base):
         """:meth:`unit_tables`, computed once (the units section and the recommendations read it)."""
         from .scoring import band_of
 
-        sc = self._scores.loc[self._scores["period_id"] == self.period]
+        sc = self._period_scores
         out = {}
         units = area_units(self.ds, self.province)
         level = units.set_index("unit_id")["level"]
@@ -652,26 +652,40 @@ class ProvinceReport(_Base):
         parents = units.set_index("unit_id")["parent_id"]
         blocks = tot_all.assign(parent=tot_all["unit_id"].map(parents), level=tot_all["unit_id"].map(level))
         order = list(group_order())
+        # the previous period's total of each unit (its first row with a value), for the computed change
+        prev = parse_period(self.period).previous()
+        prev_tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == prev)]
+        prev_value: dict = {}
+        for unit, value in zip(prev_tot["unit_id"].to_numpy(dtype=object).tolist(),
+                               prev_tot["value"].to_numpy(dtype=float).tolist()):
+            if value == value:
+                prev_value.setdefault(unit, value)
+        # the other groups of the period's units, one row per unit and group (the preference rule)
+        others = sc.loc[sc["unit_id"].isin(set(blocks["unit_id"].to_numpy().tolist())) & (sc["group"] != "TOTAL")]
         for (parent, lvl), tot in blocks.groupby(["parent", "level"], sort=False):
             tot = tot.loc[tot["section"] == _largest_section(tot)]
             tot = preferred(self.ds, "scores", tot)   # one row per unit: the source preference rule
             key = parent if lvl == "commune" else f"{parent}#department"
+            ids = tot["unit_id"].to_numpy(dtype=object).tolist()
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
             table["band_calc"] = band_of(table["total"], self.scheme).to_numpy()
-            grp = preferred(self.ds, "scores",
-                            sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")])
+            grp = preferred(self.ds, "scores", others.loc[others["unit_id"].isin(set(ids))])
             if len(grp):
-                wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
-                table = table.merge(wide[[g for g in order if g in wide]], left_on="unit_id", right_index=True,
-                                    how="left")
-            prev = parse_period(self.period).previous()
-            prev_tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == prev)]
+                # each group's value per unit (what a pivot of the chosen rows gives), in report order
+                wide: dict = {}
+                for unit, group, value in zip(grp["unit_id"].to_numpy(dtype=object).tolist(),
+                                              grp["group"].to_numpy(dtype=object).tolist(),
+                                              grp["value"].to_numpy(dtype=float).tolist()):
+                    wide.setdefault(group, {}).setdefault(unit, value)
+                nan = float("nan")
+                for g in order:
+                    if g in wide:
+                        table[g] = np.array([wide[g].get(u, nan) for u in ids], dtype=float)
             if len(prev_tot):
-                p = prev_tot.groupby("unit_id")["value"].first()
-                table["change_calc"] = table["total"] - table["unit_id"].map(p)
-            table.insert(1, "unit", [self._table_name(u) for u in table["unit_id"]])
+                table["change_calc"] = table["total"] - np.array([prev_value.get(u, np.nan) for u in ids], dtype=float)
+            table.insert(1, "unit", [self._table_name(u) for u in ids])
             out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)
         return out
 
