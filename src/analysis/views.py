@@ -59,7 +59,8 @@ def unit_values(ds, *, table: str, code: str, period: str, measure: str = "perce
     """
     df = ds.scores if table == "scores" else ds.indicators
     field = "group" if table == "scores" else "indicator"
-    mask = (df[field] == code) & (df["period_id"] == period) & df[column].notna()
+    df = df.loc[df["period_id"] == period]   # the period first: the other tests run on its rows only
+    mask = (df[field] == code) & df[column].notna()
     if table == "indicators":
         mask &= df["measure"] == measure
         mask &= df["category"].isna()
@@ -185,7 +186,8 @@ def headline_record(ds, unit: str, period: str) -> dict:
     from .selection import preferred_fields
 
     s = ds.scores
-    rows = s.loc[(s["unit_id"] == unit) & (s["period_id"] == period) & (s["group"] == "TOTAL")]
+    s = s.loc[s["period_id"] == period]
+    rows = s.loc[(s["unit_id"] == unit) & (s["group"] == "TOTAL")]
     got = preferred_fields(ds, rows, fields=("value", "rank", "change", "band"))
     out: dict = {}
     for field, name in (("value", "total"), ("rank", "rank"), ("change", "change"), ("band", "band")):
@@ -219,7 +221,8 @@ def national_average(ds, period: str) -> pd.Series:
 
     prov = set(ds.units.loc[ds.units["level"] == "province", "unit_id"])
     s = ds.scores
-    rows = s.loc[(s["period_id"] == period) & s["unit_id"].isin(prov)]
+    s = s.loc[s["period_id"] == period]
+    rows = s.loc[s["unit_id"].isin(prov)]
     best = preferred(ds, "scores", rows)
     # a national average needs every province: a complete ranked list (34 of 34), not the few
     # provinces that some reports happen to cover
@@ -230,8 +233,7 @@ def national_average(ds, period: str) -> pd.Series:
         return pd.Series(dtype=float)
     out = best.groupby("group")["value"].mean()
     country = set(ds.units.loc[ds.units["level"] == "country", "unit_id"])
-    own = preferred(ds, "scores", s.loc[(s["period_id"] == period) & s["unit_id"].isin(country)
-                                        & (s["group"] == "TOTAL")])
+    own = preferred(ds, "scores", s.loc[s["unit_id"].isin(country) & (s["group"] == "TOTAL")])
     if len(own):
         out["TOTAL"] = float(own["value"].iloc[0])
     return out
@@ -251,7 +253,8 @@ def group_table(ds, unit: str, period: str) -> pd.DataFrame:
     from .selection import preferred
 
     s = ds.scores
-    rows = s.loc[(s["unit_id"] == unit) & (s["period_id"] == period) & (s["group"] != "TOTAL")]
+    s = s.loc[s["period_id"] == period]
+    rows = s.loc[(s["unit_id"] == unit) & (s["group"] != "TOTAL")]
     best = preferred(ds, "scores", rows)
     g = groups()
     nat = national_average(ds, period)
@@ -285,7 +288,8 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
     from .selection import preferred
 
     ind = ds.indicators
-    rows = ind.loc[(ind["unit_id"] == unit) & (ind["period_id"] == period) & ind["category"].isna()]
+    ind = ind.loc[ind["period_id"] == period]
+    rows = ind.loc[(ind["unit_id"] == unit) & ind["category"].isna()]
     cols = ["indicator", "group", "numerator", "denominator", "rate", "points", "max_points",
             "missing_reason", "missing_kind", "missing_case", "quality", "source_id"]
     if rows.empty:
