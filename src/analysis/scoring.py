@@ -1219,20 +1219,28 @@ def to_sheet(scores: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.Data
     g_codes, g_names = pd.factorize(scores["group"])
     reverse = np.arange(len(scores))[::-1]   # assigning in reverse order lets the first row win
     numeric = {"value", "decimals", "max_stated", "rank", "rank_of", "change"}
+    columns: dict = {}   # built apart, then added at once (the same columns, in the same order)
+    g_rev = g_codes[reverse]
     for attr in attrs:
         values = as_float(scores[attr]) if attr in numeric else scores[attr].astype(object).to_numpy()
-        present = pd.notna(values)
+        present = pd.notna(values)[reverse]
         for j, group in enumerate(g_names):
-            rows = reverse[(g_codes[reverse] == j) & present[reverse]]
+            rows = reverse[(g_rev == j) & present]
             if not rows.size:
                 continue
             column = np.full(n_keys, np.nan) if attr in numeric else np.full(n_keys, None, dtype=object)
             column[codes[rows]] = values[rows]
-            sheet[group if attr == "value" else f"{group}_{attr}"] = column
+            columns[group if attr == "value" else f"{group}_{attr}"] = column
     if units is not None:
         info = units.set_index("unit_id")
+        at = info.index.get_indexer(sheet["unit_id"])   # unit ids are unique (as Series.map needs)
         for c in ("level", "parent_id", "province_id"):
-            sheet[c] = sheet["unit_id"].map(info[c]).to_numpy()
+            columns[c] = np.where(at >= 0, info[c].to_numpy(dtype=object)[at], np.nan)
+    clash = [c for c in columns if c in sheet.columns]
+    for c in clash:   # a column the key already has is replaced in place
+        sheet[c] = columns.pop(c)
+    if columns:
+        sheet = pd.concat([sheet, pd.DataFrame(columns, index=sheet.index)], axis=1)
     return sheet
 
 
