@@ -746,6 +746,17 @@ def _ancestors(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["unit_id", "ancestor_id"])
 
 
+def _codes_of(column: pd.Series):
+    """``is_(value)``: a boolean array, True where ``column == value`` (the column coded once)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    position = {v: i for i, v in enumerate(uniques.tolist())}
+
+    def is_(value) -> np.ndarray:
+        return codes == position.get(value, -2)
+
+    return is_
+
+
 def _first_of_key(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """True for the first row of each key (missing values equal each other): what
     ``drop_duplicates(subset=columns, keep="first")`` keeps, on integer codes of the columns."""
@@ -758,25 +769,72 @@ def _first_of_key(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
 def _group_agg(df: pd.DataFrame, key: list[str], **aggs) -> pd.DataFrame:
     """``df.groupby(key, sort=False).agg(**aggs).reset_index()``, grouped on one integer code of
     the key columns (coded once each) instead of the columns themselves: the same groups, in
-    the same order, with the same aggregations; rows with a missing key part are left out."""
+    the same order, with the same aggregations (``sum`` of floats, ``size``, ``first``, ``min``;
+    a sum adds a group's values in row order with pandas' compensated summation, so it is the
+    same number); rows with a missing key part are left out."""
     valid = df[key].notna().all(axis=1).to_numpy()
     rows = df if valid.all() else df.loc[valid]
     code = _combine_codes([rows[c] for c in key], len(rows))
     group, uniques = pd.factorize(code)            # in order of first appearance
-    g = rows.groupby(group, sort=True)                 # group numbers are that order
-    out = pd.DataFrame({name: (g.size() if func == "size" else getattr(g[column], func)()).to_numpy()
-                        for name, (column, func) in aggs.items()})
-    first = np.full(len(uniques), len(rows), dtype=np.int64)
-    np.minimum.at(first, group, np.arange(len(rows)))
-    keys = rows[key].iloc[first].reset_index(drop=True)
-    return pd.concat([keys, out.reset_index(drop=True)], axis=1)
+    n = len(uniques)
+    by = np.argsort(group, kind="stable")          # each group's rows together, in row order
+    starts = np.flatnonzero(np.r_[True, np.diff(group[by]) != 0]) if len(by) else np.zeros(0, dtype=np.int64)
+    first = by[starts]
+    out = {}
+    for name, (column, func) in aggs.items():
+        if func == "size":
+            out[name] = np.bincount(group, minlength=n).astype(np.int64)
+        elif func == "sum" and rows[column].dtype == np.float64:
+            out[name] = _kahan_sums(group, by, starts, rows[column].to_numpy(), n)
+        elif func == "first":   # the first value present of each group
+            values = rows[column]
+            have = values.notna().to_numpy()
+            at = np.full(n, len(rows), dtype=np.int64)
+            np.minimum.at(at, group[have], np.flatnonzero(have))
+            taken = values.to_numpy(dtype=object)[np.minimum(at, max(len(rows) - 1, 0))]
+            out[name] = np.where(at < len(rows), taken, np.nan) if n else taken
+        elif func == "min" and rows[column].dtype == np.float64:
+            v = rows[column].to_numpy()
+            low = np.full(n, np.inf)
+            np.fmin.at(low, group, v)
+            seen = np.zeros(n, dtype=bool)
+            seen[group[~np.isnan(v)]] = True
+            out[name] = np.where(seen, low, np.nan)
+        else:
+            g = rows.groupby(group, sort=True)
+            out[name] = (g.size() if func == "size" else getattr(g[column], func)()).to_numpy()
+    keys = rows[key].iloc[first[np.argsort(group[first])]] if n else rows[key].iloc[[]]
+    return pd.concat([keys.reset_index(drop=True), pd.DataFrame(out)], axis=1)
+
+
+def _kahan_sums(group: np.ndarray, by: np.ndarray, starts: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per group, the sum of its values (NaN skipped) in row order with the compensated
+    summation of pandas' grouped sum, step for step: the same floating-point result."""
+    sums, comp = np.zeros(n), np.zeros(n)
+    if not len(by):
+        return sums
+    rank = np.arange(len(by)) - np.repeat(starts, np.diff(np.r_[starts, len(by)]))
+    for j in range(int(rank.max()) + 1):   # the j-th row of every group at once
+        rows = by[rank == j]
+        v = values[rows]
+        ok = ~np.isnan(v)
+        g, v = group[rows][ok], v[ok]
+        y = v - comp[g]
+        t = sums[g] + y
+        c = t - sums[g] - y
+        c[c != c] = 0.0   # inf - inf
+        comp[g] = c
+        sums[g] = t
+    return sums
 
 
 def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
     catalog = indicator_catalog()
     sets = catalog["share_set"].replace("", np.nan).dropna()
     size = sets.value_counts()
-    pct = ind.loc[(ind["measure"] == "percent") & ind["indicator"].isin(sets.index)].copy()
+    measure = _codes_of(ind["measure"])
+    in_sets = ind["indicator"].isin(sets.index).to_numpy()
+    pct = ind.loc[measure("percent") & in_sets].copy()
     out = []
     if pct.empty:
         return out
@@ -807,7 +865,8 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
                              severity="error", message=msg, order=a["order"].to_numpy()))
     # shares vs the counts printed beside them: count / (sum of the set's counts), when the
     # printed shares show that the counts present are the whole set
-    cnt = ind.loc[(ind["measure"] == "count") & ind["indicator"].isin(sets.index)].copy()
+    is_count = measure("count")
+    cnt = ind.loc[is_count & in_sets].copy()
     if len(cnt):
         cnt["share_set"] = cnt["indicator"].map(sets)
         cnt["category_k"] = cnt["category"].fillna("")
@@ -831,9 +890,9 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
                                  published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad].to_numpy(),
                                  severity="error", message=msg, order=b["_order"].to_numpy()))
     # a count printed over its denominator beside a share of the same indicator
-    frac = ind.loc[(ind["measure"] == "count") & ind["denominator"].notna() & (ind["denominator"] > 0)]
+    frac = ind.loc[is_count & (ind["denominator"].notna() & (ind["denominator"] > 0)).to_numpy()]
     if len(frac):
-        p2 = ind.loc[ind["measure"] == "percent"].drop_duplicates(
+        p2 = ind.loc[measure("percent")].drop_duplicates(
             subset=["source_id", "unit_id", "period_id", "indicator", "category"], keep="first")
         m = frac.merge(p2[["source_id", "unit_id", "period_id", "indicator", "category", "value", "decimals", "section", "_order"]],
                        on=["source_id", "unit_id", "period_id", "indicator", "category"], suffixes=("_c", ""))
