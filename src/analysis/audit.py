@@ -1104,9 +1104,15 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     row_version, schemes = _schemes_for(sheet["period_id"], scheme)
     md = _missing_decimals(schemes)
     # order findings as the report reads: by source, then where the figure first appears
-    src_order = {s: i for i, s in enumerate(pd.unique(pd.concat([scores["source_id"], ind["source_id"]])))}
-    sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
-    sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
+    if any(t[c].hasnans for t in (scores, ind) for c in ("source_id", "section")):
+        src_order = {s: i for i, s in enumerate(pd.unique(pd.concat([scores["source_id"], ind["source_id"]])))}
+        sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
+        sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
+    else:   # the same orders, from plain lists (no value is missing)
+        src = scores["source_id"].to_numpy(dtype=object).tolist() + ind["source_id"].to_numpy(dtype=object).tolist()
+        sec = scores["section"].to_numpy(dtype=object).tolist() + ind["section"].to_numpy(dtype=object).tolist()
+        src_order = {s: i for i, s in enumerate(dict.fromkeys(src))}
+        sec_rank = {k: i for i, k in enumerate(dict.fromkeys(zip(src, sec)))}
     findings = audit_sheet(sheet, scheme=scheme, periods=dataset.periods)
     ind = ind.assign(_order=0.0)
     parts = [findings.assign(_order=0.0)]
@@ -1114,9 +1120,10 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
     portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
     metric_sums = _metric_point_sums(ind, scores, portal)
-    if len(rec) and len(_recompute_findings(rec, md)):
+    disagree = _recompute_findings(rec, md) if len(rec) else None
+    if disagree is not None and len(disagree):
         # explain (rates used, sub-indicators missing) only the recomputations that disagree
-        keys = _recompute_findings(rec, md)[by].drop_duplicates()
+        keys = disagree[by].drop_duplicates()
         detail = recompute_group_points(ind.merge(keys, on=by), scheme, scores=scores.merge(keys, on=by))
         found = _recompute_findings(detail.assign(_order=0.0), md)
         parts.append(_explained_by_metric_sums(found, metric_sums))
