@@ -927,7 +927,9 @@ def _check_indicator_cross_section(ind: pd.DataFrame, own_part: np.ndarray, md: 
     key = ["source_id", "unit_id", "period_id", "indicator", "measure", "category_k", "block_k"]
     df = ind.loc[~own_part].copy()
     df["category_k"], df["block_k"] = df["category"].fillna(""), df["block"].fillna("")
-    dup = df.duplicated(subset=key, keep=False)
+    # rows whose key another row shares (missing values equal each other), on integer codes
+    group = pd.factorize(_combine_codes([df[c] for c in key], len(df)))[0]
+    dup = np.bincount(group, minlength=1)[group] > 1 if len(df) else np.zeros(0, dtype=bool)
     df = df.loc[dup]
     if df.empty:
         return []
