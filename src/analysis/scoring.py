@@ -1187,10 +1187,34 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         _require(scores, by + ["group", "value", "section"], "recompute_group_points (scores)")
         pub = scores.loc[scores["value"].notna(), by + ["group", "section", "value", "decimals"]].rename(
             columns={"value": "published", "decimals": "published_decimals"})
-        out = out.merge(pub, on=by + ["group"], how="left")
+        out = _left_join(out, pub, by + ["group"])
         out["difference"] = out["published"] - out["recomputed"]
         out["comparable"] = out["complete"] & out["published"].notna()
     return out
+
+
+def _left_join(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on, how="left")`` on integer codes of the key columns: each left
+    row in order, with its matching right rows in their order (missing keys match each other),
+    or missing values when none matches; a fresh RangeIndex."""
+    if left.empty or right.empty or any(c in left.columns for c in right.columns if c not in on):
+        return left.merge(right, on=on, how="left")
+    n = len(left)
+    code = _combine_codes([pd.Series(np.concatenate([left[c].to_numpy(dtype=object), right[c].to_numpy(dtype=object)]))
+                           for c in on], n + len(right))
+    lk, rk = code[:n], code[n:]
+    order = np.argsort(rk, kind="stable")
+    sk = rk[order]
+    lo, hi = np.searchsorted(sk, lk, "left"), np.searchsorted(sk, lk, "right")
+    count = hi - lo
+    rows = np.maximum(count, 1)                    # an unmatched left row stays, once
+    left_at = np.repeat(np.arange(n), rows)
+    offset = np.arange(len(left_at)) - np.repeat(np.cumsum(rows) - rows, rows)
+    matched = np.repeat(count, rows) > 0
+    right_at = np.where(matched, order[np.minimum(np.repeat(lo, rows) + offset, len(order) - 1)], -1)
+    out = left.iloc[left_at].reset_index(drop=True)
+    extra = {c: right[c].array.take(right_at, allow_fill=True) for c in right.columns if c not in on}
+    return pd.concat([out, pd.DataFrame(extra)], axis=1)
 
 
 def to_sheet(scores: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.DataFrame:
