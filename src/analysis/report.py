@@ -203,11 +203,13 @@ class _Base:
 
     @cached_property
     def _names(self) -> dict[str, str]:
-        return dict(zip(self.ds.units["unit_id"], self.ds.units["name"]))
+        return dict(zip(self.ds.units["unit_id"].to_numpy(dtype=object).tolist(),
+                        self.ds.units["name"].to_numpy(dtype=object).tolist()))
 
     @cached_property
     def _levels(self) -> dict[str, str]:
-        return dict(zip(self.ds.units["unit_id"], self.ds.units["level"]))
+        return dict(zip(self.ds.units["unit_id"].to_numpy(dtype=object).tolist(),
+                        self.ds.units["level"].to_numpy(dtype=object).tolist()))
 
     def _periods_so_far(self, period_ids) -> set[str]:
         """The ids among ``period_ids`` of the periods that end on or before the report's: a
@@ -235,7 +237,8 @@ class _Base:
         """Each source as reports name it: its document number and issuer."""
         src = self.ds.sources
         return {sid: f"{number if isinstance(number, str) else ''} {issuer}".strip()
-                for sid, number, issuer in zip(src["source_id"], src["doc_number"], src["issuer"])}
+                for sid, number, issuer in zip(*(src[c].to_numpy(dtype=object).tolist()
+                                                 for c in ("source_id", "doc_number", "issuer")))}
 
     def _doc(self, source_id: str) -> str:
         return self._docs[source_id]
@@ -766,17 +769,19 @@ class ProvinceReport(_Base):
     def indicator_tables(self) -> dict[str, pd.DataFrame]:
         """Per-unit tables for overdue dossiers, on-time, online submission and payment, e-certification."""
         ind = self._own_period_indicators
+        ind = ind.loc[(ind["unit_id"] != self.province) & ind["indicator"].isin(PER_UNIT_INDICATORS)]
+        codes = ind["indicator"].to_numpy(dtype=object)
         out = {}
         for code in PER_UNIT_INDICATORS:
-            rows = ind.loc[(ind["indicator"] == code) & (ind["unit_id"] != self.province)]
+            rows = ind.loc[codes == code]
             if code == "on_time_rate":
-                levels_ = self._units.loc[rows["unit_id"], "level"].to_numpy() if len(rows) else []
-                rows = rows.loc[[lv == "commune" for lv in levels_]]
+                levels = self._levels   # every unit of the data has a level (KeyError otherwise, as before)
+                rows = rows.loc[[levels[u] == "commune" for u in rows["unit_id"].to_numpy(dtype=object).tolist()]]
             if len(rows) < 2:
                 continue
             rows = rows.loc[rows["section"] == _largest_section(rows)]
             table = pd.DataFrame({"unit_id": rows["unit_id"].to_numpy(),
-                                  "unit": [self._table_name(u) for u in rows["unit_id"]],
+                                  "unit": [self._table_name(u) for u in rows["unit_id"].to_numpy(dtype=object).tolist()],
                                   "value": rows["value"].to_numpy(), "denominator": rows["denominator"].to_numpy(),
                                   "measure": rows["measure"].to_numpy(), "marked": rows["marked"].to_numpy()})
             table = table.sort_values(["value", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)

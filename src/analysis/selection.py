@@ -57,9 +57,10 @@ def source_layout(sources: pd.DataFrame) -> pd.Series:
     >>> source_layout(s).tolist()
     ['unit-list', '']
     """
-    note = sources["note"].astype(object).where(sources["note"].notna(), "").astype(str)
-    layout = note.str.extract(_LAYOUT, expand=False).fillna("")
-    return pd.Series(layout.to_numpy(), index=sources["source_id"].to_numpy())
+    notes = sources["note"]
+    layout = [(m.group(1) if (m := _LAYOUT.search(str(note))) else "") if present else ""
+              for note, present in zip(notes.to_numpy(dtype=object).tolist(), notes.notna().to_numpy().tolist())]
+    return pd.Series(np.array(layout, dtype=object), index=sources["source_id"].to_numpy())
 
 
 def _match(pattern: str, value: str) -> bool:
