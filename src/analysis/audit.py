@@ -746,21 +746,105 @@ def _ancestors(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["unit_id", "ancestor_id"])
 
 
+def _codes_of(column: pd.Series):
+    """``is_(value)``: a boolean array, True where ``column == value`` (the column coded once)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+    position = {v: i for i, v in enumerate(uniques.tolist())}
+
+    def is_(value) -> np.ndarray:
+        return codes == position.get(value, -2)
+
+    return is_
+
+
+def _first_of_key(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """True for the first row of each key (missing values equal each other): what
+    ``drop_duplicates(subset=columns, keep="first")`` keeps, on integer codes of the columns."""
+    code = _combine_codes([df[c] for c in columns], len(df))
+    keep = np.zeros(len(df), dtype=bool)
+    keep[np.unique(code, return_index=True)[1]] = True
+    return keep
+
+
+def _group_agg(df: pd.DataFrame, key: list[str], **aggs) -> pd.DataFrame:
+    """``df.groupby(key, sort=False).agg(**aggs).reset_index()``, grouped on one integer code of
+    the key columns (coded once each) instead of the columns themselves: the same groups, in
+    the same order, with the same aggregations (``sum`` of floats, ``size``, ``first``, ``min``;
+    a sum adds a group's values in row order with pandas' compensated summation, so it is the
+    same number); rows with a missing key part are left out."""
+    valid = df[key].notna().all(axis=1).to_numpy()
+    rows = df if valid.all() else df.loc[valid]
+    code = _combine_codes([rows[c] for c in key], len(rows))
+    group, uniques = pd.factorize(code)            # in order of first appearance
+    n = len(uniques)
+    by = np.argsort(group, kind="stable")          # each group's rows together, in row order
+    starts = np.flatnonzero(np.r_[True, np.diff(group[by]) != 0]) if len(by) else np.zeros(0, dtype=np.int64)
+    first = by[starts]
+    out = {}
+    for name, (column, func) in aggs.items():
+        if func == "size":
+            out[name] = np.bincount(group, minlength=n).astype(np.int64)
+        elif func == "sum" and rows[column].dtype == np.float64:
+            out[name] = _kahan_sums(group, by, starts, rows[column].to_numpy(), n)
+        elif func == "first":   # the first value present of each group
+            values = rows[column]
+            have = values.notna().to_numpy()
+            at = np.full(n, len(rows), dtype=np.int64)
+            np.minimum.at(at, group[have], np.flatnonzero(have))
+            taken = values.to_numpy(dtype=object)[np.minimum(at, max(len(rows) - 1, 0))]
+            out[name] = np.where(at < len(rows), taken, np.nan) if n else taken
+        elif func == "min" and rows[column].dtype == np.float64:
+            v = rows[column].to_numpy()
+            low = np.full(n, np.inf)
+            np.fmin.at(low, group, v)
+            seen = np.zeros(n, dtype=bool)
+            seen[group[~np.isnan(v)]] = True
+            out[name] = np.where(seen, low, np.nan)
+        else:
+            g = rows.groupby(group, sort=True)
+            out[name] = (g.size() if func == "size" else getattr(g[column], func)()).to_numpy()
+    keys = rows[key].iloc[first[np.argsort(group[first])]] if n else rows[key].iloc[[]]
+    return pd.concat([keys.reset_index(drop=True), pd.DataFrame(out)], axis=1)
+
+
+def _kahan_sums(group: np.ndarray, by: np.ndarray, starts: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per group, the sum of its values (NaN skipped) in row order with the compensated
+    summation of pandas' grouped sum, step for step: the same floating-point result."""
+    sums, comp = np.zeros(n), np.zeros(n)
+    if not len(by):
+        return sums
+    rank = np.arange(len(by)) - np.repeat(starts, np.diff(np.r_[starts, len(by)]))
+    for j in range(int(rank.max()) + 1):   # the j-th row of every group at once
+        rows = by[rank == j]
+        v = values[rows]
+        ok = ~np.isnan(v)
+        g, v = group[rows][ok], v[ok]
+        y = v - comp[g]
+        t = sums[g] + y
+        c = t - sums[g] - y
+        c[c != c] = 0.0   # inf - inf
+        comp[g] = c
+        sums[g] = t
+    return sums
+
+
 def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
     catalog = indicator_catalog()
     sets = catalog["share_set"].replace("", np.nan).dropna()
     size = sets.value_counts()
-    pct = ind.loc[(ind["measure"] == "percent") & ind["indicator"].isin(sets.index)].copy()
+    measure = _codes_of(ind["measure"])
+    in_sets = ind["indicator"].isin(sets.index).to_numpy()
+    pct = ind.loc[measure("percent") & in_sets].copy()
     out = []
     if pct.empty:
         return out
     key = ["source_id", "unit_id", "period_id", "category_k", "share_set"]
     pct["share_set"] = pct["indicator"].map(sets)
     pct["category_k"] = pct["category"].fillna("")
-    pct = pct.drop_duplicates(subset=["source_id", "unit_id", "period_id", "category_k", "indicator"], keep="first")
+    pct = pct.loc[_first_of_key(pct, ["source_id", "unit_id", "period_id", "category_k", "indicator"])]
     pct["h"] = half_unit(pct["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
-    agg = pct.groupby(key, sort=False).agg(total=("value", "sum"), m=("indicator", "size"), tol=("h", "sum"),
-                                           section=("section", "first"), order=("_order", "min")).reset_index()
+    agg = _group_agg(pct, key, total=("value", "sum"), m=("indicator", "size"), tol=("h", "sum"),
+                     section=("section", "first"), order=("_order", "min"))
     agg["M"] = agg["share_set"].map(size)
     full = agg["m"] == agg["M"]
     bad = (agg["m"] >= 2) & ((full & ((agg["total"] - 100).abs() > agg["tol"] + _EPS))
@@ -781,7 +865,8 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
                              severity="error", message=msg, order=a["order"].to_numpy()))
     # shares vs the counts printed beside them: count / (sum of the set's counts), when the
     # printed shares show that the counts present are the whole set
-    cnt = ind.loc[(ind["measure"] == "count") & ind["indicator"].isin(sets.index)].copy()
+    is_count = measure("count")
+    cnt = ind.loc[is_count & in_sets].copy()
     if len(cnt):
         cnt["share_set"] = cnt["indicator"].map(sets)
         cnt["category_k"] = cnt["category"].fillna("")
@@ -805,9 +890,9 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
                                  published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad].to_numpy(),
                                  severity="error", message=msg, order=b["_order"].to_numpy()))
     # a count printed over its denominator beside a share of the same indicator
-    frac = ind.loc[(ind["measure"] == "count") & ind["denominator"].notna() & (ind["denominator"] > 0)]
+    frac = ind.loc[is_count & (ind["denominator"].notna() & (ind["denominator"] > 0)).to_numpy()]
     if len(frac):
-        p2 = ind.loc[ind["measure"] == "percent"].drop_duplicates(
+        p2 = ind.loc[measure("percent")].drop_duplicates(
             subset=["source_id", "unit_id", "period_id", "indicator", "category"], keep="first")
         m = frac.merge(p2[["source_id", "unit_id", "period_id", "indicator", "category", "value", "decimals", "section", "_order"]],
                        on=["source_id", "unit_id", "period_id", "indicator", "category"], suffixes=("_c", ""))
@@ -842,7 +927,9 @@ def _check_indicator_cross_section(ind: pd.DataFrame, own_part: np.ndarray, md: 
     key = ["source_id", "unit_id", "period_id", "indicator", "measure", "category_k", "block_k"]
     df = ind.loc[~own_part].copy()
     df["category_k"], df["block_k"] = df["category"].fillna(""), df["block"].fillna("")
-    dup = df.duplicated(subset=key, keep=False)
+    # rows whose key another row shares (missing values equal each other), on integer codes
+    group = pd.factorize(_combine_codes([df[c] for c in key], len(df)))[0]
+    dup = np.bincount(group, minlength=1)[group] > 1 if len(df) else np.zeros(0, dtype=bool)
     df = df.loc[dup]
     if df.empty:
         return []
@@ -1019,9 +1106,15 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     row_version, schemes = _schemes_for(sheet["period_id"], scheme)
     md = _missing_decimals(schemes)
     # order findings as the report reads: by source, then where the figure first appears
-    src_order = {s: i for i, s in enumerate(pd.unique(pd.concat([scores["source_id"], ind["source_id"]])))}
-    sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
-    sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
+    if any(t[c].hasnans for t in (scores, ind) for c in ("source_id", "section")):
+        src_order = {s: i for i, s in enumerate(pd.unique(pd.concat([scores["source_id"], ind["source_id"]])))}
+        sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
+        sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
+    else:   # the same orders, from plain lists (no value is missing)
+        src = scores["source_id"].to_numpy(dtype=object).tolist() + ind["source_id"].to_numpy(dtype=object).tolist()
+        sec = scores["section"].to_numpy(dtype=object).tolist() + ind["section"].to_numpy(dtype=object).tolist()
+        src_order = {s: i for i, s in enumerate(dict.fromkeys(src))}
+        sec_rank = {k: i for i, k in enumerate(dict.fromkeys(zip(src, sec)))}
     findings = audit_sheet(sheet, scheme=scheme, periods=dataset.periods)
     ind = ind.assign(_order=0.0)
     parts = [findings.assign(_order=0.0)]
@@ -1029,9 +1122,10 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
     portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
     metric_sums = _metric_point_sums(ind, scores, portal)
-    if len(rec) and len(_recompute_findings(rec, md)):
+    disagree = _recompute_findings(rec, md) if len(rec) else None
+    if disagree is not None and len(disagree):
         # explain (rates used, sub-indicators missing) only the recomputations that disagree
-        keys = _recompute_findings(rec, md)[by].drop_duplicates()
+        keys = disagree[by].drop_duplicates()
         detail = recompute_group_points(ind.merge(keys, on=by), scheme, scores=scores.merge(keys, on=by))
         found = _recompute_findings(detail.assign(_order=0.0), md)
         parts.append(_explained_by_metric_sums(found, metric_sums))
@@ -1108,42 +1202,91 @@ def _explained_by_metric_sums(found: pd.DataFrame, m: pd.DataFrame) -> pd.DataFr
     return found.loc[~explained.to_numpy()].reset_index(drop=True)
 
 
+def _first_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For integer keys: (group of each row, first row of each group, rows per group), groups
+    in order of first appearance (what a groupby with ``sort=False`` gives)."""
+    group, uniques = pd.factorize(key)
+    first = np.full(len(uniques), len(key), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(key)))
+    return group, first, np.bincount(group, minlength=len(uniques))
+
+
 def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.DataFrame) -> list[pd.DataFrame]:
-    """Inherited group points, placeholder-like runs and temporary denominators."""
+    """Inherited group points, placeholder-like runs and temporary denominators.
+
+    Grouped on integer codes of the key columns (each column coded once), in the order of a
+    groupby with ``sort=False``; a row with a missing key part is in no group, as there."""
     out = []
     u = units.set_index("unit_id")
-    s = scores.loc[scores["value"].notna()].copy()
-    s["level"] = s["unit_id"].map(u["level"])
-    s["province_id"] = s["unit_id"].map(u["province_id"])
+    s = scores.loc[scores["value"].notna()]
+    n = len(s)
+    at = u.index.get_indexer(s["unit_id"])
+    known = at >= 0
+    level = np.where(known, u["level"].to_numpy(dtype=object)[at], np.nan)
+    province = np.where(known, u["province_id"].to_numpy(dtype=object)[at], np.nan)
     from .reference import groups as _groups
     maxima = _groups()["max_points"]
+    cols = {c: s[c].to_numpy(dtype=object) for c in ("source_id", "section", "period_id", "group", "unit_id")}
+    value = s["value"].to_numpy(dtype=float)
+    codes = {c: pd.factorize(v)[0].astype(np.int64) for c, v in cols.items() if c != "unit_id"}
+    present = {c: k >= 0 for c, k in codes.items()}
+    level_s = pd.Series(level)
+
+    def combine(*parts):
+        return _combine_codes([(np.where(k < 0, 0, k + 1).astype(np.int64), int(k.max(initial=-1)) + 2)
+                               for k in parts], len(parts[0]))
+
     # inherited: child units of one table printing exactly the province's own value of a group
-    own = (s.loc[s["level"] == "province", ["period_id", "unit_id", "group", "value"]]
-           .drop_duplicates(["period_id", "unit_id", "group"]).rename(columns={"unit_id": "province_id",
-                                                                              "value": "own"}))
-    child = s.loc[s["level"].isin(["department", "commune", "district"]) & (s["group"] != "TOTAL")]
-    m = child.merge(own, on=["period_id", "province_id", "group"])
-    if len(m):
-        m["same"] = np.abs(m["value"] - m["own"]) < _EPS
-        agg = (m.groupby(["source_id", "section", "period_id", "province_id", "group"], sort=False)
-               .agg(n=("same", "size"), k=("same", "sum"), own=("own", "first")).reset_index())
-        agg = agg.loc[(agg["k"] >= 2) & (agg["k"] >= 0.5 * agg["n"])]
-        if len(agg):
-            msg = (agg["k"].astype(int).astype(str) + " of " + agg["n"].astype(str) + " units print "
-                   + agg["group"] + " " + _fmt(agg["own"]).to_numpy() + ", the province's own value: inherited "
-                   "from the province, it says nothing about the units (left out of recommendations, "
-                   "rankings and correlations)")
-            out.append(_findings("inherited", unit_id=agg["province_id"].to_numpy(), period_id=agg["period_id"].to_numpy(),
-                                 source_id=agg["source_id"].to_numpy(), section=agg["section"].to_numpy(),
-                                 published=agg["own"].to_numpy(), expected=agg["own"].to_numpy(), tolerance=0.0,
-                                 severity="info", message=msg.to_numpy(), order=0.0))
+    own_rows = np.flatnonzero((level_s == "province").to_numpy())
+    child_rows = np.flatnonzero(level_s.isin(["department", "commune", "district"]).to_numpy()
+                                & (cols["group"] != "TOTAL"))
+    if len(own_rows) and len(child_rows):
+        # the province of a child and the unit of an own row, coded together (merge keys: NaN meets NaN)
+        area = pd.factorize(np.concatenate([cols["unit_id"][own_rows], province[child_rows]]))[0].astype(np.int64)
+        per = np.concatenate([codes["period_id"][own_rows], codes["period_id"][child_rows]])
+        grp = np.concatenate([codes["group"][own_rows], codes["group"][child_rows]])
+        key = combine(per, area, grp)
+        own_key, child_key = key[:len(own_rows)], key[len(own_rows):]
+        pos = _lookup_pos(child_key, own_key)        # the first own row of the same key
+        match = pos >= 0
+        m_rows = child_rows[match]
+        own = value[own_rows[pos[match]]]
+        same = np.abs(value[m_rows] - own) < _EPS
+        m_prov = province[m_rows]
+        ok = (present["source_id"][m_rows] & present["section"][m_rows] & present["period_id"][m_rows]
+              & pd.notna(m_prov) & present["group"][m_rows])
+        if ok.any():
+            m_rows, own, same, m_prov = m_rows[ok], own[ok], same[ok], m_prov[ok]
+            prov_code = pd.factorize(m_prov)[0].astype(np.int64)
+            g, first, size = _first_groups(combine(codes["source_id"][m_rows], codes["section"][m_rows],
+                                                   codes["period_id"][m_rows], prov_code, codes["group"][m_rows]))
+            k = np.bincount(g, weights=same, minlength=len(first)).astype(np.int64)
+            r = m_rows[first]
+            agg = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
+                                "period_id": cols["period_id"][r], "province_id": m_prov[first],
+                                "group": cols["group"][r], "n": size, "k": k, "own": own[first]})
+            agg = agg.loc[(agg["k"] >= 2) & (agg["k"] >= 0.5 * agg["n"])]
+            if len(agg):
+                msg = (agg["k"].astype(int).astype(str) + " of " + agg["n"].astype(str) + " units print "
+                       + agg["group"] + " " + _fmt(agg["own"]).to_numpy() + ", the province's own value: inherited "
+                       "from the province, it says nothing about the units (left out of recommendations, "
+                       "rankings and correlations)")
+                out.append(_findings("inherited", unit_id=agg["province_id"].to_numpy(), period_id=agg["period_id"].to_numpy(),
+                                     source_id=agg["source_id"].to_numpy(), section=agg["section"].to_numpy(),
+                                     published=agg["own"].to_numpy(), expected=agg["own"].to_numpy(), tolerance=0.0,
+                                     severity="info", message=msg.to_numpy(), order=0.0))
     # placeholder runs: most units of one table at exactly one value (neither 0 nor the maximum)
-    runs = s.loc[s["level"] != "country"]
+    runs = np.flatnonzero((level_s != "country").to_numpy() & present["source_id"] & present["section"]
+                          & present["period_id"] & present["group"])
     if len(runs):
-        cnt = (runs.groupby(["source_id", "section", "period_id", "group", "value"], sort=False).size()
-               .rename("k").reset_index())
-        tot = runs.groupby(["source_id", "section", "period_id", "group"], sort=False).size().rename("n").reset_index()
-        cnt = cnt.merge(tot, on=["source_id", "section", "period_id", "group"])
+        table = combine(codes["source_id"][runs], codes["section"][runs], codes["period_id"][runs],
+                        codes["group"][runs])
+        g, first, k = _first_groups(combine(table, pd.factorize(value[runs])[0].astype(np.int64)))
+        tg, _, tn = _first_groups(table)
+        r = runs[first]
+        cnt = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
+                            "period_id": cols["period_id"][r], "group": cols["group"][r], "value": value[r],
+                            "k": k, "n": tn[tg[first]]})
         top = cnt["group"].map(maxima).astype(float)
         hit = cnt.loc[(cnt["n"] >= PLACEHOLDER_MIN_UNITS) & (cnt["k"] >= PLACEHOLDER_MIN_SHARE * cnt["n"])
                       & (cnt["value"] > _EPS) & (cnt["value"] < top - _EPS) & (cnt["group"] != "CKMB")]
@@ -1156,8 +1299,11 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
                                  published=hit["k"].to_numpy(), expected=hit["n"].to_numpy(), tolerance=0.0,
                                  severity="warning", message=msg.to_numpy(), order=0.0))
     # temporary denominators marked by the portal
-    note = ind["note"].astype(object).where(ind["note"].notna(), "").astype(str)
-    temp = ind.loc[note.str.contains("TEMP_NATIONAL_REPORT_DENOMINATOR", regex=False)]
+    notes = ind["note"]
+    marked = np.fromiter((ok and "TEMP_NATIONAL_REPORT_DENOMINATOR" in str(t)
+                          for ok, t in zip(notes.notna().to_numpy().tolist(), notes.to_numpy(dtype=object).tolist())),
+                         dtype=bool, count=len(ind))
+    temp = ind.loc[marked]
     if len(temp):
         agg = (temp.groupby(["source_id", "period_id", "indicator"], sort=False)
                .agg(n=("unit_id", "nunique"), section=("section", "first")).reset_index())

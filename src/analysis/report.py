@@ -16,6 +16,7 @@ import subprocess
 from functools import cached_property, lru_cache, wraps
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import content as c
@@ -202,11 +203,13 @@ class _Base:
 
     @cached_property
     def _names(self) -> dict[str, str]:
-        return dict(zip(self.ds.units["unit_id"], self.ds.units["name"]))
+        return dict(zip(self.ds.units["unit_id"].to_numpy(dtype=object).tolist(),
+                        self.ds.units["name"].to_numpy(dtype=object).tolist()))
 
     @cached_property
     def _levels(self) -> dict[str, str]:
-        return dict(zip(self.ds.units["unit_id"], self.ds.units["level"]))
+        return dict(zip(self.ds.units["unit_id"].to_numpy(dtype=object).tolist(),
+                        self.ds.units["level"].to_numpy(dtype=object).tolist()))
 
     def _periods_so_far(self, period_ids) -> set[str]:
         """The ids among ``period_ids`` of the periods that end on or before the report's: a
@@ -234,7 +237,8 @@ class _Base:
         """Each source as reports name it: its document number and issuer."""
         src = self.ds.sources
         return {sid: f"{number if isinstance(number, str) else ''} {issuer}".strip()
-                for sid, number, issuer in zip(src["source_id"], src["doc_number"], src["issuer"])}
+                for sid, number, issuer in zip(*(src[c].to_numpy(dtype=object).tolist()
+                                                 for c in ("source_id", "doc_number", "issuer")))}
 
     def _doc(self, source_id: str) -> str:
         return self._docs[source_id]
@@ -367,9 +371,10 @@ class ProvinceReport(_Base):
     @cached_property
     def _sources(self) -> set[str]:
         """Sources with a figure about a unit of the province (its own reports and country-wide files)."""
-        return (set(self.ds.scores.loc[self.ds.scores["unit_id"].isin(self._inside), "source_id"])
-                | set(self.ds.indicators.loc[self.ds.indicators["unit_id"].isin(self._inside), "source_id"])
-                | set(self.ds.sources.loc[self.ds.sources["area_unit_id"].isin(self._inside), "source_id"]))
+        src = self.ds.sources
+        return (set(pd.unique(self._scores["source_id"].to_numpy()))
+                | set(pd.unique(self._indicators["source_id"].to_numpy()))
+                | set(pd.unique(src.loc[src["area_unit_id"].isin(self._inside), "source_id"].to_numpy())))
 
     @cached_property
     def _scores(self) -> pd.DataFrame:
@@ -641,7 +646,7 @@ class ProvinceReport(_Base):
         """:meth:`unit_tables`, computed once (the units section and the recommendations read it)."""
         from .scoring import band_of
 
-        sc = self._scores.loc[self._scores["period_id"] == self.period]
+        sc = self._period_scores
         out = {}
         units = area_units(self.ds, self.province)
         level = units.set_index("unit_id")["level"]
@@ -650,26 +655,40 @@ class ProvinceReport(_Base):
         parents = units.set_index("unit_id")["parent_id"]
         blocks = tot_all.assign(parent=tot_all["unit_id"].map(parents), level=tot_all["unit_id"].map(level))
         order = list(group_order())
+        # the previous period's total of each unit (its first row with a value), for the computed change
+        prev = parse_period(self.period).previous()
+        prev_tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == prev)]
+        prev_value: dict = {}
+        for unit, value in zip(prev_tot["unit_id"].to_numpy(dtype=object).tolist(),
+                               prev_tot["value"].to_numpy(dtype=float).tolist()):
+            if value == value:
+                prev_value.setdefault(unit, value)
+        # the other groups of the period's units, one row per unit and group (the preference rule)
+        others = sc.loc[sc["unit_id"].isin(set(blocks["unit_id"].to_numpy().tolist())) & (sc["group"] != "TOTAL")]
         for (parent, lvl), tot in blocks.groupby(["parent", "level"], sort=False):
             tot = tot.loc[tot["section"] == _largest_section(tot)]
             tot = preferred(self.ds, "scores", tot)   # one row per unit: the source preference rule
             key = parent if lvl == "commune" else f"{parent}#department"
+            ids = tot["unit_id"].to_numpy(dtype=object).tolist()
             table = pd.DataFrame({"unit_id": tot["unit_id"].to_numpy(), "total": tot["value"].to_numpy(),
                                   "band": tot["band"].to_numpy(), "rank": tot["rank"].to_numpy(),
                                   "change": tot["change"].to_numpy()})
             table["band_calc"] = band_of(table["total"], self.scheme).to_numpy()
-            grp = preferred(self.ds, "scores",
-                            sc.loc[sc["unit_id"].isin(set(table["unit_id"])) & (sc["group"] != "TOTAL")])
+            grp = preferred(self.ds, "scores", others.loc[others["unit_id"].isin(set(ids))])
             if len(grp):
-                wide = grp.pivot_table(index="unit_id", columns="group", values="value", aggfunc="first")
-                table = table.merge(wide[[g for g in order if g in wide]], left_on="unit_id", right_index=True,
-                                    how="left")
-            prev = parse_period(self.period).previous()
-            prev_tot = self._scores.loc[(self._scores["group"] == "TOTAL") & (self._scores["period_id"] == prev)]
+                # each group's value per unit (what a pivot of the chosen rows gives), in report order
+                wide: dict = {}
+                for unit, group, value in zip(grp["unit_id"].to_numpy(dtype=object).tolist(),
+                                              grp["group"].to_numpy(dtype=object).tolist(),
+                                              grp["value"].to_numpy(dtype=float).tolist()):
+                    wide.setdefault(group, {}).setdefault(unit, value)
+                nan = float("nan")
+                for g in order:
+                    if g in wide:
+                        table[g] = np.array([wide[g].get(u, nan) for u in ids], dtype=float)
             if len(prev_tot):
-                p = prev_tot.groupby("unit_id")["value"].first()
-                table["change_calc"] = table["total"] - table["unit_id"].map(p)
-            table.insert(1, "unit", [self._table_name(u) for u in table["unit_id"]])
+                table["change_calc"] = table["total"] - np.array([prev_value.get(u, np.nan) for u in ids], dtype=float)
+            table.insert(1, "unit", [self._table_name(u) for u in ids])
             out[key] = table.sort_values(["total", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)
         return out
 
@@ -741,20 +760,28 @@ class ProvinceReport(_Base):
         return out
 
     # --- 4. indicators -------------------------------------------------------------------
+    @cached_property
+    def _own_period_indicators(self) -> pd.DataFrame:
+        """The indicators of the province's units for the report's period, without categories."""
+        i = self._indicators
+        return i.loc[(i["period_id"] == self.period) & i["category"].isna()]
+
     def indicator_tables(self) -> dict[str, pd.DataFrame]:
         """Per-unit tables for overdue dossiers, on-time, online submission and payment, e-certification."""
-        ind = self._indicators.loc[(self._indicators["period_id"] == self.period) & self._indicators["category"].isna()]
+        ind = self._own_period_indicators
+        ind = ind.loc[(ind["unit_id"] != self.province) & ind["indicator"].isin(PER_UNIT_INDICATORS)]
+        codes = ind["indicator"].to_numpy(dtype=object)
         out = {}
         for code in PER_UNIT_INDICATORS:
-            rows = ind.loc[(ind["indicator"] == code) & (ind["unit_id"] != self.province)]
+            rows = ind.loc[codes == code]
             if code == "on_time_rate":
-                levels_ = self._units.loc[rows["unit_id"], "level"].to_numpy() if len(rows) else []
-                rows = rows.loc[[lv == "commune" for lv in levels_]]
+                levels = self._levels   # every unit of the data has a level (KeyError otherwise, as before)
+                rows = rows.loc[[levels[u] == "commune" for u in rows["unit_id"].to_numpy(dtype=object).tolist()]]
             if len(rows) < 2:
                 continue
             rows = rows.loc[rows["section"] == _largest_section(rows)]
             table = pd.DataFrame({"unit_id": rows["unit_id"].to_numpy(),
-                                  "unit": [self._table_name(u) for u in rows["unit_id"]],
+                                  "unit": [self._table_name(u) for u in rows["unit_id"].to_numpy(dtype=object).tolist()],
                                   "value": rows["value"].to_numpy(), "denominator": rows["denominator"].to_numpy(),
                                   "measure": rows["measure"].to_numpy(), "marked": rows["marked"].to_numpy()})
             table = table.sort_values(["value", "unit"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -918,57 +945,83 @@ class ProvinceReport(_Base):
         return out
 
     # --- 7. recommendations --------------------------------------------------------------
+    @cached_property
+    def _period_scores(self) -> pd.DataFrame:
+        """The scores of the province's units for the report's period."""
+        return self._scores.loc[self._scores["period_id"] == self.period]
+
+    @cached_property
+    def _province_values(self) -> dict[str, float]:
+        """The province's own value of each group for the period (its first row with a value)."""
+        s = self._period_scores
+        own = s.loc[(s["unit_id"] == self.province) & s["value"].notna()]
+        out: dict = {}
+        for group, value in zip(own["group"].to_numpy(dtype=object).tolist(), own["value"].to_numpy(dtype=float).tolist()):
+            out.setdefault(group, value)
+        return out
+
     def _province_value(self, group: str) -> float | None:
-        s = self._scores
-        own = s.loc[(s["unit_id"] == self.province) & (s["group"] == group) & (s["period_id"] == self.period)
-                    & s["value"].notna(), "value"]
-        return float(own.iloc[0]) if len(own) else None
+        return self._province_values.get(group)
+
+    @cached_property
+    def _portal_sources(self) -> set[str]:
+        src = self.ds.sources
+        return set(src.loc[src["kind"] == "portal", "source_id"].to_numpy().tolist())
 
     def _inherited(self, unit_ids, group: str) -> set[str]:
         """Units whose value of ``group`` is the province's own, inherited through the portal
         (``groups.csv`` column ``inherited_from``): such a value says nothing about the unit."""
-        if groups().at[group, "inherited_from"] != "province":
-            return set()
-        own = self._province_value(group)
-        if own is None:
-            return set()
-        s = self._scores
-        rows = s.loc[s["unit_id"].isin(set(unit_ids)) & (s["group"] == group) & (s["period_id"] == self.period)]
-        kinds = self.ds.sources.set_index("source_id")["kind"]
-        portal = rows["source_id"].map(kinds).eq("portal")
-        same = (rows["value"] - own).abs() < 5e-3
-        return set(rows.loc[portal & same, "unit_id"])
+        return self._inheriting(group) & set(unit_ids)
+
+    def _inheriting(self, group: str) -> set[str]:
+        """:meth:`_inherited` for every unit of the province (computed once per group)."""
+        done = self.__dict__.setdefault("_inheriting_done", {})
+        if group not in done:
+            own = self._province_value(group)
+            if groups().at[group, "inherited_from"] != "province" or own is None:
+                done[group] = set()
+            else:
+                s = self._period_scores
+                rows = s.loc[s["group"] == group]
+                portal = rows["source_id"].isin(self._portal_sources)
+                same = (rows["value"] - own).abs() < 5e-3
+                done[group] = set(rows.loc[portal & same, "unit_id"].to_numpy().tolist())
+        return done[group]
 
     def recommendation_table(self) -> pd.DataFrame:
         """Ranked recommendations: one row per rule and block, the units below its threshold
         (lowest first), with the values; none built on a value the unit inherits."""
         rules = recommendation_rules()
         g = groups()
+        order = group_order()
         rows = []
         inherited_rows = []
+        # each block's units, names and group values as plain lists and arrays, read once
+        blocks = [(table["unit_id"].to_numpy(dtype=object).tolist(), table["unit"].to_numpy(dtype=object).tolist(),
+                   {code: table[code].to_numpy(dtype=float) for code in order if code in table})
+                  for table in self._unit_tables.values()]
         for rule, r in rules.iterrows():
             if r["kind"] == "group":
-                for key, table in self._unit_tables.items():
-                    for code in group_order():
-                        if code not in table:
-                            continue
+                for ids, names, values in blocks:
+                    for code, vals in values.items():
                         maximum = g.at[code, "max_points"]
-                        low = table.loc[table[code] < r["threshold"] * maximum]
-                        skip = self._inherited(low["unit_id"], code)
+                        with np.errstate(invalid="ignore"):
+                            low = np.flatnonzero(vals < r["threshold"] * maximum).tolist()
+                        skip = self._inherited([ids[i] for i in low], code)
                         if skip:
                             inherited_rows.append({"group": code, "units": len(skip),
                                                    "value": self._province_value(code)})
-                        low = low.loc[~low["unit_id"].isin(skip)].sort_values([code, "unit"], kind="stable")
+                        # lowest value first, then by name; ties keep the table's order
+                        low = sorted((i for i in low if ids[i] not in skip), key=lambda i: (vals[i], names[i]))
                         if len(low):
                             rows.append({"priority": r["priority"], "rule": rule, "target": code,
                                          "threshold": r["threshold"], "units": len(low),
-                                         "unit_names": tuple(low["unit"]), "values": tuple(low[code]),
-                                         "maximum": maximum, "unit_ids": tuple(low["unit_id"])})
+                                         "unit_names": tuple(names[i] for i in low),
+                                         "values": tuple(vals[low].tolist()),
+                                         "maximum": maximum, "unit_ids": tuple(ids[i] for i in low)})
                 continue
-            ind = self._indicators.loc[(self._indicators["period_id"] == self.period)
-                                       & self._indicators["category"].isna()
-                                       & (self._indicators["unit_id"] != self.province)
-                                       & (self._indicators["indicator"] == r["target"])]
+            ind = self._own_period_indicators
+            ind = ind.loc[(ind["unit_id"] != self.province) & (ind["indicator"] == r["target"])]
             if len(ind):
                 ind = ind.loc[self._units.loc[ind["unit_id"], "level"].to_numpy() == "commune"]
             if ind.empty:

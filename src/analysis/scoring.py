@@ -981,7 +981,83 @@ DEN_SUFFIX, PTS_SUFFIX = "__denominator", "__points"
 
 def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
     """One row per key: the rates (percent) of the scheme's sub-indicators and the counts that
-    trigger full marks (``full_if_zero``), each with ``CODE_decimals``."""
+    trigger full marks (``full_if_zero``), each with ``CODE_decimals``.
+
+    Rows are the keys in sorted order, columns the codes of each part in sorted order (what
+    pivoting each part and joining the parts gives); the first row of a key and code is used."""
+    rate_codes = {c for g in scheme.groups.values() for s in g.subs for c in s.indicators}
+    count_codes = {s.full_if_zero for g in scheme.groups.values() for s in g.subs if s.full_if_zero}
+    # a rate left missing (0/0: no cases; null/null: not measured) is scored by the sub-indicator's
+    # no_cases / not_measured rule: the denominator of its count row and its printed points say which
+    ruled = {c for g in scheme.groups.values() for s in g.subs if s.no_cases or s.not_measured
+             for c in s.indicators}
+    n = len(indicators)
+    # the indicator and measure of every row as codes: each part is a lookup, not a comparison of text
+    ind_all, ind_names = pd.factorize(indicators["indicator"].to_numpy(dtype=object))
+    mea_all, mea_names = pd.factorize(indicators["measure"].to_numpy(dtype=object))
+    ind_names = np.asarray(ind_names, dtype=object)
+
+    def rows_of(codes: set, measure: str) -> np.ndarray:
+        want = np.array([c in codes for c in ind_names.tolist()] + [False], dtype=bool)
+        hit = np.array([m == measure for m in mea_names.tolist()] + [False], dtype=bool)
+        return want[ind_all] & hit[mea_all]   # code -1 (missing) reads the last entry: False
+
+    # (part rows, value columns to take with the names they get)
+    parts = [(rows_of(rate_codes, "percent"), [("value", ""), ("decimals", "_decimals")]),
+             (rows_of(count_codes - rate_codes, "count"), [("value", ""), ("decimals", "_decimals")])]
+    if "denominator" in indicators.columns:
+        parts.append((rows_of(ruled, "count"), [("denominator", DEN_SUFFIX)]))
+    parts.append((rows_of(ruled, "points"), [("value", PTS_SUFFIX)]))
+    used = np.logical_or.reduce([m for m, _ in parts]) if n else np.zeros(0, dtype=bool)
+    if not used.any():
+        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[] for _ in by], names=by))
+    rows = np.flatnonzero(used)
+    # one code per key (in the key columns' values) over the rows used
+    key_values = {name: indicators[name].to_numpy(dtype=object) for name in by}
+    key_code = np.zeros(len(rows), dtype=np.int64)
+    for name in by:
+        codes, uniques = pd.factorize(key_values[name][rows])
+        if (codes < 0).any():   # a key with a missing part: as the pivots treat it
+            return _indicator_wide_frames(indicators, by, scheme)
+        key_code = key_code * (len(uniques) + 1) + codes
+        key_code = pd.factorize(key_code)[0].astype(np.int64)
+    ind_code = ind_all[rows]
+    n_keys = int(key_code.max()) + 1
+    first_row = np.full(n_keys, -1, dtype=np.int64)
+    first_row[key_code[::-1]] = rows[::-1]                 # each key's first row in the table
+    key_tuples = list(zip(*(key_values[name][first_row].tolist() for name in by)))
+    ranked = sorted(range(n_keys), key=key_tuples.__getitem__)
+    position = np.empty(n_keys, dtype=np.int64)
+    position[ranked] = np.arange(n_keys)                   # a key's row in the wide table
+    first_keys = indicators[by].iloc[first_row[ranked]].reset_index(drop=True)
+    index = (pd.MultiIndex.from_frame(first_keys) if len(by) > 1 else pd.Index(first_keys[by[0]], name=by[0]))
+    local = np.full(n, -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    floats: dict = {}
+    out: dict = {}
+    for mask, columns in parts:
+        at = local[mask]                                   # positions in ``rows`` of this part
+        if not at.size:
+            continue
+        pair = key_code[at] * (len(ind_names) + 1) + ind_code[at]
+        _, first = np.unique(pair, return_index=True)      # the first row of each key and code
+        at = at[np.sort(first)]
+        codes_here = ind_code[at]
+        present = sorted(set(codes_here.tolist()), key=lambda i: ind_names[i])
+        picks = {i: at[codes_here == i] for i in present}
+        for column, suffix in columns:   # a part's values come before its decimals, as in a pivot of both
+            if column not in floats:
+                floats[column] = as_float(indicators[column])
+            for i in present:
+                pick = picks[i]
+                full = np.full(n_keys, np.nan)
+                full[position[key_code[pick]]] = floats[column][rows[pick]]
+                out.setdefault(f"{ind_names[i]}{suffix}", full)
+    return pd.DataFrame(out, index=index)
+
+
+def _indicator_wide_frames(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
+    """:func:`_indicator_wide` with pivots (keys with a missing part)."""
     rate_codes = {c for g in scheme.groups.values() for s in g.subs for c in s.indicators}
     count_codes = {s.full_if_zero for g in scheme.groups.values() for s in g.subs if s.full_if_zero}
     ind = indicators["indicator"]
@@ -1084,29 +1160,61 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         wide = _indicator_wide(subset, by, sch)
         if wide.empty:
             continue
-        result = recompute_wide(wide.reset_index(drop=True), sch, explain=explain)
+        # recompute_wide's arrays, stacked group after group: the rows with a rate of each group
+        arrays = _recompute_arrays(wide.reset_index(drop=True), sch, 2, explain)
+        taken = [(group, a, np.flatnonzero(a["any_rate"])) for group, a in arrays.items()]
+        taken = [(group, a, rows) for group, a, rows in taken if rows.size]
+        if not taken:
+            continue
         keys = wide.index.to_frame(index=False)
-        for group, res in result.items():
-            res = res.loc[res["any_rate"]]
-            if res.empty:
-                continue
-            block = keys.loc[res.index].reset_index(drop=True)
-            block["group"] = group
-            part = pd.concat([block, res.drop(columns="any_rate").reset_index(drop=True)], axis=1)
-            part["max_points"] = sch.max_points(group)
-            part["status"] = np.where(part["complete"], "complete", "partial")
-            part["scheme_version"] = sch.version
-            frames.append(part)
+        part = keys.iloc[np.concatenate([rows for _, _, rows in taken])].reset_index(drop=True)
+        part["group"] = np.concatenate([np.full(rows.size, group, dtype=object) for group, _, rows in taken])
+
+        def stack(name):
+            return np.concatenate([a[name][rows] if a[name] is not None else np.full(rows.size, "", dtype=object)
+                                   for _, a, rows in taken])
+
+        for name in ("recomputed", "lower", "upper", "complete", "missing", "used", "tolerance", "rule_status"):
+            part[name] = stack(name)
+        part["max_points"] = np.concatenate([np.full(rows.size, sch.max_points(group), dtype=float)
+                                             for group, _, rows in taken])
+        part["status"] = np.where(part["complete"], "complete", "partial")
+        part["scheme_version"] = sch.version
+        frames.append(part)
     columns = by + list(RECOMPUTE_COLUMNS)
     out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     if scores is not None:
         _require(scores, by + ["group", "value", "section"], "recompute_group_points (scores)")
         pub = scores.loc[scores["value"].notna(), by + ["group", "section", "value", "decimals"]].rename(
             columns={"value": "published", "decimals": "published_decimals"})
-        out = out.merge(pub, on=by + ["group"], how="left")
+        out = _left_join(out, pub, by + ["group"])
         out["difference"] = out["published"] - out["recomputed"]
         out["comparable"] = out["complete"] & out["published"].notna()
     return out
+
+
+def _left_join(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on, how="left")`` on integer codes of the key columns: each left
+    row in order, with its matching right rows in their order (missing keys match each other),
+    or missing values when none matches; a fresh RangeIndex."""
+    if left.empty or right.empty or any(c in left.columns for c in right.columns if c not in on):
+        return left.merge(right, on=on, how="left")
+    n = len(left)
+    code = _combine_codes([pd.Series(np.concatenate([left[c].to_numpy(dtype=object), right[c].to_numpy(dtype=object)]))
+                           for c in on], n + len(right))
+    lk, rk = code[:n], code[n:]
+    order = np.argsort(rk, kind="stable")
+    sk = rk[order]
+    lo, hi = np.searchsorted(sk, lk, "left"), np.searchsorted(sk, lk, "right")
+    count = hi - lo
+    rows = np.maximum(count, 1)                    # an unmatched left row stays, once
+    left_at = np.repeat(np.arange(n), rows)
+    offset = np.arange(len(left_at)) - np.repeat(np.cumsum(rows) - rows, rows)
+    matched = np.repeat(count, rows) > 0
+    right_at = np.where(matched, order[np.minimum(np.repeat(lo, rows) + offset, len(order) - 1)], -1)
+    out = left.iloc[left_at].reset_index(drop=True)
+    extra = {c: right[c].array.take(right_at, allow_fill=True) for c in right.columns if c not in on}
+    return pd.concat([out, pd.DataFrame(extra)], axis=1)
 
 
 def to_sheet(scores: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -1135,20 +1243,28 @@ def to_sheet(scores: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.Data
     g_codes, g_names = pd.factorize(scores["group"])
     reverse = np.arange(len(scores))[::-1]   # assigning in reverse order lets the first row win
     numeric = {"value", "decimals", "max_stated", "rank", "rank_of", "change"}
+    columns: dict = {}   # built apart, then added at once (the same columns, in the same order)
+    g_rev = g_codes[reverse]
     for attr in attrs:
         values = as_float(scores[attr]) if attr in numeric else scores[attr].astype(object).to_numpy()
-        present = pd.notna(values)
+        present = pd.notna(values)[reverse]
         for j, group in enumerate(g_names):
-            rows = reverse[(g_codes[reverse] == j) & present[reverse]]
+            rows = reverse[(g_rev == j) & present]
             if not rows.size:
                 continue
             column = np.full(n_keys, np.nan) if attr in numeric else np.full(n_keys, None, dtype=object)
             column[codes[rows]] = values[rows]
-            sheet[group if attr == "value" else f"{group}_{attr}"] = column
+            columns[group if attr == "value" else f"{group}_{attr}"] = column
     if units is not None:
         info = units.set_index("unit_id")
+        at = info.index.get_indexer(sheet["unit_id"])   # unit ids are unique (as Series.map needs)
         for c in ("level", "parent_id", "province_id"):
-            sheet[c] = sheet["unit_id"].map(info[c]).to_numpy()
+            columns[c] = np.where(at >= 0, info[c].to_numpy(dtype=object)[at], np.nan)
+    clash = [c for c in columns if c in sheet.columns]
+    for c in clash:   # a column the key already has is replaced in place
+        sheet[c] = columns.pop(c)
+    if columns:
+        sheet = pd.concat([sheet, pd.DataFrame(columns, index=sheet.index)], axis=1)
     return sheet
 
 

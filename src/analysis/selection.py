@@ -57,9 +57,10 @@ def source_layout(sources: pd.DataFrame) -> pd.Series:
     >>> source_layout(s).tolist()
     ['unit-list', '']
     """
-    note = sources["note"].astype(object).where(sources["note"].notna(), "").astype(str)
-    layout = note.str.extract(_LAYOUT, expand=False).fillna("")
-    return pd.Series(layout.to_numpy(), index=sources["source_id"].to_numpy())
+    notes = sources["note"]
+    layout = [(m.group(1) if (m := _LAYOUT.search(str(note))) else "") if present else ""
+              for note, present in zip(notes.to_numpy(dtype=object).tolist(), notes.notna().to_numpy().tolist())]
+    return pd.Series(np.array(layout, dtype=object), index=sources["source_id"].to_numpy())
 
 
 def _match(pattern: str, value: str) -> bool:
@@ -74,10 +75,18 @@ def row_priority(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Aligned with ``rows``: ``priority`` (int), ``preference`` (the reason), ``as_of``.
     """
+    priority, preference, as_of = _priorities(rows, sources)
+    return pd.DataFrame({"priority": priority, "preference": preference, "as_of": as_of}, index=rows.index)
+
+
+def _priorities(rows: pd.DataFrame, sources: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`row_priority` as arrays (``int64``, ``object``, ``datetime64[ns]``): a report asks
+    this a few dozen times of a few hundred rows, where each pandas step costs more than the work."""
     facts = _source_facts(sources)
-    pairs = rows[["source_id", "section"]].astype(object).drop_duplicates()
+    sids = rows["source_id"].to_numpy(dtype=object).tolist()
+    keys = list(zip(sids, rows["section"].to_numpy(dtype=object).tolist()))
     found = {}
-    for sid, section in zip(pairs["source_id"], pairs["section"]):
+    for sid, section in dict.fromkeys(keys):
         kind, lay = facts["kind"].get(sid, ""), facts["layout"].get(sid, "")
         line = (kind, lay, str(section))
         if line not in facts["lines"]:
@@ -88,10 +97,18 @@ def row_priority(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
                     break
             facts["lines"][line] = hit or (99, "no line of the source preference table matches")
         found[(sid, section)] = facts["lines"][line]
-    keys = list(zip(rows["source_id"].astype(object), rows["section"].astype(object)))
-    as_of = rows["source_id"].map(facts["as_of"]) if facts["as_of"] is not None else pd.NaT
-    return pd.DataFrame({"priority": [found[k][0] for k in keys], "preference": [found[k][1] for k in keys],
-                         "as_of": pd.to_datetime(as_of)}, index=rows.index)
+    hits = [found[k] for k in keys]
+    priority = np.array([h[0] for h in hits], dtype=np.int64)
+    preference = np.empty(len(hits), dtype=object)
+    preference[:] = [h[1] for h in hits]
+    if facts["as_of"] is None:
+        as_of = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[ns]")
+    elif facts["as_of_ns"] is not None:   # unique source ids: one date per id, NaT when unknown
+        get, nat = facts["as_of_ns"].get, np.iinfo(np.int64).min
+        as_of = np.array([get(sid, nat) for sid in sids], dtype=np.int64).view("datetime64[ns]")
+    else:
+        as_of = pd.to_datetime(rows["source_id"].map(facts["as_of"])).to_numpy(dtype="datetime64[ns]")
+    return priority, preference, as_of
 
 
 # What row_priority needs of the last few source tables it saw: each source's kind, layout and
@@ -104,16 +121,22 @@ _SOURCE_COLUMNS = ("source_id", "kind", "note", "data_as_of")
 
 def _source_facts(sources: pd.DataFrame) -> dict:
     cols = [c for c in _SOURCE_COLUMNS if c in sources.columns]
-    fingerprint = (len(sources), tuple(cols),
-                   int(pd.util.hash_pandas_object(sources[cols], index=False).sum()) if len(sources) else 0)
+    # the content read, as plain values (cheap to take and to compare; a NaN read twice is the same object)
+    fingerprint = (len(sources), tuple(cols), tuple(tuple(sources[c].to_numpy().tolist()) for c in cols))
     for table, fp, facts in _SOURCE_FACTS:
         if table is sources and fp == fingerprint:
             return facts
     src = sources.set_index("source_id")
     layout = source_layout(sources)
-    facts = {"kind": {sid: str(kind) for sid, kind in zip(sources["source_id"], sources["kind"])},
-             "layout": {sid: str(lay) for sid, lay in zip(layout.index, layout.to_numpy())},
-             "as_of": src["data_as_of"] if "data_as_of" in src.columns else None, "lines": {}}
+    as_of = src["data_as_of"] if "data_as_of" in src.columns else None
+    as_of_ns = None
+    if as_of is not None and as_of.index.is_unique:
+        stamps = pd.to_datetime(as_of).to_numpy(dtype="datetime64[ns]").view(np.int64)
+        as_of_ns = dict(zip(as_of.index.tolist(), stamps.tolist()))
+    sids = sources["source_id"].to_numpy(dtype=object).tolist()
+    facts = {"kind": {sid: str(kind) for sid, kind in zip(sids, sources["kind"].to_numpy(dtype=object).tolist())},
+             "layout": {sid: str(lay) for sid, lay in zip(layout.index.tolist(), layout.to_numpy().tolist())},
+             "as_of": as_of, "as_of_ns": as_of_ns, "lines": {}}
     _SOURCE_FACTS.insert(0, (sources, fingerprint, facts))
     del _SOURCE_FACTS[4:]
     return facts
@@ -125,6 +148,10 @@ def rank_rows(rows: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return rows.assign(priority=pd.Series(dtype=int), preference=pd.Series(dtype=object),
                            as_of=pd.Series(dtype="datetime64[ns]"))
+    if rows.index.is_unique:   # the same order and columns, on arrays
+        priority, preference, as_of = _priorities(rows, sources)
+        order = _rule_order(priority, as_of)
+        return rows.iloc[order].assign(priority=priority[order], preference=preference[order], as_of=as_of[order])
     pr = row_priority(rows, sources)
     out = rows.join(pr)
     out["_pos"] = np.arange(len(out))
@@ -181,8 +208,8 @@ def preferred(ds, table: str = "scores", rows: pd.DataFrame | None = None, *, co
     # The rule's order and the choice, on arrays: a report asks this a few dozen times of a few
     # hundred rows, where each pandas step would cost more than the work (same result as
     # rank_rows, then the first row of each key in that order).
-    pr = row_priority(df, ds.sources)
-    order = _rule_order(pr)
+    priority, preference, as_of = _priorities(df, ds.sources)
+    order = _rule_order(priority, as_of)
     k = _key_codes(df, key)[order]                     # each row's figure, in the rule's order
     codes, first_at, counts = np.unique(k, return_index=True, return_counts=True)
     chosen = order[first_at]                           # positions in df of the chosen rows
@@ -199,20 +226,29 @@ def preferred(ds, table: str = "scores", rows: pd.DataFrame | None = None, *, co
             joined.setdefault(code, []).append(t)
         alternatives = np.array(["; ".join(joined[c]) if c in joined else np.nan for c in codes.tolist()],
                                 dtype=object)
-    out = pd.concat([df.iloc[chosen], pr.iloc[chosen]], axis=1)
-    out = out.assign(n_sources=counts.astype("int64"), conflict=conflict,
-                     alternatives=np.full(len(codes), np.nan) if alternatives is None else alternatives)
-    return out.sort_index()
+    alternatives = np.full(len(codes), np.nan) if alternatives is None else alternatives
+    counts = counts.astype("int64")
+    index = df.index
+    if index.is_monotonic_increasing and index.is_unique:
+        # rows in table order: the chosen rows are already in index order (what sort_index gives)
+        by = np.argsort(chosen, kind="stable")
+        chosen, counts, conflict, alternatives = chosen[by], counts[by], conflict[by], alternatives[by]
+        sort = False
+    else:
+        sort = True
+    out = df.iloc[chosen]
+    out = out.assign(priority=priority[chosen], preference=preference[chosen], as_of=as_of[chosen],
+                     n_sources=counts, conflict=conflict, alternatives=alternatives)
+    return out.sort_index() if sort else out
 
 
-def _rule_order(pr: pd.DataFrame) -> np.ndarray:
+def _rule_order(priority: np.ndarray, as_of: np.ndarray) -> np.ndarray:
     """Positions of the rows in the rule's order: priority, then newer extraction (none last),
     then table order."""
-    as_of = pd.to_datetime(pr["as_of"])
-    missing = as_of.isna().to_numpy()
-    newer = np.where(missing, np.iinfo(np.int64).max,
-                     -as_of.to_numpy(dtype="datetime64[ns]").astype("int64", copy=False))
-    return np.lexsort((np.arange(len(pr)), newer, pr["priority"].to_numpy()))
+    stamps = as_of.astype("datetime64[ns]").view(np.int64)
+    missing = np.isnat(as_of)
+    newer = np.where(missing, np.iinfo(np.int64).max, -stamps)
+    return np.lexsort((np.arange(len(priority)), newer, priority))
 
 
 def _key_codes(df: pd.DataFrame, key: list[str]) -> np.ndarray:
@@ -220,7 +256,7 @@ def _key_codes(df: pd.DataFrame, key: list[str]) -> np.ndarray:
     combined = np.zeros(len(df), dtype=np.int64)
     for name in key:
         col = df[name]
-        filled = col.astype(object).where(col.notna(), "")
+        filled = col.to_numpy(dtype=object, na_value="") if col.hasnans else col.to_numpy(dtype=object)
         codes, uniques = pd.factorize(filled)
         combined = combined * (len(uniques) + 1) + codes
         combined = pd.factorize(combined)[0].astype(np.int64)

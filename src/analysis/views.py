@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
@@ -22,22 +23,22 @@ def descendants(units: pd.DataFrame, area_id: str, *, include_self: bool = False
     >>> list(descendants(u, "p")["unit_id"])
     ['p/d', 'p/d/c']
     """
+    ids = units["unit_id"].to_numpy(dtype=object).tolist()
+    parents = units["parent_id"].to_numpy(dtype=object).tolist()
     keep = {area_id}
-    parents = units.set_index("unit_id")["parent_id"]
     changed = True
-    while changed:
-        grown = keep | set(parents.index[parents.isin(keep)])
+    while changed:   # add the units whose parent is kept, until nothing is added
+        grown = keep | {u for u, p in zip(ids, parents) if p in keep}
         changed = grown != keep
         keep = grown
-    mask = units["unit_id"].isin(keep)
     if not include_self:
-        mask &= units["unit_id"] != area_id
-    return units.loc[mask]
+        keep.discard(area_id)
+    return units.loc[np.fromiter((u in keep for u in ids), dtype=bool, count=len(ids))]
 
 
 def area_units(ds, area_id: str, *, level: str | None = None, include_self: bool = False) -> pd.DataFrame:
     """Units of an area (a province or district), optionally of one level."""
-    if area_id not in set(ds.units["unit_id"]):
+    if not (ds.units["unit_id"] == area_id).any():
         raise ParameterError(f"unknown unit '{area_id}'")
     out = descendants(ds.units, area_id, include_self=include_self)
     return out if level is None else out.loc[out["level"] == level]
@@ -58,7 +59,8 @@ def unit_values(ds, *, table: str, code: str, period: str, measure: str = "perce
     """
     df = ds.scores if table == "scores" else ds.indicators
     field = "group" if table == "scores" else "indicator"
-    mask = (df[field] == code) & (df["period_id"] == period) & df[column].notna()
+    df = df.loc[df["period_id"] == period]   # the period first: the other tests run on its rows only
+    mask = (df[field] == code) & df[column].notna()
     if table == "indicators":
         mask &= df["measure"] == measure
         mask &= df["category"].isna()
@@ -90,7 +92,6 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
     (17, 20.7)
     """
     units = list(units)
-    out = pd.DataFrame(index=pd.Index(units, name="unit_id"))
     # One selection per table and measure for all its codes: the rule chooses per unit and code
     # (what unit_values does code by code), so the values are the same.
     batches: dict = {}
@@ -98,20 +99,27 @@ def wide_values(ds, specs: dict[str, tuple], *, period: str, units) -> pd.DataFr
         measure = spec[2] if len(spec) > 2 else "percent"
         batches.setdefault((spec[0], measure), []).append((name, spec[1]))
     chosen = {}
+    wanted = set(units)
     for (table, measure), items in batches.items():
         df = ds.scores if table == "scores" else ds.indicators
         field = "group" if table == "scores" else "indicator"
-        mask = df[field].isin({code for _, code in items}) & (df["period_id"] == period) & df["value"].notna()
+        df = df.loc[df["period_id"] == period]   # the period first: the other tests run on its rows only
+        mask = df[field].isin({code for _, code in items}) & df["value"].notna()
         if table == "indicators":
             mask &= (df["measure"] == measure) & df["category"].isna()
-        mask &= df["unit_id"].isin(set(units))
+        mask &= df["unit_id"].isin(wanted)
         cols = [field, "unit_id", "value", "source_id", "section"] + (["decimals"] if "decimals" in df.columns else [])
         best = preferred(ds, table, df.loc[mask, cols], key=[field, "unit_id"])
+        by_code: dict = {}   # code -> {unit: value}; one row per code and unit (the rule's choice)
+        for code, unit, value in zip(best[field].to_numpy(dtype=object).tolist(),
+                                     best["unit_id"].to_numpy(dtype=object).tolist(),
+                                     best["value"].to_numpy(dtype=float).tolist()):
+            by_code.setdefault(code, {})[unit] = value
         for name, code in items:
-            chosen[name] = best.loc[best[field] == code].set_index("unit_id")["value"]
-    for name in specs:
-        out[name] = chosen[name].reindex(out.index).astype(float)
-    return out
+            chosen[name] = by_code.get(code, {})
+    nan = float("nan")
+    return pd.DataFrame({name: np.array([chosen[name].get(u, nan) for u in units], dtype=float) for name in specs},
+                        index=pd.Index(units, name="unit_id"))
 
 
 def report_periods(ds, province: str | None = None) -> pd.DataFrame:
@@ -178,7 +186,8 @@ def headline_record(ds, unit: str, period: str) -> dict:
     from .selection import preferred_fields
 
     s = ds.scores
-    rows = s.loc[(s["unit_id"] == unit) & (s["period_id"] == period) & (s["group"] == "TOTAL")]
+    s = s.loc[s["period_id"] == period]
+    rows = s.loc[(s["unit_id"] == unit) & (s["group"] == "TOTAL")]
     got = preferred_fields(ds, rows, fields=("value", "rank", "change", "band"))
     out: dict = {}
     for field, name in (("value", "total"), ("rank", "rank"), ("change", "change"), ("band", "band")):
@@ -212,7 +221,8 @@ def national_average(ds, period: str) -> pd.Series:
 
     prov = set(ds.units.loc[ds.units["level"] == "province", "unit_id"])
     s = ds.scores
-    rows = s.loc[(s["period_id"] == period) & s["unit_id"].isin(prov)]
+    s = s.loc[s["period_id"] == period]
+    rows = s.loc[s["unit_id"].isin(prov)]
     best = preferred(ds, "scores", rows)
     # a national average needs every province: a complete ranked list (34 of 34), not the few
     # provinces that some reports happen to cover
@@ -223,8 +233,7 @@ def national_average(ds, period: str) -> pd.Series:
         return pd.Series(dtype=float)
     out = best.groupby("group")["value"].mean()
     country = set(ds.units.loc[ds.units["level"] == "country", "unit_id"])
-    own = preferred(ds, "scores", s.loc[(s["period_id"] == period) & s["unit_id"].isin(country)
-                                        & (s["group"] == "TOTAL")])
+    own = preferred(ds, "scores", s.loc[s["unit_id"].isin(country) & (s["group"] == "TOTAL")])
     if len(own):
         out["TOTAL"] = float(own["value"].iloc[0])
     return out
@@ -244,7 +253,8 @@ def group_table(ds, unit: str, period: str) -> pd.DataFrame:
     from .selection import preferred
 
     s = ds.scores
-    rows = s.loc[(s["unit_id"] == unit) & (s["period_id"] == period) & (s["group"] != "TOTAL")]
+    s = s.loc[s["period_id"] == period]
+    rows = s.loc[(s["unit_id"] == unit) & (s["group"] != "TOTAL")]
     best = preferred(ds, "scores", rows)
     g = groups()
     nat = national_average(ds, period)
@@ -278,7 +288,8 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
     from .selection import preferred
 
     ind = ds.indicators
-    rows = ind.loc[(ind["unit_id"] == unit) & (ind["period_id"] == period) & ind["category"].isna()]
+    ind = ind.loc[ind["period_id"] == period]
+    rows = ind.loc[(ind["unit_id"] == unit) & ind["category"].isna()]
     cols = ["indicator", "group", "numerator", "denominator", "rate", "points", "max_points",
             "missing_reason", "missing_kind", "missing_case", "quality", "source_id"]
     if rows.empty:
@@ -290,24 +301,35 @@ def sub_indicator_table(ds, unit: str, period: str) -> pd.DataFrame:
         sub_max = {c: s.points for g in scheme.groups.values() for s in g.subs for c in s.indicators}
     except Exception:  # noqa: BLE001 - a period outside every scheme: no maxima
         sub_max = {}
+    # one pass over the chosen rows (a few dozen): the first row of each measure per indicator,
+    # indicators in the order they first appear (what a groupby would give, without its cost)
+    codes = best["indicator"].to_numpy(dtype=object).tolist()
+    measures = best["measure"].to_numpy(dtype=object).tolist()
+    notes_ = best["note"].to_numpy(dtype=object).tolist()
+    values = best["value"].to_numpy(dtype=object).tolist()
+    dens = best["denominator"].to_numpy(dtype=object).tolist()
+    sources = best["source_id"].to_numpy(dtype=object).tolist()
+    rows_of: dict = {}
+    for i, code in enumerate(codes):
+        if isinstance(code, str) or not pd.isna(code):
+            rows_of.setdefault(code, {}).setdefault(measures[i], i)
     out = []
-    for code, part in best.groupby("indicator", sort=False):
-        by = {m: part.loc[part["measure"] == m].iloc[0] for m in part["measure"].unique()}
+    for code, by in rows_of.items():
         count, pct, pts = by.get("count"), by.get("percent"), by.get("points")
-        notes = "; ".join(str(r["note"]) for r in (count, pct, pts) if r is not None and isinstance(r["note"], str))
+        notes = "; ".join(str(notes_[i]) for i in (count, pct, pts) if i is not None and isinstance(notes_[i], str))
         reason = next((p.split(":", 1)[1].strip() for p in notes.split("; ") if p.startswith("rate missing:")), None)
         kind = None if reason is None else ("not_measured" if reason.startswith("not measured") else "no_cases")
         case = None if reason is None else re.sub(r"\s*\(.*$", "", reason)   # "no complaints", "not measured"
         quality = next((p for p in notes.split("; ") if p.startswith("dataQualityStatus")), None)
-        den = count["denominator"] if count is not None else (pct["denominator"] if pct is not None else None)
+        den = dens[count] if count is not None else (dens[pct] if pct is not None else None)
         out.append({"indicator": code, "group": cat.at[code, "group"] if code in cat.index else None,
-                    "numerator": None if count is None else float(count["value"]),
+                    "numerator": None if count is None else float(values[count]),
                     "denominator": None if den is None or pd.isna(den) else float(den),
-                    "rate": None if pct is None else float(pct["value"]),
-                    "points": None if pts is None else float(pts["value"]),
+                    "rate": None if pct is None else float(values[pct]),
+                    "points": None if pts is None else float(values[pts]),
                     "max_points": sub_max.get(code), "missing_reason": reason, "missing_kind": kind,
                     "missing_case": case, "quality": quality,
-                    "source_id": part["source_id"].iloc[0]})
+                    "source_id": sources[min(by.values())]})
     return pd.DataFrame(out, columns=cols)
 
 
