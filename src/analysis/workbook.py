@@ -34,7 +34,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from .files import atomic_write_bytes, write_new_files
 from .i18n import DASH, decimals_needed
-from .render import NUMERIC_KINDS, cell_text, column_spec, header, resolve
+from .render import NUMERIC_KINDS, cell_text, column_spec, column_texts, header, resolve
 
 __all__ = ["write_xlsx", "write_csv", "export_tables", "sheet_names", "neutralise", "FORMULA_STARTS"]
 
@@ -154,21 +154,9 @@ def _printed_length(value, kind: str, decimals: int | None) -> int:
 
 
 def _texts(values: list, kind: str, decimals, lang: str) -> list[str | None]:
-    """The printed text of each cell of a text column (None where missing), each distinct string
-    printed once (a column of bands or groups repeats a few values)."""
-    seen: dict[str, str] = {}
-    out = []
-    for value in values:
-        if type(value) is str:  # only strings are cached: 1, 1.0 and True are equal keys, not equal texts
-            try:
-                out.append(seen[value])
-            except KeyError:
-                out.append(seen.setdefault(value, cell_text(value, kind, decimals, lang)))
-        elif _missing(value):
-            out.append(None)
-        else:
-            out.append(cell_text(value, kind, decimals, lang))
-    return out
+    """The printed text of each cell of a text column (None where missing), as the page prints
+    it (:func:`analysis.render.column_texts`)."""
+    return [None if _missing(v) else text for v, text in zip(values, column_texts(values, kind, decimals, lang))]
 
 
 def _decimals(a: np.ndarray, most: int = 2) -> np.ndarray:
