@@ -311,3 +311,24 @@ def test_a_build_shares_a_provinces_audit_between_its_reports(ds, tmp_path, monk
     pd.testing.assert_frame_equal(again, alone)
     next(tmp_path.glob("*.pickle")).write_bytes(b"torn")  # unreadable: computed again
     pd.testing.assert_frame_equal(ProvinceReport(ds, "bac-kan", "2024-07").findings, alone)
+
+
+def test_unit_tables_leave_out_a_group_no_unit_of_the_block_has(ds):
+    # a group printed without any value for the block's communes gets no column (as a pivot of
+    # the chosen rows gave); a unit without a value of a group that others have shows it missing
+    import copy
+
+    import numpy as np
+
+    changed = copy.copy(ds)
+    sc = ds.scores.copy()
+    communes = set(ProvinceReport(ds, "bac-kan", "2024-07")._unit_tables["bac-kan/huyen-na-ri"]["unit_id"])
+    in_block = sc["unit_id"].isin(communes) & (sc["period_id"] == "2024-07")
+    sc.loc[in_block & (sc["group"] == "CKMB"), "value"] = np.nan
+    one = sorted(communes)[0]
+    sc.loc[in_block & (sc["group"] == "TDGQ") & (sc["unit_id"] == one), "value"] = np.nan
+    changed.scores = sc
+    table = ProvinceReport(changed, "bac-kan", "2024-07")._unit_tables["bac-kan/huyen-na-ri"]
+    assert "CKMB" not in table.columns
+    tdgq = table.set_index("unit_id")["TDGQ"]
+    assert np.isnan(tdgq[one]) and tdgq.drop(one).notna().all()

@@ -676,12 +676,15 @@ class ProvinceReport(_Base):
             table["band_calc"] = band_of(table["total"], self.scheme).to_numpy()
             grp = preferred(self.ds, "scores", others.loc[others["unit_id"].isin(set(ids))])
             if len(grp):
-                # each group's value per unit (what a pivot of the chosen rows gives), in report order
+                # each group's value per unit, in report order: what a pivot of the chosen rows
+                # with "first" gives (a unit's first value that is not missing; a group with no
+                # value in the block has no column)
                 wide: dict = {}
                 for unit, group, value in zip(grp["unit_id"].to_numpy(dtype=object).tolist(),
                                               grp["group"].to_numpy(dtype=object).tolist(),
                                               grp["value"].to_numpy(dtype=float).tolist()):
-                    wide.setdefault(group, {}).setdefault(unit, value)
+                    if value == value:
+                        wide.setdefault(group, {}).setdefault(unit, value)
                 nan = float("nan")
                 for g in order:
                     if g in wide:
