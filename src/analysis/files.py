@@ -132,11 +132,7 @@ def write_new_file(path: Path | str, data: bytes) -> None:
     >>> write_new_file(p, b"87,15"); p.read_bytes()
     b'87,15'
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_new_files([(path, data)])
 
 
 def write_new_files(files) -> None:

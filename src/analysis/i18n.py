@@ -118,8 +118,6 @@ def number(value, lang: str, decimals: int | None = None) -> str:
     v = float(value)
     d = decimals_needed(v) if decimals is None else decimals
     v = round(v, d) + 0.0  # no "-0"
-    if v == 0:
-        v = 0.0
     if type(d) is int and 0 <= d <= _FAST_DECIMALS and -_FAST_LIMIT[d] < v < _FAST_LIMIT[d]:
         try:
             return format(v, _FAST_SPECS[d]).translate(_SEPARATORS[lang])
