@@ -254,12 +254,16 @@ def phases(jobs, out: Path) -> dict:
     type(exporter).from_notebook_node = timed_convert
     try:
         build._start_zygote()
+        from analysis.report import code_version
+
+        code = code_version()  # as a build finds it, once
         with build.build_lock(build._data_dirs(jobs), out):
-            build.run_job(jobs[0], str(out), str(build.NOTEBOOKS_DIR), "warm-up", True, dict(jobs[0].inputs))
+            build.run_job(jobs[0], str(out), str(build.NOTEBOOKS_DIR), "warm-up", True, dict(jobs[0].inputs), code)
             profile.clear()
             for job in jobs:
                 start = time.perf_counter()
-                result = build.run_job(job, str(out), str(build.NOTEBOOKS_DIR), "profile", True, dict(job.inputs))
+                result = build.run_job(job, str(out), str(build.NOTEBOOKS_DIR), "profile", True, dict(job.inputs),
+                                       code)
                 add("total", time.perf_counter() - start)
                 if result.status != "built":
                     raise SystemExit(f"profile run failed: {result.error}")

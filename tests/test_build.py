@@ -154,10 +154,11 @@ def test_plan_rehashes_a_data_file_only_when_it_changed(tmp_path, monkeypatch):
 
 
 def test_interrupted_import_names_match_the_dataset():
-    from analysis import cli, dataset
+    from analysis import cli, dataset, report
 
     assert cli._INTERRUPTED_IMPORT == (dataset.STAGING_PREFIX, dataset.JOURNAL)
     assert build.READ_LOG_ENV == dataset.READ_LOG_ENV
+    assert build.CODE_VERSION_ENV == report.CODE_VERSION_ENV
 
 
 def test_touching_one_province_rebuilds_only_its_reports(built, tmp_path):
@@ -403,3 +404,16 @@ def test_compiled_output_schemas_agree_with_nbformat():
         seen.append(verdicts[0])
     assert seen == [True, False] * 4  # each valid output accepted, each broken one refused
     assert nbbase.validate.compiled_outputs
+
+
+def test_reports_state_the_code_version_their_build_found(tmp_path, monkeypatch):
+    """The build finds the code version once and its kernels state that one (no git per report)."""
+    from analysis import report
+
+    monkeypatch.setattr(report, "code_version", lambda: "0123abcd-found-by-the-build")
+    jobs = [j for j in plan_jobs(DATA_DIR, out_dir=tmp_path) if j.key == "bac-kan/2024-07"]
+    (result,) = run_batch(jobs, out_dir=tmp_path, workers=1, progress=False)
+    assert result.status == "built", result.error
+    html = (tmp_path / "bac-kan/2024-07.html").read_text(encoding="utf-8")
+    assert "0123abcd-found-by-the-build" in html
+    assert report.CODE_VERSION_ENV not in os.environ  # set for the report's kernel only

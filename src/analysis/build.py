@@ -68,6 +68,7 @@ OWNER_FILE = "OWNER"  # marks STATE_DIR as made by a build (clean-up touches onl
 WORK_DIR = "work"     # STATE_DIR/work/<pid>/: every temporary file of one build
 READ_LOG_ENV = "ANALYSIS_READ_LOG"  # same name as analysis.dataset.READ_LOG_ENV (not imported: pandas)
 HOLD_ENV = "ANALYSIS_HOLD_DATA"  # same name as analysis.forkkernel.ENV_HOLD
+CODE_VERSION_ENV = "ANALYSIS_CODE_VERSION"  # same name as analysis.report.CODE_VERSION_ENV
 SHARED_RESULTS_ENV = "ANALYSIS_SHARED_RESULTS"  # same name as analysis.report.SHARED_RESULTS_ENV
 SHARED_DIR = "shared"  # STATE_DIR/work/shared/: results the reports of one build share (report.shared_result)
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
@@ -796,10 +797,12 @@ def _check_reads(log: Path, manifest: dict | None) -> dict:
 
 
 def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool | str = True,
-            manifest: dict | None = None) -> JobResult:
+            manifest: dict | None = None, code: str | None = None) -> JobResult:
     """Execute one report in a fresh kernel and publish its HTML, notebook and tables.
 
-    ``fork`` may be the socket of a running fork server (shared by a batch's workers).
+    ``fork`` may be the socket of a running fork server (shared by a batch's workers). ``code``
+    is the code version the report states (found once by the build that planned it); None: the
+    kernel asks git.
     Returns a JobResult; never raises for a failing notebook (the error is in the result).
     """
     _without_iri_grammar()
@@ -819,6 +822,8 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
         outs["html"].parent.mkdir(parents=True, exist_ok=True)
         os.environ[READ_LOG_ENV] = str((handed / "reads.jsonl").absolute())  # read by the kernel started next (another cwd)
         os.environ[SHARED_RESULTS_ENV] = str((work.parent / SHARED_DIR).absolute())
+        if code:
+            os.environ[CODE_VERSION_ENV] = code
         if manifest is not None:  # the fork server holds this data in memory for the kernels it forks
             data_dir = job.parameters.get("data_dir") or str(DATA_DIR)
             os.environ[HOLD_ENV] = json.dumps({"data_dir": str(Path(data_dir).resolve()), "manifest": manifest})
@@ -852,6 +857,7 @@ def run_job(job: Job, out_dir: str, notebooks_dir: str, state: str, fork: bool |
     finally:
         os.environ.pop(READ_LOG_ENV, None)
         os.environ.pop(SHARED_RESULTS_ENV, None)
+        os.environ.pop(CODE_VERSION_ENV, None)
         os.environ.pop(HOLD_ENV, None)
         if handed is not None:
             shutil.rmtree(handed, ignore_errors=True)
@@ -949,10 +955,13 @@ def _execute(todo, out_dir: Path, workers: int, executor: str, progress: bool, n
     todo = sorted(todo, key=lambda t: (t[0].kind != "compare", str(t[0].parameters.get("period", ""))))
 
     def job_args():
+        from .report import code_version
+
+        code = code_version()  # once for the build, not twice per report (git) in every kernel
         # the workers share this process's server, once it is ready
         shared = _await_zygote() if fork and executor in ("process", "serial") else None
         how = shared or fork
-        return [(job, str(out_dir), str(notebooks_dir), state, how, dict(job.inputs) if job.inputs else None)
+        return [(job, str(out_dir), str(notebooks_dir), state, how, dict(job.inputs) if job.inputs else None, code)
                 for job, state in todo]
 
     try:

@@ -34,7 +34,7 @@ from .views import group_table as derive_group_table
 from .views import sub_indicator_table as derive_sub_indicator_table
 
 __all__ = ["ProvinceReport", "ComparisonReport", "validate_parameters", "LANGS", "comparison_periods",
-           "package_versions", "code_version", "shared_result", "SHARED_RESULTS_ENV", "load_report", "build_exports", "FORMATS", "NAMED_UNITS",
+           "package_versions", "code_version", "CODE_VERSION_ENV", "shared_result", "SHARED_RESULTS_ENV", "load_report", "build_exports", "FORMATS", "NAMED_UNITS",
            "EXPORT_META"]
 
 # Packages whose versions every report states.
@@ -115,8 +115,22 @@ def shared_result(key: dict, compute):
     return value
 
 
+# Set by a build for the kernels it starts: the code version it found once, when it planned
+# the reports (see code_version).
+CODE_VERSION_ENV = "ANALYSIS_CODE_VERSION"
+
+
 def code_version() -> str:
-    """Git commit of the project (with ``+dirty`` when the work tree has changes), or 'unknown'."""
+    """Git commit of the project (with ``+dirty`` when the work tree has changes), or 'unknown'.
+
+    In a build, the version the build found once for all its reports (:data:`CODE_VERSION_ENV`):
+    a report's kernel then runs no ``git`` of its own (two processes per report).
+    """
+    import os
+
+    given = os.environ.get(CODE_VERSION_ENV)
+    if given:
+        return given
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True,
                                 text=True, check=True, timeout=10).stdout.strip()
