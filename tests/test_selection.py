@@ -81,3 +81,41 @@ def test_alternatives_and_conflicts_are_named():
     pd.testing.assert_frame_equal(got, want)
     assert len(got) == 1 and bool(got["conflict"].iloc[0]) and int(got["n_sources"].iloc[0]) == 2
     assert isinstance(got["alternatives"].iloc[0], str) and not np.isnan(got["value"].iloc[0])
+
+
+def test_row_priority_is_the_first_matching_line_for_every_row(datasets):
+    """Priorities are worked out once per (source, section) pair; each row still gets the first
+    line of the preference table that matches its own source's kind and layout and its own
+    section (a missing section included), and its own source's extraction date. The sources'
+    kinds, layouts and the rows' sections are varied so that every line of the table is hit."""
+    from analysis.selection import _match, row_priority, source_layout, source_preference
+
+    rng = np.random.default_rng(7)
+    kinds = ["report", "document", "portal", "portal", "portal", "synthetic", "other"]
+    layouts = ["provinces", "unit-list", "detail", "raw", "catalog-communes", "catalog-provinces", ""]
+    sections = ["provinces[]", "communes[]", "agencies[]", "overview", "II.1", None]
+    lines = list(source_preference().itertuples())
+    for ds in datasets:
+        combos = [(k, lay) for k in kinds for lay in layouts]
+        dates = list(ds.sources["data_as_of"]) * len(combos)
+        src = pd.DataFrame({"source_id": [f"{ds.sources['source_id'].iloc[0]}-{i}" for i in range(len(combos))],
+                            "kind": [k for k, _ in combos],
+                            "note": [f"layout {lay}; x" if lay else None for _, lay in combos],
+                            "data_as_of": [d if i % 3 else None for i, d in enumerate(dates[:len(combos)])]})
+        rows = pd.DataFrame({"source_id": rng.choice(src["source_id"].to_numpy(), 800),
+                             "section": rng.choice(np.array(sections, dtype=object), 800)},
+                            index=rng.permutation(800))
+        got = row_priority(rows, src)
+        assert got.index.equals(rows.index)
+        kind, layout = dict(zip(src["source_id"], src["kind"])), source_layout(src).astype(str).to_dict()
+        as_of = dict(zip(src["source_id"], pd.to_datetime(src["data_as_of"])))
+        seen = set()
+        for (sid, section), (priority, reason, date) in zip(rows.itertuples(index=False), got.itertuples(index=False)):
+            want = next(((r.priority, r.reason) for r in lines
+                         if _match(r.kind, kind[sid]) and _match(r.layout, layout[sid])
+                         and _match(r.section, str(section))),
+                        (99, "no line of the source preference table matches"))
+            assert (priority, reason) == want, (sid, section)
+            assert (pd.isna(date) and pd.isna(as_of[sid])) or date == as_of[sid], sid
+            seen.add(priority)
+        assert len(seen) >= 8, seen
