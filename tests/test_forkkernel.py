@@ -65,6 +65,12 @@ def test_a_build_kernel_loads_no_debugger(tmp_path):
     assert outputs(build.execute_notebook(probe, {})) == ["None False\n"]
 
 
+def test_a_forked_kernel_collects_cycles_with_report_thresholds(tmp_path):
+    # the server runs with the collector off; its kernels collect, less often than the default
+    probe = notebook(tmp_path, "probe", "import gc\nprint(gc.isenabled(), gc.get_threshold())")
+    assert outputs(build.execute_notebook(probe, {})) == ["True (10000, 50, 100)\n"]
+
+
 def test_without_a_server_the_launcher_is_a_plain_kernel(tmp_path, monkeypatch):
     """Outside a build (no server listening), the fork launcher simply becomes an ipykernel."""
     import subprocess
