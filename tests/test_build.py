@@ -376,6 +376,28 @@ print(new_output("display_data", data={"text/plain": "x"}).data["text/plain"])
                                            "invalid output rejected", "invalid output rejected", "x"]
 
 
+def test_build_workers_are_forked_prepared_from_the_pool_server(tmp_path):
+    """The pool's fork server prepares a worker once (``analysis._buildworker``); what it did
+    is what a worker would otherwise do first, and a prepared worker does not do it again."""
+    import multiprocessing.forkserver as mpfs
+
+    probe = """
+import sys
+import analysis._buildworker
+from analysis import build
+import nbformat.v4.nbbase as nbbase
+print(build._PREPARED, getattr(nbbase.validate, "compiled_outputs", False), "nbclient" in sys.modules,
+      sys.modules.get("rfc3987_syntax") is None)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=PROJECT_DIR)
+    assert done.stdout.split() == ["True", "True", "True", "True"]
+    jobs = [j for j in plan_jobs(DATA_DIR, out_dir=tmp_path) if j.key == "bac-kan/2024-07"]
+    (result,) = run_batch(jobs, out_dir=tmp_path, workers=2, progress=False)
+    assert result.status == "built", result.error
+    assert "analysis._buildworker" in mpfs._forkserver._preload_modules
+
+
 def test_compiled_output_schemas_agree_with_nbformat():
     import nbformat
     import nbformat.v4.nbbase as nbbase

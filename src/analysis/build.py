@@ -1061,9 +1061,16 @@ def _fast_output_validation() -> None:
     nbbase.validate = validate
 
 
+_PREPARED = False
+
+
 def _prepare_worker() -> None:
     """Import what running a report needs (papermill, nbclient, nbconvert's exporter) before the
-    first job: a new worker does it while the build's fork server imports its own libraries."""
+    first job. The pool's fork server does it once (:mod:`analysis._buildworker`), so a worker
+    forked from it finds it done; a worker started otherwise does it itself."""
+    global _PREPARED
+    if _PREPARED:
+        return
     _without_iri_grammar()
     import nbclient  # noqa: F401
     import papermill.parameterize  # noqa: F401
@@ -1074,6 +1081,7 @@ def _prepare_worker() -> None:
     for kind in _OUTPUT_TYPES:
         _output_validator(kind)
     _exporter().from_notebook_node(new_notebook())  # loads and compiles the page's templates
+    _PREPARED = True
 
 
 def _run_pool(make_args, out_dir: Path, size: int, notebooks_dir: str):
@@ -1092,6 +1100,9 @@ def _run_pool(make_args, out_dir: Path, size: int, notebooks_dir: str):
     from multiprocessing.connection import wait as wait_any
 
     ctx = mp.get_context("forkserver")
+    # The server imports and prepares what a worker needs once, and every worker is forked
+    # prepared (taking effect when this process starts its server, i.e. at its first pool).
+    ctx.set_forkserver_preload(["__main__", "analysis._buildworker"])
     workers: dict = {}  # conn -> [process, args of the running job or None]
 
     def start():
