@@ -213,8 +213,16 @@ def _column_codes(s) -> tuple[np.ndarray, int]:
         codes = s.cat.codes.to_numpy().astype(np.int64)
         codes += 1   # NaN (-1) becomes its own code 0
         return codes, len(s.cat.categories) + 1
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
-    return codes.astype(np.int64), len(uniques) + 1
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "python":
+        # the strings' own object array (no copy): factorizing it gives the same codes, faster
+        # than through the string array's methods
+        s = s.to_numpy(dtype=object)
+    # missing values (code -1) get the code after the others: faster than
+    # ``use_na_sentinel=False``, and codes only ever say which rows are equal
+    codes, uniques = pd.factorize(s)
+    codes = codes.astype(np.int64)
+    codes[codes < 0] = len(uniques)
+    return codes, len(uniques) + 1
 
 
 def _combine_codes(columns: Sequence, n: int) -> np.ndarray:
@@ -1154,7 +1162,10 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         row_version = pid.astype(object).map(mapping)
     frames = []
     for version, sch in versions.items():
-        subset = ind.loc[row_version.to_numpy() == version] if scheme is None else ind
+        if scheme is None and len(versions) > 1:
+            subset = ind.loc[row_version.to_numpy() == version]
+        else:   # one version: every row (each period maps to a version)
+            subset = ind
         if subset.empty:
             continue
         wide = _indicator_wide(subset, by, sch)
@@ -1168,21 +1179,26 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
             continue
         keys = wide.index.to_frame(index=False)
         part = keys.iloc[np.concatenate([rows for _, _, rows in taken])].reset_index(drop=True)
-        part["group"] = np.concatenate([np.full(rows.size, group, dtype=object) for group, _, rows in taken])
 
         def stack(name):
             return np.concatenate([a[name][rows] if a[name] is not None else np.full(rows.size, "", dtype=object)
                                    for _, a, rows in taken])
 
+        # the other columns made apart and added at once (the same values and dtypes as adding
+        # them one by one, without a copy of the frame per column)
+        more = {"group": np.concatenate([np.full(rows.size, group, dtype=object) for group, _, rows in taken])}
         for name in ("recomputed", "lower", "upper", "complete", "missing", "used", "tolerance", "rule_status"):
-            part[name] = stack(name)
-        part["max_points"] = np.concatenate([np.full(rows.size, sch.max_points(group), dtype=float)
+            more[name] = stack(name)
+        more["max_points"] = np.concatenate([np.full(rows.size, sch.max_points(group), dtype=float)
                                              for group, _, rows in taken])
-        part["status"] = np.where(part["complete"], "complete", "partial")
-        part["scheme_version"] = sch.version
-        frames.append(part)
+        more["status"] = np.where(more["complete"], "complete", "partial")
+        more["scheme_version"] = np.full(len(part), sch.version, dtype=object)
+        frames.append(pd.concat([part, pd.DataFrame(more, index=part.index)], axis=1))
     columns = by + list(RECOMPUTE_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    if len(frames) == 1:
+        out = frames[0][columns]
+    else:
+        out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     if scores is not None:
         _require(scores, by + ["group", "value", "section"], "recompute_group_points (scores)")
         pub = scores.loc[scores["value"].notna(), by + ["group", "section", "value", "decimals"]].rename(
@@ -1200,7 +1216,9 @@ def _left_join(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.Dat
     if left.empty or right.empty or any(c in left.columns for c in right.columns if c not in on):
         return left.merge(right, on=on, how="left")
     n = len(left)
-    code = _combine_codes([pd.Series(np.concatenate([left[c].to_numpy(dtype=object), right[c].to_numpy(dtype=object)]))
+    # the key columns of both sides as one object array each (a plain array: a Series would
+    # first infer a string dtype, a pass over every value that the codes do not need)
+    code = _combine_codes([np.concatenate([left[c].to_numpy(dtype=object), right[c].to_numpy(dtype=object)])
                            for c in on], n + len(right))
     lk, rk = code[:n], code[n:]
     order = np.argsort(rk, kind="stable")
