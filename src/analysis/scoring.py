@@ -987,12 +987,15 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
 DEN_SUFFIX, PTS_SUFFIX = "__denominator", "__points"
 
 
-def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
+def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme):
     """One row per key: the rates (percent) of the scheme's sub-indicators and the counts that
     trigger full marks (``full_if_zero``), each with ``CODE_decimals``.
 
     Rows are the keys in sorted order, columns the codes of each part in sorted order (what
-    pivoting each part and joining the parts gives); the first row of a key and code is used."""
+    pivoting each part and joining the parts gives); the first row of a key and code is used.
+    Returned as ``(keys, values)``, two frames with the same RangeIndex: the ``by`` columns, and
+    the value columns (what ``wide.index.to_frame(index=False)`` and ``wide.reset_index(drop=True)``
+    of the pivoted table give, without building its index); None when no row is used."""
     rate_codes = {c for g in scheme.groups.values() for s in g.subs for c in s.indicators}
     count_codes = {s.full_if_zero for g in scheme.groups.values() for s in g.subs if s.full_if_zero}
     # a rate left missing (0/0: no cases; null/null: not measured) is scored by the sub-indicator's
@@ -1018,7 +1021,7 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
     parts.append((rows_of(ruled, "points"), [("value", PTS_SUFFIX)]))
     used = np.logical_or.reduce([m for m, _ in parts]) if n else np.zeros(0, dtype=bool)
     if not used.any():
-        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[] for _ in by], names=by))
+        return None
     rows = np.flatnonzero(used)
     # one code per key (in the key columns' values) over the rows used
     key_values = {name: indicators[name].to_numpy(dtype=object) for name in by}
@@ -1026,7 +1029,8 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
     for name in by:
         codes, uniques = pd.factorize(key_values[name][rows])
         if (codes < 0).any():   # a key with a missing part: as the pivots treat it
-            return _indicator_wide_frames(indicators, by, scheme)
+            wide = _indicator_wide_frames(indicators, by, scheme)
+            return None if wide.empty else (wide.index.to_frame(index=False), wide.reset_index(drop=True))
         key_code = key_code * (len(uniques) + 1) + codes
         key_code = pd.factorize(key_code)[0].astype(np.int64)
     ind_code = ind_all[rows]
@@ -1038,7 +1042,6 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
     position = np.empty(n_keys, dtype=np.int64)
     position[ranked] = np.arange(n_keys)                   # a key's row in the wide table
     first_keys = indicators[by].iloc[first_row[ranked]].reset_index(drop=True)
-    index = (pd.MultiIndex.from_frame(first_keys) if len(by) > 1 else pd.Index(first_keys[by[0]], name=by[0]))
     local = np.full(n, -1, dtype=np.int64)
     local[rows] = np.arange(len(rows))
     floats: dict = {}
@@ -1061,7 +1064,7 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
                 full = np.full(n_keys, np.nan)
                 full[position[key_code[pick]]] = floats[column][rows[pick]]
                 out.setdefault(f"{ind_names[i]}{suffix}", full)
-    return pd.DataFrame(out, index=index)
+    return (first_keys, pd.DataFrame(out)) if out else None
 
 
 def _indicator_wide_frames(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
@@ -1169,15 +1172,15 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
         if subset.empty:
             continue
         wide = _indicator_wide(subset, by, sch)
-        if wide.empty:
+        if wide is None:
             continue
+        keys, values = wide
         # recompute_wide's arrays, stacked group after group: the rows with a rate of each group
-        arrays = _recompute_arrays(wide.reset_index(drop=True), sch, 2, explain)
+        arrays = _recompute_arrays(values, sch, 2, explain)
         taken = [(group, a, np.flatnonzero(a["any_rate"])) for group, a in arrays.items()]
         taken = [(group, a, rows) for group, a, rows in taken if rows.size]
         if not taken:
             continue
-        keys = wide.index.to_frame(index=False)
         part = keys.iloc[np.concatenate([rows for _, _, rows in taken])].reset_index(drop=True)
 
         def stack(name):
