@@ -7,9 +7,10 @@ import pandas as pd
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _half_units, _lookup_pos, _recompute_arrays,
-                      _scheme_of_period, _view_arrays, as_float, band_codes, block_codes, decimals_of,
-                      half_unit, previous_period_ids, recompute_group_points, recompute_wide, to_sheet)
+from .scoring import (KEY, _STATUS_ORDER, _VIEW_LABELS, _combine_codes, _competition, _half_units, _indicator_wide,
+                      _lookup_pos, _recompute_arrays, _scheme_of_period, _view_arrays, as_float, band_codes,
+                      block_codes, decimals_of, half_unit, previous_period_ids, recompute_group_points,
+                      recompute_wide, to_sheet)
 
 __all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise",
            "data_quality_warnings", "DISTURBING_CHECKS"]
@@ -1132,6 +1133,72 @@ def _check_unit_counts(ind: pd.DataFrame, coded: _Coded, scores: pd.DataFrame, u
 
 # ---------------------------------------------------------------------------------------------
 
+def _disagreeing_keys(ind: pd.DataFrame, scores: pd.DataFrame, scheme: Scheme | None, md: int,
+                      by: list[str]) -> pd.DataFrame | None:
+    """The keys (``by``) where points recomputed from the rates disagree with a printed group:
+    the keys of ``_recompute_findings(recompute_group_points(ind, scheme, scores=scores,
+    explain=False), md)``, worked out on arrays instead of that table (which has a row per key,
+    group and printed row, and is thrown away when nothing disagrees, the usual case).
+
+    Each printed group (a score row with a value) meets the recomputation of its key and group,
+    if any (the wide table has one row per key): the same pairs as the left join of
+    :func:`recompute_group_points`, with the same tests as :func:`_recompute_findings`. None
+    when a key column has a missing value (the caller then goes through the tables)."""
+    pub_rows = np.flatnonzero(scores["value"].notna().to_numpy())
+    pub = {c: scores[c].to_numpy(dtype=object)[pub_rows] for c in by}
+    if any(pd.isna(v).any() for v in pub.values()) or ind[by].isna().to_numpy().any():
+        return None
+    pub_group = scores["group"].to_numpy(dtype=object)[pub_rows]
+    pub_value = scores["value"].to_numpy(dtype=float)[pub_rows]
+    pub_dec = scores["decimals"].to_numpy(dtype=float, na_value=np.nan)[pub_rows]
+    if scheme is not None:
+        versions = {None: scheme}
+    else:   # as recompute_group_points splits the rows
+        versions = {}
+        row_version = {}
+        for p in pd.unique(ind["period_id"].to_numpy(dtype=object)):
+            sch = _scheme_of_period(p) if p is not None else load_scheme()
+            versions[sch.version] = sch
+            row_version[p] = sch.version
+    flagged = np.zeros(len(pub_rows), dtype=bool)
+    for version, sch in versions.items():
+        if len(versions) > 1:
+            subset = ind.loc[ind["period_id"].astype(object).map(row_version).to_numpy() == version]
+        else:
+            subset = ind
+        if subset.empty:
+            continue
+        wide = _indicator_wide(subset, by, sch)
+        if wide is None:
+            continue
+        keys, values = wide
+        arrays = _recompute_arrays(values, sch, 2, False)
+        # the wide keys and the printed rows' keys coded together; a wide key is unique
+        code = _combine_codes([np.concatenate([keys[c].to_numpy(dtype=object), pub[c]]) for c in by],
+                              len(keys) + len(pub_rows))
+        key_code, pub_code = code[:len(keys)], code[len(keys):]
+        row_of = np.full(int(code.max()) + 1, -1, dtype=np.int64)
+        row_of[key_code] = np.arange(len(keys))
+        at = row_of[pub_code]                              # the printed row's wide row, or -1
+        for group, a in arrays.items():
+            p = np.flatnonzero((pub_group == group) & (at >= 0))
+            if not p.size:
+                continue
+            i = at[p]
+            p, i = p[a["any_rate"][i]], i[a["any_rate"][i]]   # a recomputation of this group exists
+            if not p.size:
+                continue
+            pv = pub_value[p]
+            tol = a["tolerance"][i] + half_unit(pub_dec[p], md)
+            known = a["_status"][i] != _STATUS_ORDER["unknown"]
+            complete = a["complete"][i]
+            points = complete & known & (np.abs(pv - a["recomputed"][i]) > tol + _EPS)
+            bounds = ~complete & known & ((pv < a["lower"][i] - tol - _EPS) | (pv > a["upper"][i] + tol + _EPS))
+            flagged[p[points | bounds]] = True
+    rows = pub_rows[flagged]
+    return scores[by].iloc[rows].drop_duplicates().reset_index(drop=True)
+
+
 def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     """Audit every published figure of a dataset against the report itself and the method.
 
@@ -1186,13 +1253,15 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     ind = ind.assign(_order=0.0)
     parts = [findings.assign(_order=0.0)]
     by = ["source_id", "unit_id", "period_id"]
-    rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
     portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
     metric_sums = _metric_point_sums(ind, scores, portal)
-    disagree = _recompute_findings(rec, md) if len(rec) else None
-    if disagree is not None and len(disagree):
+    keys = _disagreeing_keys(ind, scores, scheme, md, by)
+    if keys is None:   # a key with a missing part: through the tables, as the joins treat it
+        rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
+        disagree = _recompute_findings(rec, md) if len(rec) else None
+        keys = disagree[by].drop_duplicates() if disagree is not None else disagree
+    if keys is not None and len(keys):
         # explain (rates used, sub-indicators missing) only the recomputations that disagree
-        keys = disagree[by].drop_duplicates()
         detail = recompute_group_points(ind.merge(keys, on=by), scheme, scores=scores.merge(keys, on=by))
         found = _recompute_findings(detail.assign(_order=0.0), md)
         parts.append(_explained_by_metric_sums(found, metric_sums))

@@ -1153,16 +1153,17 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
     ind = indicators if "decimals" in indicators.columns else indicators.assign(decimals=np.nan)
     if scheme is not None:
         versions = {None: scheme}
-        row_version = pd.Series([None] * len(ind), index=ind.index, dtype=object)
+        row_version = None   # one version: every row
     else:
         pid = ind["period_id"] if "period_id" in ind.columns else pd.Series([None] * len(ind), index=ind.index)
         versions = {}
         mapping = {}
-        for p in pd.unique(pid.astype(object)):
+        for p in pd.unique(pid.to_numpy(dtype=object)):
             sch = _scheme_of_period(p) if p is not None else load_scheme()
             versions[sch.version] = sch
             mapping[p] = sch.version
-        row_version = pid.astype(object).map(mapping)
+        # each row's version is only needed to split the rows between several versions
+        row_version = pid.astype(object).map(mapping) if len(versions) > 1 else None
     frames = []
     for version, sch in versions.items():
         if scheme is None and len(versions) > 1:
