@@ -1,6 +1,9 @@
 """Audit of published reports: every place where a report contradicts itself or the method."""
 from __future__ import annotations
 
+from collections import Counter
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -870,22 +873,29 @@ def _kahan_sums(group: np.ndarray, by: np.ndarray, starts: np.ndarray, values: n
     return sums
 
 
+@lru_cache(maxsize=None)
+def _share_sets() -> tuple[pd.Series, pd.Series]:
+    """(share set of each indicator that has one, number of members of each set), from the
+    indicator catalog (itself read once per process)."""
+    sets = indicator_catalog()["share_set"].replace("", np.nan).dropna()
+    return sets, sets.value_counts()
+
+
 def _check_shares(ind: pd.DataFrame, coded: _Coded, md: int) -> list[pd.DataFrame]:
-    catalog = indicator_catalog()
-    sets = catalog["share_set"].replace("", np.nan).dropna()
-    size = sets.value_counts()
+    sets, size = _share_sets()
     in_sets = coded.isin("indicator", sets.index)
     is_pct, is_count = coded.is_("measure", "percent"), coded.is_("measure", "count")
     # Only share sets with two members printed as shares, or with counts printed, can be
     # contradicted (a set sum needs m >= 2 members of one key; the shares-vs-counts checks need
     # counts): the other sets' rows are left out before grouping. A set is kept or dropped whole,
     # so every key of a kept set has all its rows, and the groups keep their order.
-    members = sets.reindex(coded.present("indicator", is_pct & in_sets)).value_counts()
-    checkable = set(members.index[members >= 2]) | set(sets.reindex(coded.present("indicator", is_count & in_sets)))
+    members = Counter(sets[i] for i in coded.present("indicator", is_pct & in_sets))
+    checkable = ({name for name, m in members.items() if m >= 2}
+                 | {sets[i] for i in coded.present("indicator", is_count & in_sets)})
     out = []
     if not (is_pct & in_sets).any():   # no share of a set printed: nothing to check
         return out
-    pct = ind.loc[is_pct & coded.isin("indicator", sets.index[sets.isin(checkable)])].copy()
+    pct = ind.loc[is_pct & coded.isin("indicator", sets.index[sets.isin(checkable)])]   # a new frame
     if len(pct):
         out += _check_share_sets(ind, pct, sets, size, in_sets, is_count, md)
     # a count printed over its denominator beside a share of the same indicator
@@ -1254,7 +1264,8 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     parts = [findings.assign(_order=0.0)]
     by = ["source_id", "unit_id", "period_id"]
     portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
-    metric_sums = _metric_point_sums(ind, scores, portal)
+    coded = _Coded(ind)   # the indicators' text columns, coded once for the checks below
+    metric_sums = _metric_point_sums(ind, coded, scores, portal)
     keys = _disagreeing_keys(ind, scores, scheme, md, by)
     if keys is None:   # a key with a missing part: through the tables, as the joins treat it
         rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
@@ -1266,7 +1277,6 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
         found = _recompute_findings(detail.assign(_order=0.0), md)
         parts.append(_explained_by_metric_sums(found, metric_sums))
     parts += _check_metric_sums(metric_sums)
-    coded = _Coded(ind)   # the indicators' text columns, coded once for the checks below
     parts += _check_portal_quality(scores, ind, coded, units)
     parts += _check_source_conflicts(dataset)
     parts += _check_shares(ind, coded, md)
@@ -1292,12 +1302,16 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     return out.reset_index(drop=True)[list(FINDING_COLUMNS)]
 
 
-def _metric_point_sums(ind: pd.DataFrame, scores: pd.DataFrame, portal_sources: set) -> pd.DataFrame:
+def _metric_point_sums(ind: pd.DataFrame, coded: _Coded, scores: pd.DataFrame,
+                       portal_sources: set) -> pd.DataFrame:
     """Per source × unit × period × group: the sum of the printed sub-indicator points and the
     printed group points of the same source. Portal sources only: the portal's group is the sum
     of its printed metric points, while a report may print only some of them."""
     cat = indicator_catalog()
-    pts = ind.loc[ind["measure"] == "points"]
+    pts = ind.loc[coded.is_("measure", "points")]
+    if pts.empty:
+        return pd.DataFrame(columns=["source_id", "unit_id", "period_id", "group", "metric_sum", "n_metrics",
+                                     "published", "section"])
     pts = pts.loc[pts["indicator"].map(cat["group"]).isin(SIX_GROUPS).to_numpy()
                   & pts["source_id"].isin(portal_sources)]
     if pts.empty:

@@ -1261,7 +1261,7 @@ def to_sheet(scores: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.Data
     n_keys = int(codes.max()) + 1 if len(codes) else 0
     first = np.full(n_keys, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
-    sheet = scores.iloc[first][key].reset_index(drop=True)
+    sheet = scores[key].iloc[first].reset_index(drop=True)
     g_codes, g_names = pd.factorize(scores["group"])
     reverse = np.arange(len(scores))[::-1]   # assigning in reverse order lets the first row win
     numeric = {"value", "decimals", "max_stated", "rank", "rank_of", "change"}
