@@ -108,9 +108,15 @@ def _findings(check: str, *, unit_id, period_id, source_id, section, published, 
     return out
 
 
-def _empty() -> pd.DataFrame:
+@lru_cache(maxsize=None)
+def _empty_findings() -> pd.DataFrame:
     return _findings("total_range", unit_id=[], period_id=[], source_id=[], section=[], published=[],
                      expected=[], tolerance=[], severity=[], message=[], order=[])
+
+
+def _empty() -> pd.DataFrame:
+    """No findings: a copy of one empty table (built once; a constant)."""
+    return _empty_findings().copy()
 
 
 def _severity_of(rule_status) -> np.ndarray:
@@ -899,8 +905,9 @@ def _check_shares(ind: pd.DataFrame, coded: _Coded, md: int) -> list[pd.DataFram
     if len(pct):
         out += _check_share_sets(ind, pct, sets, size, in_sets, is_count, md)
     # a count printed over its denominator beside a share of the same indicator
-    frac = ind.loc[is_count & (ind["denominator"].notna() & (ind["denominator"] > 0)).to_numpy()]
-    if len(frac):
+    with_den = is_count & (ind["denominator"].notna() & (ind["denominator"] > 0)).to_numpy()
+    if with_den.any():
+        frac = ind.loc[with_den]
         p2 = ind.loc[is_pct].drop_duplicates(
             subset=["source_id", "unit_id", "period_id", "indicator", "category"], keep="first")
         m = frac.merge(p2[["source_id", "unit_id", "period_id", "indicator", "category", "value", "decimals", "section", "_order"]],
@@ -951,8 +958,8 @@ def _check_share_sets(ind, pct, sets, size, in_sets, is_count, md) -> list[pd.Da
                              severity="error", message=msg, order=a["order"].to_numpy()))
     # shares vs the counts printed beside them: count / (sum of the set's counts), when the
     # printed shares show that the counts present are the whole set
-    cnt = ind.loc[is_count & in_sets].copy()
-    if len(cnt):
+    if (is_count & in_sets).any():
+        cnt = ind.loc[is_count & in_sets]   # a new frame
         cnt["share_set"] = cnt["indicator"].map(sets)
         cnt["category_k"] = cnt["category"].fillna("")
         cnt = cnt.drop_duplicates(subset=["source_id", "unit_id", "period_id", "category_k", "indicator"], keep="first")
@@ -1255,8 +1262,13 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
         sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
         sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
     else:   # the same orders, from plain lists (no value is missing)
-        src = scores["source_id"].to_numpy(dtype=object).tolist() + ind["source_id"].to_numpy(dtype=object).tolist()
-        sec = scores["section"].to_numpy(dtype=object).tolist() + ind["section"].to_numpy(dtype=object).tolist()
+        src = np.concatenate([scores["source_id"].to_numpy(dtype=object), ind["source_id"].to_numpy(dtype=object)])
+        sec = np.concatenate([scores["section"].to_numpy(dtype=object), ind["section"].to_numpy(dtype=object)])
+        # a row with the source and section of the row before it adds nothing to either order
+        # (both were seen): runs (a table's rows) are cut to their first row before the lists
+        first = np.ones(len(src), dtype=bool)
+        first[1:] = (src[1:] != src[:-1]) | (sec[1:] != sec[:-1])
+        src, sec = src[first].tolist(), sec[first].tolist()
         src_order = {s: i for i, s in enumerate(dict.fromkeys(src))}
         sec_rank = {k: i for i, k in enumerate(dict.fromkeys(zip(src, sec)))}
     findings = audit_sheet(sheet, scheme=scheme, periods=dataset.periods)
