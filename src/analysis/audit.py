@@ -1501,11 +1501,14 @@ def _check_source_conflicts(dataset) -> list[pd.DataFrame]:
     from .selection import preferred
 
     s = dataset.scores
-    multi = s.loc[s["value"].notna()]
-    dup = multi.duplicated(["unit_id", "period_id", "group"], keep=False)
+    # the rows with a value whose unit, period and group another such row shares (missing values
+    # equal each other, as in ``duplicated``), on integer codes of the columns' values
+    rows = np.flatnonzero(s["value"].notna().to_numpy())
+    code = _combine_codes([s[c].to_numpy(dtype=object)[rows] for c in ("unit_id", "period_id", "group")], len(rows))
+    dup = np.bincount(code)[code] > 1 if len(rows) else np.zeros(0, dtype=bool)
     if not dup.any():
         return []
-    p = preferred(dataset, "scores", multi.loc[dup])
+    p = preferred(dataset, "scores", s.iloc[rows[dup]])
     c = p.loc[p["conflict"] & (p["source_id"].notna())]
     # differing sections of one report are the cross_section check's
     c = c.loc[[isinstance(a, str) and any(not part.startswith(sid + " – ") for part in a.split("; "))
