@@ -375,3 +375,55 @@ def test_vectorised_score_checks_match_a_row_by_row_reference():
            for f in found.itertuples()}
     assert got == _reference_findings(sheet, scheme)
     assert len(got) == len(found)
+
+
+# --- the array paths of audit() against the table operations they replace --------------------
+
+def test_coded_columns_compare_as_pandas_does():
+    from analysis.audit import _Coded
+
+    t = pd.DataFrame({"c": pd.array(["a", None, "", "b", "a", "x TEMP y"], dtype="str")})
+    coded = _Coded(t)
+    assert coded.is_("c", "a").tolist() == (t["c"] == "a").fillna(False).tolist()
+    assert coded.is_("c", "absent").tolist() == [False] * 6
+    assert coded.isin("c", ["b", "", "absent"]).tolist() == t["c"].isin(["b", ""]).tolist()
+    assert coded.contains("c", "TEMP").tolist() == [False, False, False, False, False, True]
+    assert coded.present("c", np.array([True, True, False, True, False, False])) == ["a", "b"]
+    # grouping codes: a missing value has a code of its own, or the code of "" when blank
+    codes, n = coded.key("c")
+    assert pd.factorize(codes)[0].tolist() == pd.factorize(t["c"].fillna("<NA>").to_numpy(dtype=object))[0].tolist()
+    blank, _ = coded.key("c", blank_is_missing=True)
+    assert pd.factorize(blank)[0].tolist() == pd.factorize(t["c"].fillna("").to_numpy(dtype=object))[0].tolist()
+    assert codes.max() < n
+
+
+@pytest.mark.parametrize("table, where, column, value", [
+    (None, None, None, None),
+    ("scores", {"unit_id": "bac-kan/huyen-na-ri/xa-van-vu", "group": "TDGQ"}, "value", 5.0),
+    ("indicators", {"unit_id": "bac-kan/huyen-na-ri", "indicator": "overdue_rate"}, "value", 30.0),
+])
+def test_recomputation_keys_on_arrays_match_the_recompute_table(ds, table, where, column, value):
+    """audit() finds the keys where a recomputation disagrees on arrays; the table of
+    recompute_group_points, with the same tests, must give the same keys."""
+    from analysis.audit import _disagreeing_keys, _recompute_findings
+    from analysis.scoring import recompute_group_points
+
+    d = ds if table is None else perturb(ds, table, where, column, value)
+    ind, scores = d.indicators.reset_index(drop=True), d.scores.reset_index(drop=True)
+    by = ["source_id", "unit_id", "period_id"]
+    got = _disagreeing_keys(ind, scores, None, 2, by)
+    table_keys = _recompute_findings(recompute_group_points(ind, scores=scores, explain=False), 2)[by]
+    assert len(got) and set(map(tuple, got.to_numpy())) == set(map(tuple, table_keys.to_numpy()))
+
+
+def test_a_key_with_a_missing_part_goes_through_the_tables(ds, findings):
+    from analysis.audit import _disagreeing_keys
+
+    extra = ds.indicators.loc[ds.indicators["measure"] == "percent"].head(1).assign(unit_id=np.nan)
+    d = dataclasses.replace(ds, indicators=pd.concat([ds.indicators, extra], ignore_index=True))
+    assert _disagreeing_keys(d.indicators, d.scores, None, 2, ["source_id", "unit_id", "period_id"]) is None
+    recomputed = ["recomputed_points", "recomputed_bounds"]
+    after = audit(d)
+    assert len(only(findings, check="recomputed_points"))
+    pd.testing.assert_frame_equal(after[after["check"].isin(recomputed)].reset_index(drop=True),
+                                  findings[findings["check"].isin(recomputed)].reset_index(drop=True))

@@ -1,15 +1,19 @@
 """Audit of published reports: every place where a report contradicts itself or the method."""
 from __future__ import annotations
 
+from collections import Counter
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
 from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _VIEW_LABELS, _combine_codes, _competition, _half_units, _lookup_pos, _recompute_arrays,
-                      _scheme_of_period, _view_arrays, as_float, band_codes, block_codes, decimals_of,
-                      half_unit, previous_period_ids, recompute_group_points, recompute_wide, to_sheet)
+from .scoring import (KEY, _STATUS_ORDER, _VIEW_LABELS, _combine_codes, _competition, _half_units, _indicator_wide,
+                      _lookup_pos, _recompute_arrays, _scheme_of_period, _view_arrays, as_float, band_codes,
+                      block_codes, decimals_of, half_unit, previous_period_ids, recompute_group_points,
+                      recompute_wide, to_sheet)
 
 __all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise",
            "data_quality_warnings", "DISTURBING_CHECKS"]
@@ -104,9 +108,15 @@ def _findings(check: str, *, unit_id, period_id, source_id, section, published, 
     return out
 
 
-def _empty() -> pd.DataFrame:
+@lru_cache(maxsize=None)
+def _empty_findings() -> pd.DataFrame:
     return _findings("total_range", unit_id=[], period_id=[], source_id=[], section=[], published=[],
                      expected=[], tolerance=[], severity=[], message=[], order=[])
+
+
+def _empty() -> pd.DataFrame:
+    """No findings: a copy of one empty table (built once; a constant)."""
+    return _empty_findings().copy()
 
 
 def _severity_of(rule_status) -> np.ndarray:
@@ -746,15 +756,53 @@ def _ancestors(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["unit_id", "ancestor_id"])
 
 
-def _codes_of(column: pd.Series):
-    """``is_(value)``: a boolean array, True where ``column == value`` (the column coded once)."""
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object))
-    position = {v: i for i, v in enumerate(uniques.tolist())}
+class _Coded:
+    """The text columns of one table as integer codes, each column factorized once per audit
+    (comparing and grouping codes is far cheaper than comparing pandas strings, again and again).
 
-    def is_(value) -> np.ndarray:
+    ``is_(column, value)`` and ``isin(column, values)`` are the boolean arrays of
+    ``table[column] == value`` and ``table[column].isin(values)`` (a missing value equals nothing);
+    ``key(column)`` is the ``(codes, number of codes)`` pair that :func:`_combine_codes` takes,
+    where a missing value has a code of its own, as in :func:`analysis.scoring.block_codes`."""
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        self._factorized: dict = {}
+
+    def _factorize(self, column: str):
+        if column not in self._factorized:
+            codes, uniques = pd.factorize(self.table[column].to_numpy(dtype=object))
+            self._factorized[column] = (codes, {v: i for i, v in enumerate(uniques.tolist())}, uniques.tolist())
+        return self._factorized[column]
+
+    def contains(self, column: str, text: str) -> np.ndarray:
+        """True where the value (not missing), as text, contains ``text``."""
+        codes, _, names = self._factorize(column)
+        wanted = np.array([text in str(v) for v in names] + [False], dtype=bool)
+        return wanted[codes]
+
+    def present(self, column: str, rows: np.ndarray) -> list:
+        """The values (not missing) that the column takes in the rows of a boolean mask."""
+        codes, _, names = self._factorize(column)
+        return [names[i] for i in np.unique(codes[rows]).tolist() if i >= 0]
+
+    def is_(self, column: str, value) -> np.ndarray:
+        codes, position, _ = self._factorize(column)
         return codes == position.get(value, -2)
 
-    return is_
+    def isin(self, column: str, values) -> np.ndarray:
+        codes, position, names = self._factorize(column)
+        wanted = np.zeros(len(names) + 1, dtype=bool)   # the last entry: code -1 (missing)
+        wanted[[position[v] for v in values if v in position]] = True
+        return wanted[codes]
+
+    def key(self, column: str, blank_is_missing: bool = False) -> tuple[np.ndarray, int]:
+        """Codes for grouping: missing values share a code (with ``blank_is_missing``, the code
+        of "" too: the column as ``fillna("")`` would group it)."""
+        codes, position, names = self._factorize(column)
+        n = len(names)
+        missing = n if not blank_is_missing else position.get("", n)
+        return np.where(codes < 0, missing, codes).astype(np.int64), n + 1
 
 
 def _first_of_key(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -772,9 +820,12 @@ def _group_agg(df: pd.DataFrame, key: list[str], **aggs) -> pd.DataFrame:
     the same order, with the same aggregations (``sum`` of floats, ``size``, ``first``, ``min``;
     a sum adds a group's values in row order with pandas' compensated summation, so it is the
     same number); rows with a missing key part are left out."""
-    valid = df[key].notna().all(axis=1).to_numpy()
-    rows = df if valid.all() else df.loc[valid]
-    code = _combine_codes([rows[c] for c in key], len(rows))
+    # each key column coded once (code -1: missing), which also tells the rows to leave out
+    coded = [pd.factorize(df[c].to_numpy(dtype=object))[0].astype(np.int64) for c in key]
+    valid = np.logical_and.reduce([c >= 0 for c in coded]) if len(df) else np.ones(0, dtype=bool)
+    every = bool(valid.all())
+    rows = df if every else df.loc[valid]
+    code = _combine_codes([(c if every else c[valid], int(c.max(initial=-1)) + 1) for c in coded], len(rows))
     group, uniques = pd.factorize(code)            # in order of first appearance
     n = len(uniques)
     by = np.argsort(group, kind="stable")          # each group's rows together, in row order
@@ -828,16 +879,58 @@ def _kahan_sums(group: np.ndarray, by: np.ndarray, starts: np.ndarray, values: n
     return sums
 
 
-def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
-    catalog = indicator_catalog()
-    sets = catalog["share_set"].replace("", np.nan).dropna()
-    size = sets.value_counts()
-    measure = _codes_of(ind["measure"])
-    in_sets = ind["indicator"].isin(sets.index).to_numpy()
-    pct = ind.loc[measure("percent") & in_sets].copy()
+@lru_cache(maxsize=None)
+def _share_sets() -> tuple[pd.Series, pd.Series]:
+    """(share set of each indicator that has one, number of members of each set), from the
+    indicator catalog (itself read once per process)."""
+    sets = indicator_catalog()["share_set"].replace("", np.nan).dropna()
+    return sets, sets.value_counts()
+
+
+def _check_shares(ind: pd.DataFrame, coded: _Coded, md: int) -> list[pd.DataFrame]:
+    sets, size = _share_sets()
+    in_sets = coded.isin("indicator", sets.index)
+    is_pct, is_count = coded.is_("measure", "percent"), coded.is_("measure", "count")
+    # Only share sets with two members printed as shares, or with counts printed, can be
+    # contradicted (a set sum needs m >= 2 members of one key; the shares-vs-counts checks need
+    # counts): the other sets' rows are left out before grouping. A set is kept or dropped whole,
+    # so every key of a kept set has all its rows, and the groups keep their order.
+    members = Counter(sets[i] for i in coded.present("indicator", is_pct & in_sets))
+    checkable = ({name for name, m in members.items() if m >= 2}
+                 | {sets[i] for i in coded.present("indicator", is_count & in_sets)})
     out = []
-    if pct.empty:
+    if not (is_pct & in_sets).any():   # no share of a set printed: nothing to check
         return out
+    pct = ind.loc[is_pct & coded.isin("indicator", sets.index[sets.isin(checkable)])]   # a new frame
+    if len(pct):
+        out += _check_share_sets(ind, pct, sets, size, in_sets, is_count, md)
+    # a count printed over its denominator beside a share of the same indicator
+    with_den = is_count & (ind["denominator"].notna() & (ind["denominator"] > 0)).to_numpy()
+    if with_den.any():
+        frac = ind.loc[with_den]
+        p2 = ind.loc[is_pct].drop_duplicates(
+            subset=["source_id", "unit_id", "period_id", "indicator", "category"], keep="first")
+        m = frac.merge(p2[["source_id", "unit_id", "period_id", "indicator", "category", "value", "decimals", "section", "_order"]],
+                       on=["source_id", "unit_id", "period_id", "indicator", "category"], suffixes=("_c", ""))
+        if len(m):
+            expected = 100 * m["value_c"] / m["denominator"]
+            tol = half_unit(m["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
+            bad = ((m["value"] - expected).abs() > tol + _EPS).to_numpy()
+            b = m.loc[bad]
+            if len(b):
+                e = expected[bad]
+                msg = (b["indicator"] + " " + _fmt(b["value"]).to_numpy() + "% printed, but "
+                       + _fmt(b["value_c"]).to_numpy() + "/" + _fmt(b["denominator"]).to_numpy() + " = " + _fmt(e).to_numpy() + "%")
+                out.append(_findings("share_from_counts", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
+                                     source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
+                                     published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad],
+                                     severity="error", message=msg, order=b["_order"].to_numpy()))
+    return out
+
+
+def _check_share_sets(ind, pct, sets, size, in_sets, is_count, md) -> list[pd.DataFrame]:
+    """Share sets that do not add up to 100%, and shares against the counts of their set."""
+    out = []
     key = ["source_id", "unit_id", "period_id", "category_k", "share_set"]
     pct["share_set"] = pct["indicator"].map(sets)
     pct["category_k"] = pct["category"].fillna("")
@@ -865,9 +958,8 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
                              severity="error", message=msg, order=a["order"].to_numpy()))
     # shares vs the counts printed beside them: count / (sum of the set's counts), when the
     # printed shares show that the counts present are the whole set
-    is_count = measure("count")
-    cnt = ind.loc[is_count & in_sets].copy()
-    if len(cnt):
+    if (is_count & in_sets).any():
+        cnt = ind.loc[is_count & in_sets]   # a new frame
         cnt["share_set"] = cnt["indicator"].map(sets)
         cnt["category_k"] = cnt["category"].fillna("")
         cnt = cnt.drop_duplicates(subset=["source_id", "unit_id", "period_id", "category_k", "indicator"], keep="first")
@@ -889,50 +981,37 @@ def _check_shares(ind: pd.DataFrame, md: int) -> list[pd.DataFrame]:
                                  source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
                                  published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad].to_numpy(),
                                  severity="error", message=msg, order=b["_order"].to_numpy()))
-    # a count printed over its denominator beside a share of the same indicator
-    frac = ind.loc[is_count & (ind["denominator"].notna() & (ind["denominator"] > 0)).to_numpy()]
-    if len(frac):
-        p2 = ind.loc[measure("percent")].drop_duplicates(
-            subset=["source_id", "unit_id", "period_id", "indicator", "category"], keep="first")
-        m = frac.merge(p2[["source_id", "unit_id", "period_id", "indicator", "category", "value", "decimals", "section", "_order"]],
-                       on=["source_id", "unit_id", "period_id", "indicator", "category"], suffixes=("_c", ""))
-        if len(m):
-            expected = 100 * m["value_c"] / m["denominator"]
-            tol = half_unit(m["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
-            bad = ((m["value"] - expected).abs() > tol + _EPS).to_numpy()
-            b = m.loc[bad]
-            if len(b):
-                e = expected[bad]
-                msg = (b["indicator"] + " " + _fmt(b["value"]).to_numpy() + "% printed, but "
-                       + _fmt(b["value_c"]).to_numpy() + "/" + _fmt(b["denominator"]).to_numpy() + " = " + _fmt(e).to_numpy() + "%")
-                out.append(_findings("share_from_counts", unit_id=b["unit_id"].to_numpy(), period_id=b["period_id"].to_numpy(),
-                                     source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
-                                     published=b["value"].to_numpy(), expected=e.to_numpy(), tolerance=tol[bad],
-                                     severity="error", message=msg, order=b["_order"].to_numpy()))
     return out
 
 
-def _breakdown_rows(ind: pd.DataFrame, anc: pd.DataFrame) -> np.ndarray:
+def _breakdown_rows(ind: pd.DataFrame, coded: _Coded, ancestors) -> np.ndarray:
     """True for a count row of a unit printed in a section that also lists its sub-units for the
-    same figure: there the unit's row is its own share (e.g. a city's one-stop office), not the whole."""
+    same figure: there the unit's row is its own share (e.g. a city's one-stop office), not the whole.
+    ``ancestors()`` gives :func:`_ancestors` of the units (only asked for when there are counts)."""
     keys = ["source_id", "section", "period_id", "indicator", "measure"]
-    counts = ind.loc[ind["measure"] == "count"]
-    child = counts.merge(anc, on="unit_id")[keys + ["ancestor_id"]].drop_duplicates()
+    is_count = coded.is_("measure", "count")
+    if not is_count.any():
+        return np.zeros(len(ind), dtype=bool)
+    counts = ind.loc[is_count]
+    child = counts.merge(ancestors(), on="unit_id")[keys + ["ancestor_id"]].drop_duplicates()
     child = child.rename(columns={"ancestor_id": "unit_id"})
     flag = counts[keys + ["unit_id"]].reset_index().merge(child, on=keys + ["unit_id"], how="inner")["index"]
     return ind.index.isin(flag.to_numpy())
 
 
-def _check_indicator_cross_section(ind: pd.DataFrame, own_part: np.ndarray, md: int) -> list[pd.DataFrame]:
+def _check_indicator_cross_section(ind: pd.DataFrame, coded: _Coded, own_part: np.ndarray,
+                                   md: int) -> list[pd.DataFrame]:
     key = ["source_id", "unit_id", "period_id", "indicator", "measure", "category_k", "block_k"]
-    df = ind.loc[~own_part].copy()
-    df["category_k"], df["block_k"] = df["category"].fillna(""), df["block"].fillna("")
-    # rows whose key another row shares (missing values equal each other), on integer codes
-    group = pd.factorize(_combine_codes([df[c] for c in key], len(df)))[0]
-    dup = np.bincount(group, minlength=1)[group] > 1 if len(df) else np.zeros(0, dtype=bool)
-    df = df.loc[dup]
-    if df.empty:
+    # rows whose key another row shares (missing values equal each other; a missing category or
+    # block equals "", as filled below), on the integer codes of the whole table's columns
+    rows = np.flatnonzero(~own_part)
+    columns = [coded.key(c) for c in key[:5]] + [coded.key(c, blank_is_missing=True) for c in ("category", "block")]
+    group = pd.factorize(_combine_codes([(codes[rows], n) for codes, n in columns], len(rows)))[0]
+    dup = np.bincount(group, minlength=1)[group] > 1 if len(rows) else np.zeros(0, dtype=bool)
+    if not dup.any():
         return []
+    df = ind.iloc[rows[dup]].copy()
+    df["category_k"], df["block_k"] = df["category"].fillna(""), df["block"].fillna("")
     first = df.groupby(key, sort=False)[["value", "decimals", "section"]].transform("first")
     h = half_unit(df["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
     hf = half_unit(first["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
@@ -950,12 +1029,14 @@ def _check_indicator_cross_section(ind: pd.DataFrame, own_part: np.ndarray, md: 
                       severity="error", message=msg, order=b["_order"].to_numpy())]
 
 
-def _check_parts(ind: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame, own_part: np.ndarray) -> list[pd.DataFrame]:
+def _check_parts(ind: pd.DataFrame, coded: _Coded, units: pd.DataFrame, ancestors,
+                 own_part: np.ndarray) -> list[pd.DataFrame]:
     """Counts of sub-units (in one section) against the unit's count printed in another section."""
     fig = ["source_id", "period_id", "indicator", "measure", "category_k", "block_k"]
-    counts = ind.loc[(ind["measure"] == "count") & ~ind["indicator"].isin(NON_ADDITIVE_COUNTS)].copy()
+    counts = ind.loc[coded.is_("measure", "count") & ~coded.isin("indicator", NON_ADDITIVE_COUNTS)].copy()
     if counts.empty:
         return []
+    anc = ancestors()
     counts["category_k"], counts["block_k"] = counts["category"].fillna(""), counts["block"].fillna("")
     level = units.set_index("unit_id")["level"]
     desc = counts.merge(anc, on="unit_id")
@@ -986,16 +1067,20 @@ def _check_parts(ind: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame, own_
                       message=msg, order=b["_order"].to_numpy())]
 
 
-def _check_unit_counts(ind: pd.DataFrame, scores: pd.DataFrame, units: pd.DataFrame, anc: pd.DataFrame,
+def _check_unit_counts(ind: pd.DataFrame, coded: _Coded, scores: pd.DataFrame, units: pd.DataFrame, ancestors,
                        md: int) -> list[pd.DataFrame]:
     """Units per band against their whole and against the bands of a table; highest/lowest totals
     of a block against the table of that block."""
     out = []
+    is_ub = coded.is_("indicator", "units_by_band")
+    is_ext = coded.isin("indicator", ["unit_total_max", "unit_total_min"])
+    if not (is_ub.any() or is_ext.any()):   # no such figure printed: the tables are not needed
+        return out
     level = units.set_index("unit_id")["level"]
     totals = scores.loc[(scores["group"] == "TOTAL") & scores["value"].notna()].copy()
     totals["level"] = totals["unit_id"].map(level)
-    tot_anc = totals.merge(anc, on="unit_id")
-    ub = ind.loc[ind["indicator"] == "units_by_band"].copy()
+    tot_anc = totals.merge(ancestors(), on="unit_id")
+    ub = ind.loc[is_ub].copy()
     if len(ub):
         ub["block_k"] = ub["block"].fillna("")
         agg = ub.groupby(["source_id", "section", "unit_id", "period_id", "block_k"], sort=False).agg(
@@ -1033,7 +1118,7 @@ def _check_unit_counts(ind: pd.DataFrame, scores: pd.DataFrame, units: pd.DataFr
                                      source_id=b["source_id"].to_numpy(), section=b["section"].to_numpy(),
                                      published=b["value"].to_numpy(), expected=b["n_band"].to_numpy(), tolerance=0.0,
                                      severity="error", message=msg, order=b["_order"].to_numpy()))
-    ext = ind.loc[ind["indicator"].isin(["unit_total_max", "unit_total_min"])].copy()
+    ext = ind.loc[is_ext].copy()
     if len(ext) and len(tot_anc):
         ext["block_k"] = ext["block"].fillna("")
         tot_anc["h"] = half_unit(tot_anc["decimals"].to_numpy(dtype=float, na_value=np.nan), md)
@@ -1064,6 +1149,72 @@ def _check_unit_counts(ind: pd.DataFrame, scores: pd.DataFrame, units: pd.DataFr
 
 
 # ---------------------------------------------------------------------------------------------
+
+def _disagreeing_keys(ind: pd.DataFrame, scores: pd.DataFrame, scheme: Scheme | None, md: int,
+                      by: list[str]) -> pd.DataFrame | None:
+    """The keys (``by``) where points recomputed from the rates disagree with a printed group:
+    the keys of ``_recompute_findings(recompute_group_points(ind, scheme, scores=scores,
+    explain=False), md)``, worked out on arrays instead of that table (which has a row per key,
+    group and printed row, and is thrown away when nothing disagrees, the usual case).
+
+    Each printed group (a score row with a value) meets the recomputation of its key and group,
+    if any (the wide table has one row per key): the same pairs as the left join of
+    :func:`recompute_group_points`, with the same tests as :func:`_recompute_findings`. None
+    when a key column has a missing value (the caller then goes through the tables)."""
+    pub_rows = np.flatnonzero(scores["value"].notna().to_numpy())
+    pub = {c: scores[c].to_numpy(dtype=object)[pub_rows] for c in by}
+    if any(pd.isna(v).any() for v in pub.values()) or ind[by].isna().to_numpy().any():
+        return None
+    pub_group = scores["group"].to_numpy(dtype=object)[pub_rows]
+    pub_value = scores["value"].to_numpy(dtype=float)[pub_rows]
+    pub_dec = scores["decimals"].to_numpy(dtype=float, na_value=np.nan)[pub_rows]
+    if scheme is not None:
+        versions = {None: scheme}
+    else:   # as recompute_group_points splits the rows
+        versions = {}
+        row_version = {}
+        for p in pd.unique(ind["period_id"].to_numpy(dtype=object)):
+            sch = _scheme_of_period(p) if p is not None else load_scheme()
+            versions[sch.version] = sch
+            row_version[p] = sch.version
+    flagged = np.zeros(len(pub_rows), dtype=bool)
+    for version, sch in versions.items():
+        if len(versions) > 1:
+            subset = ind.loc[ind["period_id"].astype(object).map(row_version).to_numpy() == version]
+        else:
+            subset = ind
+        if subset.empty:
+            continue
+        wide = _indicator_wide(subset, by, sch)
+        if wide is None:
+            continue
+        keys, values = wide
+        arrays = _recompute_arrays(values, sch, 2, False)
+        # the wide keys and the printed rows' keys coded together; a wide key is unique
+        code = _combine_codes([np.concatenate([keys[c].to_numpy(dtype=object), pub[c]]) for c in by],
+                              len(keys) + len(pub_rows))
+        key_code, pub_code = code[:len(keys)], code[len(keys):]
+        row_of = np.full(int(code.max()) + 1, -1, dtype=np.int64)
+        row_of[key_code] = np.arange(len(keys))
+        at = row_of[pub_code]                              # the printed row's wide row, or -1
+        for group, a in arrays.items():
+            p = np.flatnonzero((pub_group == group) & (at >= 0))
+            if not p.size:
+                continue
+            i = at[p]
+            p, i = p[a["any_rate"][i]], i[a["any_rate"][i]]   # a recomputation of this group exists
+            if not p.size:
+                continue
+            pv = pub_value[p]
+            tol = a["tolerance"][i] + half_unit(pub_dec[p], md)
+            known = a["_status"][i] != _STATUS_ORDER["unknown"]
+            complete = a["complete"][i]
+            points = complete & known & (np.abs(pv - a["recomputed"][i]) > tol + _EPS)
+            bounds = ~complete & known & ((pv < a["lower"][i] - tol - _EPS) | (pv > a["upper"][i] + tol + _EPS))
+            flagged[p[points | bounds]] = True
+    rows = pub_rows[flagged]
+    return scores[by].iloc[rows].drop_duplicates().reset_index(drop=True)
+
 
 def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     """Audit every published figure of a dataset against the report itself and the method.
@@ -1111,33 +1262,47 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
         sec_first = pd.concat([scores[["source_id", "section"]], ind[["source_id", "section"]]]).drop_duplicates()
         sec_rank = {(a, b): i for i, (a, b) in enumerate(zip(sec_first["source_id"], sec_first["section"]))}
     else:   # the same orders, from plain lists (no value is missing)
-        src = scores["source_id"].to_numpy(dtype=object).tolist() + ind["source_id"].to_numpy(dtype=object).tolist()
-        sec = scores["section"].to_numpy(dtype=object).tolist() + ind["section"].to_numpy(dtype=object).tolist()
+        src = np.concatenate([scores["source_id"].to_numpy(dtype=object), ind["source_id"].to_numpy(dtype=object)])
+        sec = np.concatenate([scores["section"].to_numpy(dtype=object), ind["section"].to_numpy(dtype=object)])
+        # a row with the source and section of the row before it adds nothing to either order
+        # (both were seen): runs (a table's rows) are cut to their first row before the lists
+        first = np.ones(len(src), dtype=bool)
+        first[1:] = (src[1:] != src[:-1]) | (sec[1:] != sec[:-1])
+        src, sec = src[first].tolist(), sec[first].tolist()
         src_order = {s: i for i, s in enumerate(dict.fromkeys(src))}
         sec_rank = {k: i for i, k in enumerate(dict.fromkeys(zip(src, sec)))}
     findings = audit_sheet(sheet, scheme=scheme, periods=dataset.periods)
     ind = ind.assign(_order=0.0)
     parts = [findings.assign(_order=0.0)]
     by = ["source_id", "unit_id", "period_id"]
-    rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
     portal = set(dataset.sources.loc[dataset.sources["kind"] == "portal", "source_id"])
-    metric_sums = _metric_point_sums(ind, scores, portal)
-    disagree = _recompute_findings(rec, md) if len(rec) else None
-    if disagree is not None and len(disagree):
+    coded = _Coded(ind)   # the indicators' text columns, coded once for the checks below
+    metric_sums = _metric_point_sums(ind, coded, scores, portal)
+    keys = _disagreeing_keys(ind, scores, scheme, md, by)
+    if keys is None:   # a key with a missing part: through the tables, as the joins treat it
+        rec = recompute_group_points(ind, scheme, scores=scores, explain=False)
+        disagree = _recompute_findings(rec, md) if len(rec) else None
+        keys = disagree[by].drop_duplicates() if disagree is not None else disagree
+    if keys is not None and len(keys):
         # explain (rates used, sub-indicators missing) only the recomputations that disagree
-        keys = disagree[by].drop_duplicates()
         detail = recompute_group_points(ind.merge(keys, on=by), scheme, scores=scores.merge(keys, on=by))
         found = _recompute_findings(detail.assign(_order=0.0), md)
         parts.append(_explained_by_metric_sums(found, metric_sums))
     parts += _check_metric_sums(metric_sums)
-    parts += _check_portal_quality(scores, ind, units)
+    parts += _check_portal_quality(scores, ind, coded, units)
     parts += _check_source_conflicts(dataset)
-    parts += _check_shares(ind, md)
-    anc = _ancestors(units)
-    own_part = _breakdown_rows(ind, anc)
-    parts += _check_indicator_cross_section(ind, own_part, md)
-    parts += _check_parts(ind, units, anc, own_part)
-    parts += _check_unit_counts(ind, scores, units, anc, md)
+    parts += _check_shares(ind, coded, md)
+    found_ancestors = []
+
+    def ancestors() -> pd.DataFrame:   # every unit's ancestors, worked out once when first needed
+        if not found_ancestors:
+            found_ancestors.append(_ancestors(units))
+        return found_ancestors[0]
+
+    own_part = _breakdown_rows(ind, coded, ancestors)
+    parts += _check_indicator_cross_section(ind, coded, own_part, md)
+    parts += _check_parts(ind, coded, units, ancestors, own_part)
+    parts += _check_unit_counts(ind, coded, scores, units, ancestors, md)
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty().drop(columns="_order")[list(FINDING_COLUMNS)]
@@ -1149,12 +1314,16 @@ def audit(dataset, *, scheme: Scheme | None = None) -> pd.DataFrame:
     return out.reset_index(drop=True)[list(FINDING_COLUMNS)]
 
 
-def _metric_point_sums(ind: pd.DataFrame, scores: pd.DataFrame, portal_sources: set) -> pd.DataFrame:
+def _metric_point_sums(ind: pd.DataFrame, coded: _Coded, scores: pd.DataFrame,
+                       portal_sources: set) -> pd.DataFrame:
     """Per source × unit × period × group: the sum of the printed sub-indicator points and the
     printed group points of the same source. Portal sources only: the portal's group is the sum
     of its printed metric points, while a report may print only some of them."""
     cat = indicator_catalog()
-    pts = ind.loc[ind["measure"] == "points"]
+    pts = ind.loc[coded.is_("measure", "points")]
+    if pts.empty:
+        return pd.DataFrame(columns=["source_id", "unit_id", "period_id", "group", "metric_sum", "n_metrics",
+                                     "published", "section"])
     pts = pts.loc[pts["indicator"].map(cat["group"]).isin(SIX_GROUPS).to_numpy()
                   & pts["source_id"].isin(portal_sources)]
     if pts.empty:
@@ -1211,34 +1380,43 @@ def _first_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return group, first, np.bincount(group, minlength=len(uniques))
 
 
-def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.DataFrame) -> list[pd.DataFrame]:
+def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, coded: _Coded,
+                          units: pd.DataFrame) -> list[pd.DataFrame]:
     """Inherited group points, placeholder-like runs and temporary denominators.
 
     Grouped on integer codes of the key columns (each column coded once), in the order of a
-    groupby with ``sort=False``; a row with a missing key part is in no group, as there."""
+    groupby with ``sort=False``; a row with a missing key part is in no group, as there. The
+    scores with a value are taken as arrays (no copy of the table); ``coded`` codes ``ind``."""
     out = []
     u = units.set_index("unit_id")
-    s = scores.loc[scores["value"].notna()]
-    n = len(s)
-    at = u.index.get_indexer(s["unit_id"])
+    with_value = np.flatnonzero(scores["value"].notna().to_numpy())
+    at = u.index.get_indexer(scores["unit_id"])[with_value]
     known = at >= 0
-    level = np.where(known, u["level"].to_numpy(dtype=object)[at], np.nan)
     province = np.where(known, u["province_id"].to_numpy(dtype=object)[at], np.nan)
+    # each row's unit level as a code of the units table's levels (-1: unknown unit or no level)
+    level_codes, level_names = pd.factorize(u["level"].to_numpy(dtype=object))
+    level_code = np.where(known, level_codes[at], -1)
+    level_names = level_names.tolist()
+
+    def level_in(*names) -> np.ndarray:   # the level is one of ``names`` (never when missing)
+        wanted = np.array([name in names for name in level_names] + [False], dtype=bool)
+        return wanted[level_code]
+
     from .reference import groups as _groups
     maxima = _groups()["max_points"]
-    cols = {c: s[c].to_numpy(dtype=object) for c in ("source_id", "section", "period_id", "group", "unit_id")}
-    value = s["value"].to_numpy(dtype=float)
+    cols = {c: scores[c].to_numpy(dtype=object)[with_value] for c in ("source_id", "section", "period_id", "group",
+                                                                       "unit_id")}
+    value = scores["value"].to_numpy(dtype=float)[with_value]
     codes = {c: pd.factorize(v)[0].astype(np.int64) for c, v in cols.items() if c != "unit_id"}
     present = {c: k >= 0 for c, k in codes.items()}
-    level_s = pd.Series(level)
 
     def combine(*parts):
         return _combine_codes([(np.where(k < 0, 0, k + 1).astype(np.int64), int(k.max(initial=-1)) + 2)
                                for k in parts], len(parts[0]))
 
     # inherited: child units of one table printing exactly the province's own value of a group
-    own_rows = np.flatnonzero((level_s == "province").to_numpy())
-    child_rows = np.flatnonzero(level_s.isin(["department", "commune", "district"]).to_numpy()
+    own_rows = np.flatnonzero(level_in("province"))
+    child_rows = np.flatnonzero(level_in("department", "commune", "district")
                                 & (cols["group"] != "TOTAL"))
     if len(own_rows) and len(child_rows):
         # the province of a child and the unit of an own row, coded together (merge keys: NaN meets NaN)
@@ -1261,11 +1439,12 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
             g, first, size = _first_groups(combine(codes["source_id"][m_rows], codes["section"][m_rows],
                                                    codes["period_id"][m_rows], prov_code, codes["group"][m_rows]))
             k = np.bincount(g, weights=same, minlength=len(first)).astype(np.int64)
+            keep = (k >= 2) & (k >= 0.5 * size)   # the tables where most units print the own value
+            first, size, k = first[keep], size[keep], k[keep]
             r = m_rows[first]
             agg = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
                                 "period_id": cols["period_id"][r], "province_id": m_prov[first],
                                 "group": cols["group"][r], "n": size, "k": k, "own": own[first]})
-            agg = agg.loc[(agg["k"] >= 2) & (agg["k"] >= 0.5 * agg["n"])]
             if len(agg):
                 msg = (agg["k"].astype(int).astype(str) + " of " + agg["n"].astype(str) + " units print "
                        + agg["group"] + " " + _fmt(agg["own"]).to_numpy() + ", the province's own value: inherited "
@@ -1276,7 +1455,7 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
                                      published=agg["own"].to_numpy(), expected=agg["own"].to_numpy(), tolerance=0.0,
                                      severity="info", message=msg.to_numpy(), order=0.0))
     # placeholder runs: most units of one table at exactly one value (neither 0 nor the maximum)
-    runs = np.flatnonzero((level_s != "country").to_numpy() & present["source_id"] & present["section"]
+    runs = np.flatnonzero(~level_in("country") & present["source_id"] & present["section"]
                           & present["period_id"] & present["group"])
     if len(runs):
         table = combine(codes["source_id"][runs], codes["section"][runs], codes["period_id"][runs],
@@ -1284,12 +1463,16 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
         g, first, k = _first_groups(combine(table, pd.factorize(value[runs])[0].astype(np.int64)))
         tg, _, tn = _first_groups(table)
         r = runs[first]
-        cnt = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
+        n_table = tn[tg[first]]
+        # on arrays, the cheap conditions first; then the group's maximum for the few values left
+        cand = np.flatnonzero((n_table >= PLACEHOLDER_MIN_UNITS) & (k >= PLACEHOLDER_MIN_SHARE * n_table)
+                              & (value[r] > _EPS) & (cols["group"][r] != "CKMB"))
+        top = pd.Series(cols["group"][r[cand]]).map(maxima).astype(float).to_numpy()
+        sel = cand[value[r[cand]] < top - _EPS]
+        r = r[sel]
+        hit = pd.DataFrame({"source_id": cols["source_id"][r], "section": cols["section"][r],
                             "period_id": cols["period_id"][r], "group": cols["group"][r], "value": value[r],
-                            "k": k, "n": tn[tg[first]]})
-        top = cnt["group"].map(maxima).astype(float)
-        hit = cnt.loc[(cnt["n"] >= PLACEHOLDER_MIN_UNITS) & (cnt["k"] >= PLACEHOLDER_MIN_SHARE * cnt["n"])
-                      & (cnt["value"] > _EPS) & (cnt["value"] < top - _EPS) & (cnt["group"] != "CKMB")]
+                            "k": k[sel], "n": n_table[sel]})
         if len(hit):
             msg = (hit["k"].astype(str) + " of " + hit["n"].astype(str) + " units print " + hit["group"] + " exactly "
                    + _fmt(hit["value"]).to_numpy() + ": a placeholder-like run; the values look disturbed "
@@ -1299,11 +1482,7 @@ def _check_portal_quality(scores: pd.DataFrame, ind: pd.DataFrame, units: pd.Dat
                                  published=hit["k"].to_numpy(), expected=hit["n"].to_numpy(), tolerance=0.0,
                                  severity="warning", message=msg.to_numpy(), order=0.0))
     # temporary denominators marked by the portal
-    notes = ind["note"]
-    marked = np.fromiter((ok and "TEMP_NATIONAL_REPORT_DENOMINATOR" in str(t)
-                          for ok, t in zip(notes.notna().to_numpy().tolist(), notes.to_numpy(dtype=object).tolist())),
-                         dtype=bool, count=len(ind))
-    temp = ind.loc[marked]
+    temp = ind.loc[coded.contains("note", "TEMP_NATIONAL_REPORT_DENOMINATOR")]
     if len(temp):
         agg = (temp.groupby(["source_id", "period_id", "indicator"], sort=False)
                .agg(n=("unit_id", "nunique"), section=("section", "first")).reset_index())
@@ -1322,11 +1501,14 @@ def _check_source_conflicts(dataset) -> list[pd.DataFrame]:
     from .selection import preferred
 
     s = dataset.scores
-    multi = s.loc[s["value"].notna()]
-    dup = multi.duplicated(["unit_id", "period_id", "group"], keep=False)
+    # the rows with a value whose unit, period and group another such row shares (missing values
+    # equal each other, as in ``duplicated``), on integer codes of the columns' values
+    rows = np.flatnonzero(s["value"].notna().to_numpy())
+    code = _combine_codes([s[c].to_numpy(dtype=object)[rows] for c in ("unit_id", "period_id", "group")], len(rows))
+    dup = np.bincount(code)[code] > 1 if len(rows) else np.zeros(0, dtype=bool)
     if not dup.any():
         return []
-    p = preferred(dataset, "scores", multi.loc[dup])
+    p = preferred(dataset, "scores", s.iloc[rows[dup]])
     c = p.loc[p["conflict"] & (p["source_id"].notna())]
     # differing sections of one report are the cross_section check's
     c = c.loc[[isinstance(a, str) and any(not part.startswith(sid + " – ") for part in a.split("; "))

@@ -213,8 +213,16 @@ def _column_codes(s) -> tuple[np.ndarray, int]:
         codes = s.cat.codes.to_numpy().astype(np.int64)
         codes += 1   # NaN (-1) becomes its own code 0
         return codes, len(s.cat.categories) + 1
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
-    return codes.astype(np.int64), len(uniques) + 1
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "python":
+        # the strings' own object array (no copy): factorizing it gives the same codes, faster
+        # than through the string array's methods
+        s = s.to_numpy(dtype=object)
+    # missing values (code -1) get the code after the others: faster than
+    # ``use_na_sentinel=False``, and codes only ever say which rows are equal
+    codes, uniques = pd.factorize(s)
+    codes = codes.astype(np.int64)
+    codes[codes < 0] = len(uniques)
+    return codes, len(uniques) + 1
 
 
 def _combine_codes(columns: Sequence, n: int) -> np.ndarray:
@@ -979,12 +987,15 @@ def _recompute_arrays(rates: pd.DataFrame, s: Scheme, missing_decimals: int = 2,
 DEN_SUFFIX, PTS_SUFFIX = "__denominator", "__points"
 
 
-def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
+def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme):
     """One row per key: the rates (percent) of the scheme's sub-indicators and the counts that
     trigger full marks (``full_if_zero``), each with ``CODE_decimals``.
 
     Rows are the keys in sorted order, columns the codes of each part in sorted order (what
-    pivoting each part and joining the parts gives); the first row of a key and code is used."""
+    pivoting each part and joining the parts gives); the first row of a key and code is used.
+    Returned as ``(keys, values)``, two frames with the same RangeIndex: the ``by`` columns, and
+    the value columns (what ``wide.index.to_frame(index=False)`` and ``wide.reset_index(drop=True)``
+    of the pivoted table give, without building its index); None when no row is used."""
     rate_codes = {c for g in scheme.groups.values() for s in g.subs for c in s.indicators}
     count_codes = {s.full_if_zero for g in scheme.groups.values() for s in g.subs if s.full_if_zero}
     # a rate left missing (0/0: no cases; null/null: not measured) is scored by the sub-indicator's
@@ -1010,7 +1021,7 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
     parts.append((rows_of(ruled, "points"), [("value", PTS_SUFFIX)]))
     used = np.logical_or.reduce([m for m, _ in parts]) if n else np.zeros(0, dtype=bool)
     if not used.any():
-        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[] for _ in by], names=by))
+        return None
     rows = np.flatnonzero(used)
     # one code per key (in the key columns' values) over the rows used
     key_values = {name: indicators[name].to_numpy(dtype=object) for name in by}
@@ -1018,7 +1029,8 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
     for name in by:
         codes, uniques = pd.factorize(key_values[name][rows])
         if (codes < 0).any():   # a key with a missing part: as the pivots treat it
-            return _indicator_wide_frames(indicators, by, scheme)
+            wide = _indicator_wide_frames(indicators, by, scheme)
+            return None if wide.empty else (wide.index.to_frame(index=False), wide.reset_index(drop=True))
         key_code = key_code * (len(uniques) + 1) + codes
         key_code = pd.factorize(key_code)[0].astype(np.int64)
     ind_code = ind_all[rows]
@@ -1030,7 +1042,6 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
     position = np.empty(n_keys, dtype=np.int64)
     position[ranked] = np.arange(n_keys)                   # a key's row in the wide table
     first_keys = indicators[by].iloc[first_row[ranked]].reset_index(drop=True)
-    index = (pd.MultiIndex.from_frame(first_keys) if len(by) > 1 else pd.Index(first_keys[by[0]], name=by[0]))
     local = np.full(n, -1, dtype=np.int64)
     local[rows] = np.arange(len(rows))
     floats: dict = {}
@@ -1053,7 +1064,7 @@ def _indicator_wide(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> 
                 full = np.full(n_keys, np.nan)
                 full[position[key_code[pick]]] = floats[column][rows[pick]]
                 out.setdefault(f"{ind_names[i]}{suffix}", full)
-    return pd.DataFrame(out, index=index)
+    return (first_keys, pd.DataFrame(out)) if out else None
 
 
 def _indicator_wide_frames(indicators: pd.DataFrame, by: list[str], scheme: Scheme) -> pd.DataFrame:
@@ -1142,47 +1153,56 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
     ind = indicators if "decimals" in indicators.columns else indicators.assign(decimals=np.nan)
     if scheme is not None:
         versions = {None: scheme}
-        row_version = pd.Series([None] * len(ind), index=ind.index, dtype=object)
+        row_version = None   # one version: every row
     else:
         pid = ind["period_id"] if "period_id" in ind.columns else pd.Series([None] * len(ind), index=ind.index)
         versions = {}
         mapping = {}
-        for p in pd.unique(pid.astype(object)):
+        for p in pd.unique(pid.to_numpy(dtype=object)):
             sch = _scheme_of_period(p) if p is not None else load_scheme()
             versions[sch.version] = sch
             mapping[p] = sch.version
-        row_version = pid.astype(object).map(mapping)
+        # each row's version is only needed to split the rows between several versions
+        row_version = pid.astype(object).map(mapping) if len(versions) > 1 else None
     frames = []
     for version, sch in versions.items():
-        subset = ind.loc[row_version.to_numpy() == version] if scheme is None else ind
+        if scheme is None and len(versions) > 1:
+            subset = ind.loc[row_version.to_numpy() == version]
+        else:   # one version: every row (each period maps to a version)
+            subset = ind
         if subset.empty:
             continue
         wide = _indicator_wide(subset, by, sch)
-        if wide.empty:
+        if wide is None:
             continue
+        keys, values = wide
         # recompute_wide's arrays, stacked group after group: the rows with a rate of each group
-        arrays = _recompute_arrays(wide.reset_index(drop=True), sch, 2, explain)
+        arrays = _recompute_arrays(values, sch, 2, explain)
         taken = [(group, a, np.flatnonzero(a["any_rate"])) for group, a in arrays.items()]
         taken = [(group, a, rows) for group, a, rows in taken if rows.size]
         if not taken:
             continue
-        keys = wide.index.to_frame(index=False)
         part = keys.iloc[np.concatenate([rows for _, _, rows in taken])].reset_index(drop=True)
-        part["group"] = np.concatenate([np.full(rows.size, group, dtype=object) for group, _, rows in taken])
 
         def stack(name):
             return np.concatenate([a[name][rows] if a[name] is not None else np.full(rows.size, "", dtype=object)
                                    for _, a, rows in taken])
 
+        # the other columns made apart and added at once (the same values and dtypes as adding
+        # them one by one, without a copy of the frame per column)
+        more = {"group": np.concatenate([np.full(rows.size, group, dtype=object) for group, _, rows in taken])}
         for name in ("recomputed", "lower", "upper", "complete", "missing", "used", "tolerance", "rule_status"):
-            part[name] = stack(name)
-        part["max_points"] = np.concatenate([np.full(rows.size, sch.max_points(group), dtype=float)
+            more[name] = stack(name)
+        more["max_points"] = np.concatenate([np.full(rows.size, sch.max_points(group), dtype=float)
                                              for group, _, rows in taken])
-        part["status"] = np.where(part["complete"], "complete", "partial")
-        part["scheme_version"] = sch.version
-        frames.append(part)
+        more["status"] = np.where(more["complete"], "complete", "partial")
+        more["scheme_version"] = np.full(len(part), sch.version, dtype=object)
+        frames.append(pd.concat([part, pd.DataFrame(more, index=part.index)], axis=1))
     columns = by + list(RECOMPUTE_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    if len(frames) == 1:
+        out = frames[0][columns]
+    else:
+        out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     if scores is not None:
         _require(scores, by + ["group", "value", "section"], "recompute_group_points (scores)")
         pub = scores.loc[scores["value"].notna(), by + ["group", "section", "value", "decimals"]].rename(
@@ -1200,7 +1220,9 @@ def _left_join(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.Dat
     if left.empty or right.empty or any(c in left.columns for c in right.columns if c not in on):
         return left.merge(right, on=on, how="left")
     n = len(left)
-    code = _combine_codes([pd.Series(np.concatenate([left[c].to_numpy(dtype=object), right[c].to_numpy(dtype=object)]))
+    # the key columns of both sides as one object array each (a plain array: a Series would
+    # first infer a string dtype, a pass over every value that the codes do not need)
+    code = _combine_codes([np.concatenate([left[c].to_numpy(dtype=object), right[c].to_numpy(dtype=object)])
                            for c in on], n + len(right))
     lk, rk = code[:n], code[n:]
     order = np.argsort(rk, kind="stable")
@@ -1239,7 +1261,7 @@ def to_sheet(scores: pd.DataFrame, units: pd.DataFrame | None = None) -> pd.Data
     n_keys = int(codes.max()) + 1 if len(codes) else 0
     first = np.full(n_keys, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
-    sheet = scores.iloc[first][key].reset_index(drop=True)
+    sheet = scores[key].iloc[first].reset_index(drop=True)
     g_codes, g_names = pd.factorize(scores["group"])
     reverse = np.arange(len(scores))[::-1]   # assigning in reverse order lets the first row win
     numeric = {"value", "decimals", "max_stated", "rank", "rank_of", "change"}
