@@ -676,3 +676,30 @@ def test_figures_laid_out_when_built_keep_their_text_clear(ds, nari, nari_rates,
     for fig in figures:
         assert fig.get_layout_engine() is None
         _outside_texts_fit(fig)
+
+
+@pytest.mark.parametrize("canvas", ["svg", "agg"])
+def test_labels_layout_keyed_by_metrics_is_matplotlibs(canvas):
+    """A column of labels lays out a plain one-line label from a cache keyed by its measured
+    size, not its text: what it draws is what Text._get_layout gives for each label (names of
+    one width, values, an empty label, a mathtext and a two-line label, which keep the text key),
+    on the SVG renderer of the module and on Agg, at the figure's and at another dpi."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+
+    names = ["88,18", "88,81", "xã Ân", "UBND xã Giả lập 04-0091", "", "$x^2$", "hai\ndòng", r"5 \$ 3", "xã An"]
+    fig = F.ranking_bars(pd.DataFrame({"name": [f"xã {i}" for i in range(3)], "value": [91.2, 75.0, 60.5]}))
+    ax = fig.axes[0]
+    column = F._Labels(ax, ax.transData, [(0, i, n, "bold" if i == 2 else "normal") for i, n in enumerate(names)],
+                       ha="right", va="center", fontsize=9)
+    for dpi in (72, 110):
+        fig.dpi = dpi
+        if canvas == "svg":
+            import io
+            renderer = MixedModeRenderer(fig, 7, 3, 72, F._RendererSVG(7 * 72, 3 * 72, io.StringIO()))
+        else:
+            renderer = FigureCanvasAgg(fig).get_renderer()
+        for item in column._items:
+            text = column._at(item)
+            assert column._layout(renderer) == text._get_layout(renderer)[1], item
+    assert any(key[2] for key in F._LAYOUTS)  # plain labels were keyed by their size

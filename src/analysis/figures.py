@@ -61,7 +61,7 @@ from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT
 from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.text import Text
+from matplotlib.text import Text, _get_text_metrics_with_cache
 from matplotlib.textpath import TextToPath
 from matplotlib.path import Path
 from matplotlib.transforms import Affine2D, Bbox, blended_transform_factory, offset_copy
@@ -718,6 +718,16 @@ class _Bars(Artist):
 _LAYOUTS: dict = {}  # see _Labels._layout
 
 
+def _text_metrics(renderer, text: str, prop: FontProperties, dpi: float) -> tuple:
+    """Width, height and descent of a plain text as ``Text._get_layout`` measures it on
+    ``renderer`` (``matplotlib.text._get_text_metrics_with_cache``); for the SVG renderer of this
+    module that is :func:`_svg_text_metrics`, read directly."""
+    direct = getattr(renderer, "_renderer", renderer)
+    if isinstance(direct, _RendererSVG):
+        return _svg_text_metrics(text, _font_key(prop), False)
+    return _get_text_metrics_with_cache(renderer, text, prop, False, dpi)
+
+
 class _Labels(Artist):
     """A column of texts that share every property but their position, text and weight (the
     names or values of a ranking, the tick labels of an axis), added to ``ax``.
@@ -772,9 +782,27 @@ class _Labels(Artist):
     def _layout(self, renderer) -> list:
         """The lines of the present label and their offsets from its position (Text._get_layout),
         kept per text, font, alignment, kind of renderer, dpi and hinting: they depend on nothing
-        else."""
+        else.
+
+        A plain one-line label (no newline, no math, no TeX, no wrapping) is kept per its
+        measured width, height and descent instead of its text: for such a label,
+        ``Text._get_layout`` reads the text only through that one measurement (the same call,
+        ``_get_text_metrics_with_cache``, made here) and returns the text itself as the line, so
+        every label of one size shares an entry, the text put back in. Unit names are unique to
+        a report, so keyed by text each one would be laid out afresh (most of a ranking's
+        drawing). ``test_labels_layout_keyed_by_metrics_is_matplotlibs`` checks the equality."""
         t = self._text
-        key = (type(getattr(renderer, "_renderer", renderer)), t.get_figure(root=True).dpi, t._text,
+        dpi = t.get_figure(root=True).dpi
+        text = t._text
+        plain = not (t._wrap or t.get_usetex() or "\n" in text)
+        if plain:
+            clean, ismath = t._preprocess_math(text)
+            plain = ismath is False
+        if plain:
+            what = (_text_metrics(renderer, clean, t._fontproperties, dpi) if clean else (0, 0, 0))
+        else:
+            what = text
+        key = (type(getattr(renderer, "_renderer", renderer)), dpi, plain, what,
                _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
                t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
                mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
@@ -783,6 +811,9 @@ class _Labels(Artist):
             if len(_LAYOUTS) > 8192:
                 _LAYOUTS.clear()
             info = _LAYOUTS[key] = t._get_layout(renderer)[1]
+        if plain:
+            (_, wad, xy), = info
+            return [(text, wad, xy)]
         return info
 
     def get_window_extent(self, renderer=None):
