@@ -995,11 +995,15 @@ def _lay_out_once(fig: Figure) -> None:
         fig.set_layout_engine(None)
 
 
-_SVG_ID = re.compile(r'\bid="([^"]+)"')
-_SVG_REF = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
+# ``i(?<=\bi)d="`` is ``\bid="`` (an ``id`` attribute, not ``gid`` or ``xid``) written to open
+# with a literal, so that the regex engine skips to the next "i" instead of trying the word
+# boundary at every character of the drawing (about twenty times faster on a ranking's SVG);
+# test_svg_patterns_match_as_written_with_a_word_boundary checks the two spellings agree.
+_SVG_ID = re.compile(r'i(?<=\bi)d="([^"]+)"')
+_SVG_REF = re.compile(r'(i(?<=\bi)d="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
 _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
 _SVG_TARGET = re.compile(r'(?:url\(#|xlink:href="#)([^"\)]+)(?=["\)])')  # what references name
-_SVG_HEADS = re.compile(r'(\bid="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
+_SVG_HEADS = re.compile(r'(i(?<=\bi)d="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
@@ -1143,7 +1147,9 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
         _lay_out_once(fig)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
+    svg = _SVG_HEAD.sub("", buf.getvalue())
+    if "<metadata>" in svg:  # none is written without metadata; the pattern would try every character
+        svg = _SVG_METADATA.sub("", svg, count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
     # a gid given to several artists (value labels) names a kind of element: a class, not an id;
     # every other id (and every reference to it) gets the prefix.
