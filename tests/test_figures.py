@@ -725,3 +725,41 @@ def test_svg_patterns_match_as_written_with_a_word_boundary():
                 [m.group(0, *range(1, plain.groups + 1)) for m in plain.finditer(s)]
             assert [m.span() for m in fast.finditer(s)] == [m.span() for m in plain.finditer(s)]
     assert F._SVG_ID.findall(samples[1]) == ["b"]
+
+
+@pytest.mark.parametrize("family", [("DejaVu Sans",), ("sans-serif",), ("No Such Font", "DejaVu Sans")])
+def test_text_metrics_are_matplotlibs(family):
+    """figures measures a text as matplotlib's text-to-path does (the SVG renderer's measure),
+    reading the font once per font: the same numbers for plain text and mathtext, in every
+    weight, style and size, for the report fonts and a family found through an alias or a
+    fallback; a change in matplotlib's measure fails here."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    texts = ["UBND xã Giả lập 04-0091", "79,51", "", " ", "Đặng Hữu ỷ ữ", "AVAWAT fi", "$x^2$", "−0,36  (12/63)"]
+    measure = TextToPath()
+    for text in texts:
+        for weight, style, size in (("normal", "normal", 9.0), ("bold", "normal", 10.0), ("normal", "italic", 12.5)):
+            prop = FontProperties(family=list(family), weight=weight, style=style, size=size)
+            ismath = text.startswith("$")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = measure.get_text_width_height_descent(text, prop, ismath)
+                got = F._svg_text_metrics.__wrapped__(text, F._font_key(prop), ismath)
+            assert got == expected, (text, weight, style, size)
+
+
+def test_rc_context_restores_what_matplotlibs_restores():
+    """The figures' rc context sets its settings inside and, on leaving (also on an error),
+    puts back every rcParam as it was, those changed inside too, as matplotlib.rc_context."""
+    before = dict(mpl.rcParams)
+    with pytest.raises(RuntimeError):
+        with F._rc_context(F.STYLE):
+            assert all(mpl.rcParams[k] == mpl.rcParams.validate[k](v) for k, v in F.STYLE.items())
+            mpl.rcParams["lines.linewidth"] = 7.5
+            mpl.rcParams["font.size"] = 3
+            raise RuntimeError
+    assert dict(mpl.rcParams) == before
+    with F._rc_context({}), mpl.rc_context({"lines.linewidth": 2.5}):
+        assert mpl.rcParams["lines.linewidth"] == 2.5
+    assert dict(mpl.rcParams) == before

@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import contextvars
 import functools
 import io
 import math
+import os
 import re
 import textwrap
 import unicodedata
@@ -62,6 +64,8 @@ from matplotlib.markers import TICKDOWN, TICKLEFT
 from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text, _get_text_metrics_with_cache
+from matplotlib import textpath as _textpath
+from matplotlib.ft2font import LoadFlags
 from matplotlib.textpath import TextToPath
 from matplotlib.path import Path
 from matplotlib.transforms import Affine2D, Bbox, blended_transform_factory, offset_copy
@@ -101,7 +105,7 @@ SVG_FONT_STACK = "'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif"
 FIG_WIDTH = 7.0              # inches: report width
 SYNTHETIC_SUFFIX = _text("vi", "fig.synthetic")  # the Vietnamese suffix; English: "(synthetic data)"
 CEILING_LABEL = _text("vi", "fig.ceiling")
-# Applied with matplotlib.rc_context around building and rendering, never set globally.
+# Applied with _rc_context (matplotlib.rc_context's rule) around building and rendering, never set globally.
 STYLE = {
     "font.family": FONT_FAMILY,
     "font.size": 10,
@@ -134,6 +138,22 @@ _FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
 _LANG = contextvars.ContextVar("figure_lang", default="vi")
 
 
+@contextlib.contextmanager
+def _rc_context(rc: dict):
+    """:func:`matplotlib.rc_context` for a dict of settings: every rcParam set or changed inside
+    is restored on leaving (but ``backend``), as matplotlib does, from a copy of rcParams' stored
+    values taken in one step (``dict.copy``: what ``RcParams.copy`` reads key by key, at the
+    cost of several Python calls per key, twice per figure)."""
+    rc_params = mpl.rcParams
+    saved = dict.copy(rc_params)
+    saved.pop("backend", None)
+    try:
+        rc_params.update(rc)
+        yield
+    finally:
+        rc_params._update_raw(saved)
+
+
 def _styled(func):
     """Build the figure inside the module's rc context, so nothing global changes, and in the
     language given by the keyword ``lang`` (``"vi"`` or ``"en"``)."""
@@ -142,7 +162,7 @@ def _styled(func):
     def wrapper(*args, lang: str = "vi", **kwargs):
         token = _LANG.set(check_lang(lang))
         try:
-            with mpl.rc_context(STYLE):
+            with _rc_context(STYLE):
                 return func(*args, **kwargs)
         finally:
             _LANG.reset(token)
@@ -972,7 +992,7 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
     >>> to_png(fig)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    with mpl.rc_context(STYLE):
+    with _rc_context(STYLE):
         FigureCanvasAgg(fig)
         _lay_out_once(fig)
         buf = io.BytesIO()
@@ -1013,10 +1033,51 @@ def _svg_text_metrics(text: str, font: tuple, ismath) -> tuple[float, float, flo
     it (unhinted outlines, so independent of the renderer and of the dpi). ``font`` is
     :func:`_font_key` of the properties; the cache is bounded and its values depend on their
     key only, so a hit gives the same numbers as a miss."""
+    if ismath:
+        return _TEXT2PATH.get_text_width_height_descent(text, _font_properties(font), ismath)
+    # TextToPath.get_text_width_height_descent (matplotlib 3.11) for plain text, the font's
+    # files found once per font and font settings (_font_files) instead of at every text; the
+    # same FT2Font (get_font), size, flags and arithmetic, so the same numbers
+    # (test_text_metrics_are_matplotlibs compares them).
+    ft = get_font(_font_files(font, _font_settings()))
+    ft.set_size(_TEXT2PATH.FONT_SCALE, _TEXT2PATH.DPI)
+    ft.set_text(text, 0.0, flags=LoadFlags.NO_HINTING)
+    w, h = ft.get_width_height()
+    w /= 64.0  # convert from subpixels
+    h /= 64.0
+    d = ft.get_descent()
+    d /= 64.0
+    scale = font[5] / _TEXT2PATH.FONT_SCALE
+    return w * scale, h * scale, d * scale
+
+
+def _font_properties(font: tuple) -> FontProperties:
+    """The FontProperties of a :func:`_font_key`."""
     family, style, variant, weight, stretch, size, file, math_family = font
-    prop = FontProperties(family=list(family), style=style, variant=variant, weight=weight,
+    return FontProperties(family=list(family), style=style, variant=variant, weight=weight,
                           stretch=stretch, size=size, fname=file, math_fontfamily=math_family)
-    return _TEXT2PATH.get_text_width_height_descent(text, prop, ismath)
+
+
+def _font_settings() -> tuple:
+    """What the font files found for given properties depend on besides them: matplotlib's font
+    manager and its list of fonts (a font added changes it), the rcParams ``findfont`` reads and
+    the environment variable it reads."""
+    manager = _textpath._fontManager
+    return (id(manager), len(manager.ttflist), len(manager.afmlist), os.getenv("MPL_IGNORE_SYSTEM_FONTS"),
+            *(_hashable(mpl.rcParams[f"font.{key}"]) for key in (
+                "family", "style", "variant", "weight", "stretch", "size", "serif", "sans-serif",
+                "cursive", "fantasy", "monospace")))
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+@functools.lru_cache(maxsize=256)
+def _font_files(font: tuple, settings: tuple) -> tuple:
+    """The font files matplotlib's text-to-path measure reads for a :func:`_font_key`
+    (``_find_fonts_by_props``), under the settings of :func:`_font_settings`."""
+    return tuple(_textpath._fontManager._find_fonts_by_props(_font_properties(font)))
 
 
 def _font_key(prop: FontProperties) -> tuple:
@@ -1142,7 +1203,7 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     >>> svg == to_svg(fig, prefix="r1")
     True
     """
-    with mpl.rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
+    with _rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
         _CanvasSVG(fig)
         _lay_out_once(fig)
         buf = io.StringIO()
