@@ -763,3 +763,23 @@ def test_rc_context_restores_what_matplotlibs_restores():
     with F._rc_context({}), mpl.rc_context({"lines.linewidth": 2.5}):
         assert mpl.rcParams["lines.linewidth"] == 2.5
     assert dict(mpl.rcParams) == before
+
+
+@pytest.mark.parametrize("mode", [None, "expand"])
+def test_legend_draws_as_matplotlibs(mode):
+    """A figure legend drawn with its boxes measured once per drawing (figures._Legend) gives the
+    same SVG and PNG as matplotlib's Legend, for a band legend with a title and for a legend of
+    two-line entries in expand mode; it keeps nothing between drawings."""
+    from matplotlib.legend import Legend
+
+    fig = F.ranking_bars(pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 45.5]}),
+                         reference=("Trung bình\nhuyện", 70.0))
+    if mode:
+        fig.legends[0]._mode = mode
+    legend = fig.legends[0]
+    assert type(legend) is F._Legend
+    ours = F.to_svg(fig), F.to_png(fig), F.to_svg(fig)
+    assert ours[0] == ours[2]
+    assert not any("get_bbox" in box.__dict__ for box in F._offset_boxes(legend._legend_box))
+    legend.__class__ = Legend
+    assert (F.to_svg(fig), F.to_png(fig)) == ours[:2]

@@ -59,8 +59,10 @@ from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, font_family_aliases, get_font
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT
+from matplotlib.offsetbox import OffsetBox
 from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text, _get_text_metrics_with_cache
@@ -330,12 +332,68 @@ def _group_name(code: str) -> str:
     return _nfc(reference_groups().at[code, "name_" + _LANG.get()])
 
 
+class _Legend(Legend):
+    """matplotlib's Legend, drawn with each of its boxes measured once per drawing.
+
+    Drawing a legend measures its box of boxes (title, columns, entries, each a handle and a
+    text) from the top down, then each box measures itself and its children again as it is
+    drawn: a text is laid out once per level above it. During one :meth:`draw`, each box keeps
+    what it measured on that renderer (``get_bbox`` and ``_get_bbox_and_child_offsets``) and the
+    kept values are dropped when the drawing ends. Within a drawing nothing a measure reads
+    changes (the boxes are only moved, and a box's size ignores where it is), so every later
+    call returns what it would have computed: the same drawing. matplotlib's
+    ``Legend.draw`` does the rest (``test_legend_draws_as_matplotlibs`` compares the two)."""
+
+    def draw(self, renderer):
+        boxes = _offset_boxes(self._legend_box)
+        for box in boxes:
+            for name in ("get_bbox", "_get_bbox_and_child_offsets"):
+                box.__dict__[name] = _measured_once(getattr(box, name))
+        try:
+            super().draw(renderer)
+        finally:
+            for box in boxes:
+                box.__dict__.pop("get_bbox", None)
+                box.__dict__.pop("_get_bbox_and_child_offsets", None)
+
+
+def _offset_boxes(box) -> list:
+    """An offset box and every offset box inside it."""
+    found, todo = [], [box]
+    while todo:
+        b = todo.pop()
+        if isinstance(b, OffsetBox):
+            found.append(b)
+            todo.extend(b.get_children())
+    return found
+
+
+def _measured_once(method):
+    """``method(renderer)`` computed once per renderer (see :class:`_Legend`)."""
+    kept = {}
+
+    def measured(renderer):
+        hit = kept.get(id(renderer))
+        if hit is None or hit[0] is not renderer:
+            hit = kept[id(renderer)] = (renderer, method(renderer))
+        return hit[1]
+
+    return measured
+
+
+def _legend(fig: Figure, *args, **kwargs) -> Legend:
+    """``fig.legend(*args, **kwargs)``, drawn as a :class:`_Legend`."""
+    legend = fig.legend(*args, **kwargs)
+    legend.__class__ = _Legend  # the same object and state; only its draw method is _Legend's
+    return legend
+
+
 def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=(), table=None) -> None:
     table = _cuts(scheme) if table is None else table
     handles = [Patch(facecolor=c, edgecolor="#555555", linewidth=0.5, label=lab)
                for c, lab in zip(table["colour"], table["label"])]
-    fig.legend(handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
-               title=_t("fig.band_legend"), fontsize=_SMALL)
+    _legend(fig, handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
+            title=_t("fig.band_legend"), fontsize=_SMALL)
 
 
 def _vline(ax, x: float, **props) -> Line2D:
@@ -1698,7 +1756,7 @@ def unit_vs_average(data: pd.DataFrame, unit: str, *, label: str = "name", group
     ax.set_xlabel(_t("fig.pct_of_max"))
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
-    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    _legend(fig, loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(_title(title or _t("fig.vs_average_title", unit=_cap(unit_label)), synthetic))
     notes = []
     if over:
@@ -1830,7 +1888,7 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     if not ceiling.any():  # keep the legend entry only when a unit sits at the ceiling
         keep = [i for i, lab in enumerate(labels) if lab != _t("fig.ceiling")]
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    _legend(fig, handles, labels, loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(_title(title or _t("fig.scatter_title", y=_nfc(y_label or y), x=_nfc(x_label or x)), synthetic))
     x_ticks = _tick_texts(ax.xaxis)
     _arrange(fig, [ax], left=_y_axis_width(ax), right=_text_box(x_ticks[-1] if x_ticks else "", _SMALL)[0] / 2,
@@ -2303,7 +2361,7 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
                       color="black", label=_nfc(average_label or _t("fig.panel_average", n=n)))]
     if over:
         handles.insert(1, Patch(color=OVER_MAX_COLOUR, label=_t("fig.over_max_legend")))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _legend(fig, handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(_title(title or _t("fig.small_multiples_title"), synthetic))
     foot = _footnote(fig, [_t("fig.several_note")]) if several else 0.0
     # laid out here, from the text sizes: the group names left of the first column, a panel
