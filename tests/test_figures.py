@@ -783,3 +783,15 @@ def test_legend_draws_as_matplotlibs(mode):
     assert not any("get_bbox" in box.__dict__ for box in F._offset_boxes(legend._legend_box))
     legend.__class__ = Legend
     assert (F.to_svg(fig), F.to_png(fig)) == ours[:2]
+
+
+def test_text_box_font_follows_the_rc_settings():
+    """The figure font a text is measured in is made once per size, weight and font settings:
+    an italic or a larger default font gives the key FontProperties gives."""
+    from matplotlib.font_manager import FontProperties
+
+    for rc in ({}, {"font.style": "italic"}, {"font.size": 14, "font.weight": "bold"}):
+        with mpl.rc_context(rc):
+            for size, weight in ((9, "normal"), ("large", None), (10.5, "bold")):
+                key = F._figure_font_key(size, weight, tuple(mpl.rcParams[k] for k in F._FONT_RC))
+                assert key == F._font_key(FontProperties(family=F.FONT_FAMILY, size=size, weight=weight))

@@ -144,10 +144,11 @@ _LANG = contextvars.ContextVar("figure_lang", default="vi")
 def _rc_context(rc: dict):
     """:func:`matplotlib.rc_context` for a dict of settings: every rcParam set or changed inside
     is restored on leaving (but ``backend``), as matplotlib does, from a copy of rcParams' stored
-    values taken in one step (``dict.copy``: what ``RcParams.copy`` reads key by key, at the
-    cost of several Python calls per key, twice per figure)."""
+    values taken in one step (``dict.items``, as ``RcParams._update_raw`` reads them: what
+    ``RcParams.copy`` reads key by key, at the cost of several Python calls per key, twice per
+    figure; ``dict.copy`` would call them too, RcParams having its own ``__iter__``)."""
     rc_params = mpl.rcParams
-    saved = dict.copy(rc_params)
+    saved = dict(dict.items(rc_params))
     saved.pop("backend", None)
     try:
         rc_params.update(rc)
@@ -606,9 +607,20 @@ def _font_heights(size: float, weight, family: tuple = (FONT_FAMILY,)) -> tuple[
     return h - d, d, 0.0
 
 
+_FONT_RC = ("font.style", "font.variant", "font.stretch", "font.size", "font.weight", "mathtext.fontset")
+
+
+@functools.lru_cache(maxsize=64)
+def _figure_font_key(size, weight, rc: tuple) -> tuple:
+    """:func:`_font_key` of the figure font in a size and weight, the rcParams of ``_FONT_RC``
+    being ``rc`` (made once: a FontProperties costs more than the text's measure when kept)."""
+    return _font_key(FontProperties(family=FONT_FAMILY, size=size, weight=weight))
+
+
 def _text_box(text: str, size: float, weight="normal") -> tuple[float, float]:
     """Width and height in points of a text of the figure font, lines laid out as matplotlib does."""
-    key = _font_key(FontProperties(family=FONT_FAMILY, size=size, weight=weight))
+    get = mpl.rcParams._get  # what FontProperties reads besides the size and weight given
+    key = _figure_font_key(size, weight, tuple(get(k) for k in _FONT_RC))
     lines = str(text).split("\n")
     ascent, descent, gap = _font_heights(size, weight)
     if len(lines) == 1:
@@ -1120,9 +1132,9 @@ def _font_settings() -> tuple:
     """What the font files found for given properties depend on besides them: matplotlib's font
     manager and its list of fonts (a font added changes it), the rcParams ``findfont`` reads and
     the environment variable it reads."""
-    manager = _textpath._fontManager
+    manager, get = _textpath._fontManager, mpl.rcParams._get
     return (id(manager), len(manager.ttflist), len(manager.afmlist), os.getenv("MPL_IGNORE_SYSTEM_FONTS"),
-            *(_hashable(mpl.rcParams[f"font.{key}"]) for key in (
+            *(_hashable(get(f"font.{key}")) for key in (
                 "family", "style", "variant", "weight", "stretch", "size", "serif", "sans-serif",
                 "cursive", "fantasy", "monospace")))
 
