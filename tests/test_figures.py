@@ -795,3 +795,22 @@ def test_text_box_font_follows_the_rc_settings():
             for size, weight in ((9, "normal"), ("large", None), (10.5, "bold")):
                 key = F._figure_font_key(size, weight, tuple(mpl.rcParams[k] for k in F._FONT_RC))
                 assert key == F._font_key(FontProperties(family=F.FONT_FAMILY, size=size, weight=weight))
+
+
+def test_svg_is_what_matplotlibs_svg_canvas_writes(nari, nari_rates):
+    """The module's SVG canvas (text measured once per text and font, labels of a column and
+    plain texts written directly) writes the bytes matplotlib's own SVG canvas writes for the
+    same figures: a ranking with a highlighted unit and a reference line, and a scatter."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    figures = [F.ranking_bars(nari, highlight="xã Văn Vũ", reference=("Trung bình", 80.0)),
+               F.correlation_scatter(nari_rates, "online", "MDHL")]
+    for fig in figures:
+        ours = F.to_svg(fig)
+        original = F._CanvasSVG
+        try:
+            F._CanvasSVG = FigureCanvasSVG
+            theirs = F.to_svg(fig)
+        finally:
+            F._CanvasSVG = original
+        assert ours == theirs

@@ -53,7 +53,7 @@ from matplotlib.axes import Axes
 from matplotlib.axis import XAxis, YAxis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
-from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG, _generate_transform,
+from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG,
                                              _short_float_fmt)
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.container import BarContainer
@@ -808,13 +808,13 @@ class _Bars(Artist):
 _LAYOUTS: dict = {}  # see _Labels._layout
 
 
-def _text_metrics(renderer, text: str, prop: FontProperties, dpi: float) -> tuple:
+def _text_metrics(renderer, text: str, prop: FontProperties, dpi: float, font: tuple | None = None) -> tuple:
     """Width, height and descent of a plain text as ``Text._get_layout`` measures it on
     ``renderer`` (``matplotlib.text._get_text_metrics_with_cache``); for the SVG renderer of this
-    module that is :func:`_svg_text_metrics`, read directly."""
+    module that is :func:`_svg_text_metrics`, read directly (``font``: ``_font_key(prop)``)."""
     direct = getattr(renderer, "_renderer", renderer)
     if isinstance(direct, _RendererSVG):
-        return _svg_text_metrics(text, _font_key(prop), False)
+        return _svg_text_metrics(text, font or _font_key(prop), False)
     return _get_text_metrics_with_cache(renderer, text, prop, False, dpi)
 
 
@@ -843,7 +843,8 @@ class _Labels(Artist):
         x, y, text, weight = item
         t = self._text
         t._x, t._y, t._text = x, y, text
-        t._fontproperties.set_weight(weight)
+        if t._fontproperties._weight != weight:  # the weight is stored as given once validated
+            t._fontproperties.set_weight(weight)
         return t
 
     def get_texts(self) -> list[str]:
@@ -869,7 +870,16 @@ class _Labels(Artist):
             out.append(copy)
         return out
 
-    def _layout(self, renderer) -> list:
+    def _settings(self, renderer) -> tuple:
+        """What the layout of the present label depends on besides its text (see _layout); the
+        same for every label of one weight during a drawing."""
+        t = self._text
+        return (type(getattr(renderer, "_renderer", renderer)), t.get_figure(root=True).dpi,
+                _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
+                t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
+                mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
+
+    def _layout(self, renderer, settings: tuple | None = None) -> list:
         """The lines of the present label and their offsets from its position (Text._get_layout),
         kept per text, font, alignment, kind of renderer, dpi and hinting: they depend on nothing
         else.
@@ -880,22 +890,22 @@ class _Labels(Artist):
         ``_get_text_metrics_with_cache``, made here) and returns the text itself as the line, so
         every label of one size shares an entry, the text put back in. Unit names are unique to
         a report, so keyed by text each one would be laid out afresh (most of a ranking's
-        drawing). ``test_labels_layout_keyed_by_metrics_is_matplotlibs`` checks the equality."""
+        drawing). ``test_labels_layout_keyed_by_metrics_is_matplotlibs`` checks the equality.
+
+        ``settings``: :meth:`_settings` for the present label, if already known."""
         t = self._text
-        dpi = t.get_figure(root=True).dpi
+        settings = self._settings(renderer) if settings is None else settings
         text = t._text
         plain = not (t._wrap or t.get_usetex() or "\n" in text)
         if plain:
             clean, ismath = t._preprocess_math(text)
             plain = ismath is False
         if plain:
-            what = (_text_metrics(renderer, clean, t._fontproperties, dpi) if clean else (0, 0, 0))
+            what = (_text_metrics(renderer, clean, t._fontproperties, settings[1], settings[2])
+                    if clean else (0, 0, 0))
         else:
             what = text
-        key = (type(getattr(renderer, "_renderer", renderer)), dpi, plain, what,
-               _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
-               t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
-               mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
+        key = (plain, what, *settings)
         info = _LAYOUTS.get(key)
         if info is None:
             if len(_LAYOUTS) > 8192:
@@ -937,14 +947,27 @@ class _Labels(Artist):
         gc.set_antialiased(t._antialiased)
         gc.set_snap(t.get_snap())
         t._set_gc_clip(gc)
+        # what is the same for every label of the column, found once: whether the SVG renderer
+        # may write a label itself (draw_label's test), the positions (an affine transform of
+        # all points at once gives each point's numbers), the layout settings of each weight
+        writable = direct is not None and direct.label_writable(gc, t)
+        items = self._items
+        if trans.is_affine and items:
+            positions = trans.transform(np.array([(x, y) for x, y, _, _ in items], dtype=float))
+        else:
+            positions = None
+        settings = {}
         try:
-            for item in self._items:
+            for i, item in enumerate(items):
                 if not item[2]:
                     continue
                 self._at(item)
                 renderer.open_group("text", gid)
-                info = self._layout(renderer)
-                posx, posy = trans.transform((item[0], item[1]))
+                weight = item[3]
+                if weight not in settings:
+                    settings[weight] = self._settings(renderer)
+                info = self._layout(renderer, settings[weight])
+                posx, posy = positions[i] if positions is not None else trans.transform((item[0], item[1]))
                 if not (np.isfinite(posx) and np.isfinite(posy)):
                     renderer.close_group("text")
                     continue
@@ -953,9 +976,11 @@ class _Labels(Artist):
                     if flip:
                         y = height - y
                     clean, ismath = t._preprocess_math(line)
-                    if (len(info) == 1 and not ismath and direct is not None
-                            and direct.draw_label(gc, y, clean, t._fontproperties, t, (posx, posy))):
-                        continue  # what draw_text writes, the anchor already known
+                    if len(info) == 1 and not ismath and writable:
+                        # what draw_text writes, the anchor already known
+                        direct._write_text(gc, y, clean, t._fontproperties, angle, t, (posx, posy),
+                                           settings[weight][2])
+                        continue
                     renderer.draw_text(gc, x, y, clean, t._fontproperties, angle, ismath=ismath,
                                        mtext=t if len(info) == 1 else None)
                 renderer.close_group("text")
@@ -1181,11 +1206,13 @@ class _RendererSVG(RendererSVG):
         anchor = mtext.get_transform().transform(mtext.get_unitless_position())
         self._write_text(gc, y, s, prop, angle, mtext, anchor)
 
-    def _write_text(self, gc, y, s, prop, angle, mtext, anchor) -> None:
+    def _write_text(self, gc, y, s, prop, angle, mtext, anchor, font: tuple | None = None) -> None:
         """The ``<text>`` matplotlib writes for a plain upright text whose Text is anchored at
-        ``anchor`` (display coordinates), ``y`` its baseline in SVG coordinates."""
+        ``anchor`` (display coordinates), ``y`` its baseline in SVG coordinates (``font``:
+        ``_font_key(prop)``, if known)."""
         rgb = gc.get_rgb()
-        key = (_font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3], mtext.get_ha())
+        key = (font or _font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3],
+               mtext.get_ha())
         style = _TEXT_STYLES.get(key)
         if style is None:
             capture = _StyleCapture()
@@ -1199,18 +1226,27 @@ class _RendererSVG(RendererSVG):
         ay = self.height - ay
         v_offset = y - ay  # upright: the vertical layout moves the anchor, as matplotlib does
         ax, ay = ax + v_offset * 0.0, ay + v_offset * 1.0
-        self.writer.element("text", s, attrib={"style": style, "x": _short_float_fmt(ax), "y": _short_float_fmt(ay),
-                                               "transform": _generate_transform([("rotate", (-angle, ax, ay))])})
+        x, y = _short_float_fmt(ax), _short_float_fmt(ay)
+        # _generate_transform([("rotate", (-angle, ax, ay))]), the coordinates formatted once: a
+        # rotation of three numbers is always written, each number as _short_float_fmt gives it
+        self.writer.element("text", s, attrib={"style": style, "x": x, "y": y,
+                                               "transform": f"rotate({_short_float_fmt(-angle)} {x} {y})"})
 
     def draw_label(self, gc, y, s, prop, mtext, anchor) -> bool:
         """:meth:`draw_text` of a plain upright one-line text whose Text is anchored at ``anchor``
         (display coordinates, as its transform gives its position), for a column of labels
         (:class:`_Labels`); False, having drawn nothing, where matplotlib's path is needed."""
-        if (mpl.rcParams["svg.fonttype"] == "path" or gc.get_url() is not None or self._get_clip_attrs(gc)
-                or mtext.get_rotation() != 0 or any(f in font_family_aliases for f in prop.get_family())):
+        if not self.label_writable(gc, mtext, prop):
             return False
         self._write_text(gc, y, s, prop, mtext.get_rotation(), mtext, anchor)
         return True
+
+    def label_writable(self, gc, mtext, prop=None) -> bool:
+        """Whether :meth:`draw_label` writes a label of ``mtext`` (font ``prop``, by default
+        its own) drawn with ``gc`` itself."""
+        prop = mtext._fontproperties if prop is None else prop
+        return not (mpl.rcParams["svg.fonttype"] == "path" or gc.get_url() is not None or self._get_clip_attrs(gc)
+                    or mtext.get_rotation() != 0 or any(f in font_family_aliases for f in prop.get_family()))
 
 
 _TEXT_STYLES: dict = {}  # (font, colour, alpha, anchor) -> style of an SVG text: a few per run
