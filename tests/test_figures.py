@@ -814,3 +814,26 @@ def test_svg_is_what_matplotlibs_svg_canvas_writes(nari, nari_rates):
         finally:
             F._CanvasSVG = original
         assert ours == theirs
+
+
+def test_svg_prefix_in_two_plain_passes_is_the_one_pass_of_heads():
+    """to_svg prefixes ids and references with two passes of plain replacements where the
+    prefix is plain: the same text as one pass over every kind of head, on a drawing and on
+    heads next to each other, inside names, after word characters and without a name."""
+    import io
+
+    fig = F.ranking_bars(pd.DataFrame({"name": ["xã A", "xã B"], "value": [91.2, 75.0]}), reference=("TB", 80.0))
+    buf = io.StringIO()
+    F._CanvasSVG(fig)
+    with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "x"}):
+        fig.savefig(buf, format="svg")
+    samples = [buf.getvalue(), 'id="a" url(#b) xlink:href="#c" gid="d" xid="e" id="" url(#) id="url(#f)"',
+               'id="x"id="y" url(#id="z") xlink:href="#url(#w)" id="v', 'éid="k" _id="m" -id="n" url(#p"']
+    for prefix in ["f", "fig-units-a", "r1.2_x", ""]:
+        assert F._PLAIN_PREFIX.fullmatch(prefix)
+        for s in samples:
+            one = F._SVG_HEADS.sub("\\g<1>" + prefix + "-", s)
+            two = F._SVG_REF_HASH.sub("#" + prefix + "-", F._SVG_ID_QUOTE.sub('"' + prefix + "-", s))
+            assert two == one, (prefix, s[:80])
+    assert not F._PLAIN_PREFIX.fullmatch('a"b') and not F._PLAIN_PREFIX.fullmatch("a(#")
+    assert 'id="a\\-figure_1"' in F.to_svg(fig, prefix="a\\")  # any other prefix: the one pass

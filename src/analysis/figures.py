@@ -1120,6 +1120,11 @@ _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
 _SVG_TARGET = re.compile(r'(?:url\(#|xlink:href="#)([^"\)]+)(?=["\)])')  # what references name
 _SVG_HEADS = re.compile(r'(i(?<=\bi)d="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+# _SVG_HEADS in two passes whose replacement is plain text (a template with a group costs a
+# Python call per match): the last character of each kind of head, looked back from
+_SVG_ID_QUOTE = re.compile(r'"(?<=\bid=")(?=[^"\)]+["\)])')
+_SVG_REF_HASH = re.compile(r'#(?:(?<=url\(#)|(?<=xlink:href="#))(?=[^"\)]+["\)])')
+_PLAIN_PREFIX = re.compile(r"[A-Za-z0-9_.-]*")  # a prefix that cannot make or break a head
 
 
 @functools.lru_cache(maxsize=16384)
@@ -1324,7 +1329,13 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     if all(counts.get(name) == 1 for name in _SVG_TARGET.findall(svg)) and not any(")" in n for n in counts):
         # what matplotlib writes: every reference names a unique id. One fixed pattern and a
         # fixed replacement (no call per match), then the shared ones made classes
-        svg = _SVG_HEADS.sub("\\g<1>" + prefix.replace("\\", "\\\\") + "-", svg)
+        if _PLAIN_PREFIX.fullmatch(prefix):
+            # the same insertions as _SVG_HEADS: heads never overlap, and a plain prefix put
+            # after an id's quote adds no quote, parenthesis or head for the second pass to see
+            svg = _SVG_ID_QUOTE.sub('"' + prefix + "-", svg)
+            svg = _SVG_REF_HASH.sub("#" + prefix + "-", svg)
+        else:
+            svg = _SVG_HEADS.sub("\\g<1>" + prefix.replace("\\", "\\\\") + "-", svg)
         for name in shared:
             svg = svg.replace(f'id="{prefix}-{name}"', f'class="{name}"')
     else:  # each match looked up in the counts
