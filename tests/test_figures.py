@@ -837,3 +837,12 @@ def test_svg_prefix_in_two_plain_passes_is_the_one_pass_of_heads():
             assert two == one, (prefix, s[:80])
     assert not F._PLAIN_PREFIX.fullmatch('a"b') and not F._PLAIN_PREFIX.fullmatch("a(#")
     assert 'id="a\\-figure_1"' in F.to_svg(fig, prefix="a\\")  # any other prefix: the one pass
+
+
+def test_bars_drawn_in_one_pass_are_what_each_rectangle_draws(nari, monkeypatch):
+    """A ranking's bars drawn by one artist (figures._Bars, one graphics context, corners read
+    once) give the SVG and PNG of each Rectangle drawing itself, a highlighted bar included."""
+    fig = F.ranking_bars(nari, highlight="xã Văn Vũ")
+    ours = F.to_svg(fig), F.to_png(fig, dpi=40)
+    monkeypatch.setattr(F, "_plain_bars", lambda transform, patches: False)
+    assert (F.to_svg(fig), F.to_png(fig, dpi=40)) == ours

@@ -751,6 +751,14 @@ def _hbars(ax, y, widths, colours, *, height: float, one_artist: bool = False, *
     return container
 
 
+def _plain_bars(transform, patches) -> bool:
+    """Whether :class:`_Bars` may draw ``patches`` itself: upright, solid, unhatched, visible
+    rectangles without effects, under an affine data transform."""
+    return transform.is_affine and all(
+        p.get_visible() and p.angle == 0 and not p.get_hatch() and not p.get_path_effects()
+        and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in patches)
+
+
 class _Bars(Artist):
     """Rectangles (bars from :func:`_hbars`) drawn as each Rectangle draws itself (a group per
     bar with its gid, its colours and edge), in one pass with one graphics context and the
@@ -770,10 +778,7 @@ class _Bars(Artist):
         if not self.get_visible() or not self._patches:
             return
         data = self.axes.transData
-        plain = data.is_affine and all(
-            p.get_visible() and p.angle == 0 and not p.get_hatch() and not p.get_path_effects()
-            and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in self._patches)
-        if not plain:
+        if not _plain_bars(data, self._patches):
             for p in self._patches:
                 if p.get_clip_on() and p.clipbox is None and p.get_clip_path() is None:
                     p.clipbox, p._clippath = self.clipbox, self._clippath
@@ -783,6 +788,7 @@ class _Bars(Artist):
         unit = Path.unit_rectangle()
         gc = renderer.new_gc()
         try:
+            self._set_gc_clip(gc)  # the column's clip, the same for every bar (nothing below sets one)
             for p in self._patches:
                 renderer.open_group("patch", p.get_gid())
                 lw = 0 if p._edgecolor[3] == 0 else p._linewidth
@@ -790,13 +796,13 @@ class _Bars(Artist):
                 gc.set_capstyle(p._capstyle)
                 gc.set_joinstyle(p._joinstyle)
                 gc.set_antialiased(p._antialiased)
-                self._set_gc_clip(gc)
                 gc.set_url(p._url)
                 gc.set_snap(p.get_snap())
                 gc.set_alpha(p._alpha)
                 gc.set_foreground(p._edgecolor, isRGBA=True)
                 gc.set_dashes(*p._dash_pattern) if lw > 0 else gc.set_dashes(0, None)
-                (x0, y0), (x1, y1) = p.get_bbox().get_points()
+                # the corners get_bbox gives (Bbox.from_extents of these, as float64)
+                x0, y0, x1, y1 = (float(v) for v in p._convert_units())
                 box = np.array([[x1 - x0, 0.0, x0], [0.0, y1 - y0, y0], [0.0, 0.0, 1.0]])
                 renderer.draw_path(gc, unit, Affine2D(matrix @ box), p._facecolor if p._facecolor[3] else None)
                 renderer.close_group("patch")
