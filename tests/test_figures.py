@@ -676,3 +676,173 @@ def test_figures_laid_out_when_built_keep_their_text_clear(ds, nari, nari_rates,
     for fig in figures:
         assert fig.get_layout_engine() is None
         _outside_texts_fit(fig)
+
+
+@pytest.mark.parametrize("canvas", ["svg", "agg"])
+def test_labels_layout_keyed_by_metrics_is_matplotlibs(canvas):
+    """A column of labels lays out a plain one-line label from a cache keyed by its measured
+    size, not its text: what it draws is what Text._get_layout gives for each label (names of
+    one width, values, an empty label, a mathtext and a two-line label, which keep the text key),
+    on the SVG renderer of the module and on Agg, at the figure's and at another dpi."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+
+    names = ["88,18", "88,81", "xã Ân", "UBND xã Giả lập 04-0091", "", "$x^2$", "hai\ndòng", r"5 \$ 3", "xã An"]
+    fig = F.ranking_bars(pd.DataFrame({"name": [f"xã {i}" for i in range(3)], "value": [91.2, 75.0, 60.5]}))
+    ax = fig.axes[0]
+    column = F._Labels(ax, ax.transData, [(0, i, n, "bold" if i == 2 else "normal") for i, n in enumerate(names)],
+                       ha="right", va="center", fontsize=9)
+    for dpi in (72, 110):
+        fig.dpi = dpi
+        if canvas == "svg":
+            import io
+            renderer = MixedModeRenderer(fig, 7, 3, 72, F._RendererSVG(7 * 72, 3 * 72, io.StringIO()))
+        else:
+            renderer = FigureCanvasAgg(fig).get_renderer()
+        for item in column._items:
+            text = column._at(item)
+            assert column._layout(renderer) == text._get_layout(renderer)[1], item
+    assert any(key[2] for key in F._LAYOUTS)  # plain labels were keyed by their size
+
+
+def test_svg_patterns_match_as_written_with_a_word_boundary():
+    """to_svg's patterns spell ``\\bid="`` as ``i(?<=\\bi)d="`` (faster to search): the same
+    matches on a drawing and on names next to letters, digits, underscores and accents."""
+    fig = F.ranking_bars(pd.DataFrame({"name": ['xã "id="A"', "xã B"], "value": [91.2, 75.0]}), lang="vi")
+    import io
+    buf = io.StringIO()
+    F._CanvasSVG(fig)
+    with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "x"}):
+        fig.savefig(buf, format="svg")
+    samples = [buf.getvalue(), 'gid="a" id="b" xid="c" _id="d" id="" id="e ', 'id="x"id="y" éid="z" -id="w" url(#q)',
+               'ủid="k" 1id="m" xlink:href="#r" id="url(#s)"', 'id="a)" url(#)b" id="c']
+    spelled = {F._SVG_ID: r'\bid="([^"]+)"', F._SVG_REF: r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])',
+               F._SVG_HEADS: r'(\bid="|url\(#|xlink:href="#)(?=[^"\)]+["\)])'}
+    for fast, plain in spelled.items():
+        plain = re.compile(plain)
+        for s in samples:
+            assert [m.group(0, *range(1, fast.groups + 1)) for m in fast.finditer(s)] == \
+                [m.group(0, *range(1, plain.groups + 1)) for m in plain.finditer(s)]
+            assert [m.span() for m in fast.finditer(s)] == [m.span() for m in plain.finditer(s)]
+    assert F._SVG_ID.findall(samples[1]) == ["b"]
+
+
+@pytest.mark.parametrize("family", [("DejaVu Sans",), ("sans-serif",), ("No Such Font", "DejaVu Sans")])
+def test_text_metrics_are_matplotlibs(family):
+    """figures measures a text as matplotlib's text-to-path does (the SVG renderer's measure),
+    reading the font once per font: the same numbers for plain text and mathtext, in every
+    weight, style and size, for the report fonts and a family found through an alias or a
+    fallback; a change in matplotlib's measure fails here."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    texts = ["UBND xã Giả lập 04-0091", "79,51", "", " ", "Đặng Hữu ỷ ữ", "AVAWAT fi", "$x^2$", "−0,36  (12/63)"]
+    measure = TextToPath()
+    for text in texts:
+        for weight, style, size in (("normal", "normal", 9.0), ("bold", "normal", 10.0), ("normal", "italic", 12.5)):
+            prop = FontProperties(family=list(family), weight=weight, style=style, size=size)
+            ismath = text.startswith("$")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = measure.get_text_width_height_descent(text, prop, ismath)
+                got = F._svg_text_metrics.__wrapped__(text, F._font_key(prop), ismath)
+            assert got == expected, (text, weight, style, size)
+
+
+def test_rc_context_restores_what_matplotlibs_restores():
+    """The figures' rc context sets its settings inside and, on leaving (also on an error),
+    puts back every rcParam as it was, those changed inside too, as matplotlib.rc_context."""
+    before = dict(mpl.rcParams)
+    with pytest.raises(RuntimeError):
+        with F._rc_context(F.STYLE):
+            assert all(mpl.rcParams[k] == mpl.rcParams.validate[k](v) for k, v in F.STYLE.items())
+            mpl.rcParams["lines.linewidth"] = 7.5
+            mpl.rcParams["font.size"] = 3
+            raise RuntimeError
+    assert dict(mpl.rcParams) == before
+    with F._rc_context({}), mpl.rc_context({"lines.linewidth": 2.5}):
+        assert mpl.rcParams["lines.linewidth"] == 2.5
+    assert dict(mpl.rcParams) == before
+
+
+@pytest.mark.parametrize("mode", [None, "expand"])
+def test_legend_draws_as_matplotlibs(mode):
+    """A figure legend drawn with its boxes measured once per drawing (figures._Legend) gives the
+    same SVG and PNG as matplotlib's Legend, for a band legend with a title and for a legend of
+    two-line entries in expand mode; it keeps nothing between drawings."""
+    from matplotlib.legend import Legend
+
+    fig = F.ranking_bars(pd.DataFrame({"name": ["xã A", "xã B", "xã C"], "value": [91.2, 75.0, 45.5]}),
+                         reference=("Trung bình\nhuyện", 70.0))
+    if mode:
+        fig.legends[0]._mode = mode
+    legend = fig.legends[0]
+    assert type(legend) is F._Legend
+    ours = F.to_svg(fig), F.to_png(fig), F.to_svg(fig)
+    assert ours[0] == ours[2]
+    assert not any("get_bbox" in box.__dict__ for box in F._offset_boxes(legend._legend_box))
+    legend.__class__ = Legend
+    assert (F.to_svg(fig), F.to_png(fig)) == ours[:2]
+
+
+def test_text_box_font_follows_the_rc_settings():
+    """The figure font a text is measured in is made once per size, weight and font settings:
+    an italic or a larger default font gives the key FontProperties gives."""
+    from matplotlib.font_manager import FontProperties
+
+    for rc in ({}, {"font.style": "italic"}, {"font.size": 14, "font.weight": "bold"}):
+        with mpl.rc_context(rc):
+            for size, weight in ((9, "normal"), ("large", None), (10.5, "bold")):
+                key = F._figure_font_key(size, weight, tuple(mpl.rcParams[k] for k in F._FONT_RC))
+                assert key == F._font_key(FontProperties(family=F.FONT_FAMILY, size=size, weight=weight))
+
+
+def test_svg_is_what_matplotlibs_svg_canvas_writes(nari, nari_rates):
+    """The module's SVG canvas (text measured once per text and font, labels of a column and
+    plain texts written directly) writes the bytes matplotlib's own SVG canvas writes for the
+    same figures: a ranking with a highlighted unit and a reference line, and a scatter."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    figures = [F.ranking_bars(nari, highlight="xã Văn Vũ", reference=("Trung bình", 80.0)),
+               F.correlation_scatter(nari_rates, "online", "MDHL")]
+    for fig in figures:
+        ours = F.to_svg(fig)
+        original = F._CanvasSVG
+        try:
+            F._CanvasSVG = FigureCanvasSVG
+            theirs = F.to_svg(fig)
+        finally:
+            F._CanvasSVG = original
+        assert ours == theirs
+
+
+def test_svg_prefix_in_two_plain_passes_is_the_one_pass_of_heads():
+    """to_svg prefixes ids and references with two passes of plain replacements where the
+    prefix is plain: the same text as one pass over every kind of head, on a drawing and on
+    heads next to each other, inside names, after word characters and without a name."""
+    import io
+
+    fig = F.ranking_bars(pd.DataFrame({"name": ["xã A", "xã B"], "value": [91.2, 75.0]}), reference=("TB", 80.0))
+    buf = io.StringIO()
+    F._CanvasSVG(fig)
+    with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "x"}):
+        fig.savefig(buf, format="svg")
+    samples = [buf.getvalue(), 'id="a" url(#b) xlink:href="#c" gid="d" xid="e" id="" url(#) id="url(#f)"',
+               'id="x"id="y" url(#id="z") xlink:href="#url(#w)" id="v', 'éid="k" _id="m" -id="n" url(#p"']
+    for prefix in ["f", "fig-units-a", "r1.2_x", ""]:
+        assert F._PLAIN_PREFIX.fullmatch(prefix)
+        for s in samples:
+            one = F._SVG_HEADS.sub("\\g<1>" + prefix + "-", s)
+            two = F._SVG_REF_HASH.sub("#" + prefix + "-", F._SVG_ID_QUOTE.sub('"' + prefix + "-", s))
+            assert two == one, (prefix, s[:80])
+    assert not F._PLAIN_PREFIX.fullmatch('a"b') and not F._PLAIN_PREFIX.fullmatch("a(#")
+    assert 'id="a\\-figure_1"' in F.to_svg(fig, prefix="a\\")  # any other prefix: the one pass
+
+
+def test_bars_drawn_in_one_pass_are_what_each_rectangle_draws(nari, monkeypatch):
+    """A ranking's bars drawn by one artist (figures._Bars, one graphics context, corners read
+    once) give the SVG and PNG of each Rectangle drawing itself, a highlighted bar included."""
+    fig = F.ranking_bars(nari, highlight="xã Văn Vũ")
+    ours = F.to_svg(fig), F.to_png(fig, dpi=40)
+    monkeypatch.setattr(F, "_plain_bars", lambda transform, patches: False)
+    assert (F.to_svg(fig), F.to_png(fig, dpi=40)) == ours

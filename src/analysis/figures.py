@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import contextvars
 import functools
 import io
 import math
+import os
 import re
 import textwrap
 import unicodedata
@@ -51,17 +53,21 @@ from matplotlib.axes import Axes
 from matplotlib.axis import XAxis, YAxis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_mixed import MixedModeRenderer
-from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG, _generate_transform,
+from matplotlib.backends.backend_svg import (FigureCanvasSVG, RendererSVG,
                                              _short_float_fmt)
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, font_family_aliases, get_font
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.markers import TICKDOWN, TICKLEFT
+from matplotlib.offsetbox import OffsetBox
 from matplotlib.ticker import FixedFormatter, FixedLocator
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.text import Text
+from matplotlib.text import Text, _get_text_metrics_with_cache
+from matplotlib import textpath as _textpath
+from matplotlib.ft2font import LoadFlags
 from matplotlib.textpath import TextToPath
 from matplotlib.path import Path
 from matplotlib.transforms import Affine2D, Bbox, blended_transform_factory, offset_copy
@@ -101,7 +107,7 @@ SVG_FONT_STACK = "'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif"
 FIG_WIDTH = 7.0              # inches: report width
 SYNTHETIC_SUFFIX = _text("vi", "fig.synthetic")  # the Vietnamese suffix; English: "(synthetic data)"
 CEILING_LABEL = _text("vi", "fig.ceiling")
-# Applied with matplotlib.rc_context around building and rendering, never set globally.
+# Applied with _rc_context (matplotlib.rc_context's rule) around building and rendering, never set globally.
 STYLE = {
     "font.family": FONT_FAMILY,
     "font.size": 10,
@@ -134,6 +140,23 @@ _FOOT_CHARS = 92  # characters per footnote line at 9 pt on a 7-inch figure
 _LANG = contextvars.ContextVar("figure_lang", default="vi")
 
 
+@contextlib.contextmanager
+def _rc_context(rc: dict):
+    """:func:`matplotlib.rc_context` for a dict of settings: every rcParam set or changed inside
+    is restored on leaving (but ``backend``), as matplotlib does, from a copy of rcParams' stored
+    values taken in one step (``dict.items``, as ``RcParams._update_raw`` reads them: what
+    ``RcParams.copy`` reads key by key, at the cost of several Python calls per key, twice per
+    figure; ``dict.copy`` would call them too, RcParams having its own ``__iter__``)."""
+    rc_params = mpl.rcParams
+    saved = dict(dict.items(rc_params))
+    saved.pop("backend", None)
+    try:
+        rc_params.update(rc)
+        yield
+    finally:
+        rc_params._update_raw(saved)
+
+
 def _styled(func):
     """Build the figure inside the module's rc context, so nothing global changes, and in the
     language given by the keyword ``lang`` (``"vi"`` or ``"en"``)."""
@@ -142,7 +165,7 @@ def _styled(func):
     def wrapper(*args, lang: str = "vi", **kwargs):
         token = _LANG.set(check_lang(lang))
         try:
-            with mpl.rc_context(STYLE):
+            with _rc_context(STYLE):
                 return func(*args, **kwargs)
         finally:
             _LANG.reset(token)
@@ -310,12 +333,68 @@ def _group_name(code: str) -> str:
     return _nfc(reference_groups().at[code, "name_" + _LANG.get()])
 
 
+class _Legend(Legend):
+    """matplotlib's Legend, drawn with each of its boxes measured once per drawing.
+
+    Drawing a legend measures its box of boxes (title, columns, entries, each a handle and a
+    text) from the top down, then each box measures itself and its children again as it is
+    drawn: a text is laid out once per level above it. During one :meth:`draw`, each box keeps
+    what it measured on that renderer (``get_bbox`` and ``_get_bbox_and_child_offsets``) and the
+    kept values are dropped when the drawing ends. Within a drawing nothing a measure reads
+    changes (the boxes are only moved, and a box's size ignores where it is), so every later
+    call returns what it would have computed: the same drawing. matplotlib's
+    ``Legend.draw`` does the rest (``test_legend_draws_as_matplotlibs`` compares the two)."""
+
+    def draw(self, renderer):
+        boxes = _offset_boxes(self._legend_box)
+        for box in boxes:
+            for name in ("get_bbox", "_get_bbox_and_child_offsets"):
+                box.__dict__[name] = _measured_once(getattr(box, name))
+        try:
+            super().draw(renderer)
+        finally:
+            for box in boxes:
+                box.__dict__.pop("get_bbox", None)
+                box.__dict__.pop("_get_bbox_and_child_offsets", None)
+
+
+def _offset_boxes(box) -> list:
+    """An offset box and every offset box inside it."""
+    found, todo = [], [box]
+    while todo:
+        b = todo.pop()
+        if isinstance(b, OffsetBox):
+            found.append(b)
+            todo.extend(b.get_children())
+    return found
+
+
+def _measured_once(method):
+    """``method(renderer)`` computed once per renderer (see :class:`_Legend`)."""
+    kept = {}
+
+    def measured(renderer):
+        hit = kept.get(id(renderer))
+        if hit is None or hit[0] is not renderer:
+            hit = kept[id(renderer)] = (renderer, method(renderer))
+        return hit[1]
+
+    return measured
+
+
+def _legend(fig: Figure, *args, **kwargs) -> Legend:
+    """``fig.legend(*args, **kwargs)``, drawn as a :class:`_Legend`."""
+    legend = fig.legend(*args, **kwargs)
+    legend.__class__ = _Legend  # the same object and state; only its draw method is _Legend's
+    return legend
+
+
 def _band_legend(fig: Figure, scheme: Scheme | None, *, ncols: int = 3, extra=(), table=None) -> None:
     table = _cuts(scheme) if table is None else table
     handles = [Patch(facecolor=c, edgecolor="#555555", linewidth=0.5, label=lab)
                for c, lab in zip(table["colour"], table["label"])]
-    fig.legend(handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
-               title=_t("fig.band_legend"), fontsize=_SMALL)
+    _legend(fig, handles=handles + list(extra), loc="outside lower center", ncols=ncols, frameon=False,
+            title=_t("fig.band_legend"), fontsize=_SMALL)
 
 
 def _vline(ax, x: float, **props) -> Line2D:
@@ -528,9 +607,20 @@ def _font_heights(size: float, weight, family: tuple = (FONT_FAMILY,)) -> tuple[
     return h - d, d, 0.0
 
 
+_FONT_RC = ("font.style", "font.variant", "font.stretch", "font.size", "font.weight", "mathtext.fontset")
+
+
+@functools.lru_cache(maxsize=64)
+def _figure_font_key(size, weight, rc: tuple) -> tuple:
+    """:func:`_font_key` of the figure font in a size and weight, the rcParams of ``_FONT_RC``
+    being ``rc`` (made once: a FontProperties costs more than the text's measure when kept)."""
+    return _font_key(FontProperties(family=FONT_FAMILY, size=size, weight=weight))
+
+
 def _text_box(text: str, size: float, weight="normal") -> tuple[float, float]:
     """Width and height in points of a text of the figure font, lines laid out as matplotlib does."""
-    key = _font_key(FontProperties(family=FONT_FAMILY, size=size, weight=weight))
+    get = mpl.rcParams._get  # what FontProperties reads besides the size and weight given
+    key = _figure_font_key(size, weight, tuple(get(k) for k in _FONT_RC))
     lines = str(text).split("\n")
     ascent, descent, gap = _font_heights(size, weight)
     if len(lines) == 1:
@@ -661,6 +751,14 @@ def _hbars(ax, y, widths, colours, *, height: float, one_artist: bool = False, *
     return container
 
 
+def _plain_bars(transform, patches) -> bool:
+    """Whether :class:`_Bars` may draw ``patches`` itself: upright, solid, unhatched, visible
+    rectangles without effects, under an affine data transform."""
+    return transform.is_affine and all(
+        p.get_visible() and p.angle == 0 and not p.get_hatch() and not p.get_path_effects()
+        and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in patches)
+
+
 class _Bars(Artist):
     """Rectangles (bars from :func:`_hbars`) drawn as each Rectangle draws itself (a group per
     bar with its gid, its colours and edge), in one pass with one graphics context and the
@@ -680,10 +778,7 @@ class _Bars(Artist):
         if not self.get_visible() or not self._patches:
             return
         data = self.axes.transData
-        plain = data.is_affine and all(
-            p.get_visible() and p.angle == 0 and not p.get_hatch() and not p.get_path_effects()
-            and p.get_sketch_params() is None and p._linestyle in ("solid", "-") for p in self._patches)
-        if not plain:
+        if not _plain_bars(data, self._patches):
             for p in self._patches:
                 if p.get_clip_on() and p.clipbox is None and p.get_clip_path() is None:
                     p.clipbox, p._clippath = self.clipbox, self._clippath
@@ -693,6 +788,7 @@ class _Bars(Artist):
         unit = Path.unit_rectangle()
         gc = renderer.new_gc()
         try:
+            self._set_gc_clip(gc)  # the column's clip, the same for every bar (nothing below sets one)
             for p in self._patches:
                 renderer.open_group("patch", p.get_gid())
                 lw = 0 if p._edgecolor[3] == 0 else p._linewidth
@@ -700,13 +796,13 @@ class _Bars(Artist):
                 gc.set_capstyle(p._capstyle)
                 gc.set_joinstyle(p._joinstyle)
                 gc.set_antialiased(p._antialiased)
-                self._set_gc_clip(gc)
                 gc.set_url(p._url)
                 gc.set_snap(p.get_snap())
                 gc.set_alpha(p._alpha)
                 gc.set_foreground(p._edgecolor, isRGBA=True)
                 gc.set_dashes(*p._dash_pattern) if lw > 0 else gc.set_dashes(0, None)
-                (x0, y0), (x1, y1) = p.get_bbox().get_points()
+                # the corners get_bbox gives (Bbox.from_extents of these, as float64)
+                x0, y0, x1, y1 = (float(v) for v in p._convert_units())
                 box = np.array([[x1 - x0, 0.0, x0], [0.0, y1 - y0, y0], [0.0, 0.0, 1.0]])
                 renderer.draw_path(gc, unit, Affine2D(matrix @ box), p._facecolor if p._facecolor[3] else None)
                 renderer.close_group("patch")
@@ -716,6 +812,16 @@ class _Bars(Artist):
 
 
 _LAYOUTS: dict = {}  # see _Labels._layout
+
+
+def _text_metrics(renderer, text: str, prop: FontProperties, dpi: float, font: tuple | None = None) -> tuple:
+    """Width, height and descent of a plain text as ``Text._get_layout`` measures it on
+    ``renderer`` (``matplotlib.text._get_text_metrics_with_cache``); for the SVG renderer of this
+    module that is :func:`_svg_text_metrics`, read directly (``font``: ``_font_key(prop)``)."""
+    direct = getattr(renderer, "_renderer", renderer)
+    if isinstance(direct, _RendererSVG):
+        return _svg_text_metrics(text, font or _font_key(prop), False)
+    return _get_text_metrics_with_cache(renderer, text, prop, False, dpi)
 
 
 class _Labels(Artist):
@@ -743,7 +849,8 @@ class _Labels(Artist):
         x, y, text, weight = item
         t = self._text
         t._x, t._y, t._text = x, y, text
-        t._fontproperties.set_weight(weight)
+        if t._fontproperties._weight != weight:  # the weight is stored as given once validated
+            t._fontproperties.set_weight(weight)
         return t
 
     def get_texts(self) -> list[str]:
@@ -769,20 +876,50 @@ class _Labels(Artist):
             out.append(copy)
         return out
 
-    def _layout(self, renderer) -> list:
+    def _settings(self, renderer) -> tuple:
+        """What the layout of the present label depends on besides its text (see _layout); the
+        same for every label of one weight during a drawing."""
+        t = self._text
+        return (type(getattr(renderer, "_renderer", renderer)), t.get_figure(root=True).dpi,
+                _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
+                t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
+                mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
+
+    def _layout(self, renderer, settings: tuple | None = None) -> list:
         """The lines of the present label and their offsets from its position (Text._get_layout),
         kept per text, font, alignment, kind of renderer, dpi and hinting: they depend on nothing
-        else."""
+        else.
+
+        A plain one-line label (no newline, no math, no TeX, no wrapping) is kept per its
+        measured width, height and descent instead of its text: for such a label,
+        ``Text._get_layout`` reads the text only through that one measurement (the same call,
+        ``_get_text_metrics_with_cache``, made here) and returns the text itself as the line, so
+        every label of one size shares an entry, the text put back in. Unit names are unique to
+        a report, so keyed by text each one would be laid out afresh (most of a ranking's
+        drawing). ``test_labels_layout_keyed_by_metrics_is_matplotlibs`` checks the equality.
+
+        ``settings``: :meth:`_settings` for the present label, if already known."""
         t = self._text
-        key = (type(getattr(renderer, "_renderer", renderer)), t.get_figure(root=True).dpi, t._text,
-               _font_key(t._fontproperties), t._horizontalalignment, t._verticalalignment,
-               t._multialignment, t._linespacing, t.get_rotation(), t._rotation_mode, t._parse_math,
-               mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"])
+        settings = self._settings(renderer) if settings is None else settings
+        text = t._text
+        plain = not (t._wrap or t.get_usetex() or "\n" in text)
+        if plain:
+            clean, ismath = t._preprocess_math(text)
+            plain = ismath is False
+        if plain:
+            what = (_text_metrics(renderer, clean, t._fontproperties, settings[1], settings[2])
+                    if clean else (0, 0, 0))
+        else:
+            what = text
+        key = (plain, what, *settings)
         info = _LAYOUTS.get(key)
         if info is None:
             if len(_LAYOUTS) > 8192:
                 _LAYOUTS.clear()
             info = _LAYOUTS[key] = t._get_layout(renderer)[1]
+        if plain:
+            (_, wad, xy), = info
+            return [(text, wad, xy)]
         return info
 
     def get_window_extent(self, renderer=None):
@@ -816,14 +953,27 @@ class _Labels(Artist):
         gc.set_antialiased(t._antialiased)
         gc.set_snap(t.get_snap())
         t._set_gc_clip(gc)
+        # what is the same for every label of the column, found once: whether the SVG renderer
+        # may write a label itself (draw_label's test), the positions (an affine transform of
+        # all points at once gives each point's numbers), the layout settings of each weight
+        writable = direct is not None and direct.label_writable(gc, t)
+        items = self._items
+        if trans.is_affine and items:
+            positions = trans.transform(np.array([(x, y) for x, y, _, _ in items], dtype=float))
+        else:
+            positions = None
+        settings = {}
         try:
-            for item in self._items:
+            for i, item in enumerate(items):
                 if not item[2]:
                     continue
                 self._at(item)
                 renderer.open_group("text", gid)
-                info = self._layout(renderer)
-                posx, posy = trans.transform((item[0], item[1]))
+                weight = item[3]
+                if weight not in settings:
+                    settings[weight] = self._settings(renderer)
+                info = self._layout(renderer, settings[weight])
+                posx, posy = positions[i] if positions is not None else trans.transform((item[0], item[1]))
                 if not (np.isfinite(posx) and np.isfinite(posy)):
                     renderer.close_group("text")
                     continue
@@ -832,9 +982,11 @@ class _Labels(Artist):
                     if flip:
                         y = height - y
                     clean, ismath = t._preprocess_math(line)
-                    if (len(info) == 1 and not ismath and direct is not None
-                            and direct.draw_label(gc, y, clean, t._fontproperties, t, (posx, posy))):
-                        continue  # what draw_text writes, the anchor already known
+                    if len(info) == 1 and not ismath and writable:
+                        # what draw_text writes, the anchor already known
+                        direct._write_text(gc, y, clean, t._fontproperties, angle, t, (posx, posy),
+                                           settings[weight][2])
+                        continue
                     renderer.draw_text(gc, x, y, clean, t._fontproperties, angle, ismath=ismath,
                                        mtext=t if len(info) == 1 else None)
                 renderer.close_group("text")
@@ -941,7 +1093,7 @@ def to_png(fig: Figure, dpi: int = 110) -> bytes:
     >>> to_png(fig)[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    with mpl.rc_context(STYLE):
+    with _rc_context(STYLE):
         FigureCanvasAgg(fig)
         _lay_out_once(fig)
         buf = io.BytesIO()
@@ -964,12 +1116,21 @@ def _lay_out_once(fig: Figure) -> None:
         fig.set_layout_engine(None)
 
 
-_SVG_ID = re.compile(r'\bid="([^"]+)"')
-_SVG_REF = re.compile(r'(\bid="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
+# ``i(?<=\bi)d="`` is ``\bid="`` (an ``id`` attribute, not ``gid`` or ``xid``) written to open
+# with a literal, so that the regex engine skips to the next "i" instead of trying the word
+# boundary at every character of the drawing (about twenty times faster on a ranking's SVG);
+# test_svg_patterns_match_as_written_with_a_word_boundary checks the two spellings agree.
+_SVG_ID = re.compile(r'i(?<=\bi)d="([^"]+)"')
+_SVG_REF = re.compile(r'(i(?<=\bi)d="|url\(#|xlink:href="#)([^"\)]+)(?=["\)])')
 _SVG_HEAD = re.compile(r"\A<\?xml[^>]*>\s*<!DOCTYPE[^>]*>\s*", re.S)
 _SVG_TARGET = re.compile(r'(?:url\(#|xlink:href="#)([^"\)]+)(?=["\)])')  # what references name
-_SVG_HEADS = re.compile(r'(\bid="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
+_SVG_HEADS = re.compile(r'(i(?<=\bi)d="|url\(#|xlink:href="#)(?=[^"\)]+["\)])')  # where a name starts
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+# _SVG_HEADS in two passes whose replacement is plain text (a template with a group costs a
+# Python call per match): the last character of each kind of head, looked back from
+_SVG_ID_QUOTE = re.compile(r'"(?<=\bid=")(?=[^"\)]+["\)])')
+_SVG_REF_HASH = re.compile(r'#(?:(?<=url\(#)|(?<=xlink:href="#))(?=[^"\)]+["\)])')
+_PLAIN_PREFIX = re.compile(r"[A-Za-z0-9_.-]*")  # a prefix that cannot make or break a head
 
 
 @functools.lru_cache(maxsize=16384)
@@ -978,10 +1139,51 @@ def _svg_text_metrics(text: str, font: tuple, ismath) -> tuple[float, float, flo
     it (unhinted outlines, so independent of the renderer and of the dpi). ``font`` is
     :func:`_font_key` of the properties; the cache is bounded and its values depend on their
     key only, so a hit gives the same numbers as a miss."""
+    if ismath:
+        return _TEXT2PATH.get_text_width_height_descent(text, _font_properties(font), ismath)
+    # TextToPath.get_text_width_height_descent (matplotlib 3.11) for plain text, the font's
+    # files found once per font and font settings (_font_files) instead of at every text; the
+    # same FT2Font (get_font), size, flags and arithmetic, so the same numbers
+    # (test_text_metrics_are_matplotlibs compares them).
+    ft = get_font(_font_files(font, _font_settings()))
+    ft.set_size(_TEXT2PATH.FONT_SCALE, _TEXT2PATH.DPI)
+    ft.set_text(text, 0.0, flags=LoadFlags.NO_HINTING)
+    w, h = ft.get_width_height()
+    w /= 64.0  # convert from subpixels
+    h /= 64.0
+    d = ft.get_descent()
+    d /= 64.0
+    scale = font[5] / _TEXT2PATH.FONT_SCALE
+    return w * scale, h * scale, d * scale
+
+
+def _font_properties(font: tuple) -> FontProperties:
+    """The FontProperties of a :func:`_font_key`."""
     family, style, variant, weight, stretch, size, file, math_family = font
-    prop = FontProperties(family=list(family), style=style, variant=variant, weight=weight,
+    return FontProperties(family=list(family), style=style, variant=variant, weight=weight,
                           stretch=stretch, size=size, fname=file, math_fontfamily=math_family)
-    return _TEXT2PATH.get_text_width_height_descent(text, prop, ismath)
+
+
+def _font_settings() -> tuple:
+    """What the font files found for given properties depend on besides them: matplotlib's font
+    manager and its list of fonts (a font added changes it), the rcParams ``findfont`` reads and
+    the environment variable it reads."""
+    manager, get = _textpath._fontManager, mpl.rcParams._get
+    return (id(manager), len(manager.ttflist), len(manager.afmlist), os.getenv("MPL_IGNORE_SYSTEM_FONTS"),
+            *(_hashable(get(f"font.{key}")) for key in (
+                "family", "style", "variant", "weight", "stretch", "size", "serif", "sans-serif",
+                "cursive", "fantasy", "monospace")))
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+@functools.lru_cache(maxsize=256)
+def _font_files(font: tuple, settings: tuple) -> tuple:
+    """The font files matplotlib's text-to-path measure reads for a :func:`_font_key`
+    (``_find_fonts_by_props``), under the settings of :func:`_font_settings`."""
+    return tuple(_textpath._fontManager._find_fonts_by_props(_font_properties(font)))
 
 
 def _font_key(prop: FontProperties) -> tuple:
@@ -1015,11 +1217,13 @@ class _RendererSVG(RendererSVG):
         anchor = mtext.get_transform().transform(mtext.get_unitless_position())
         self._write_text(gc, y, s, prop, angle, mtext, anchor)
 
-    def _write_text(self, gc, y, s, prop, angle, mtext, anchor) -> None:
+    def _write_text(self, gc, y, s, prop, angle, mtext, anchor, font: tuple | None = None) -> None:
         """The ``<text>`` matplotlib writes for a plain upright text whose Text is anchored at
-        ``anchor`` (display coordinates), ``y`` its baseline in SVG coordinates."""
+        ``anchor`` (display coordinates), ``y`` its baseline in SVG coordinates (``font``:
+        ``_font_key(prop)``, if known)."""
         rgb = gc.get_rgb()
-        key = (_font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3], mtext.get_ha())
+        key = (font or _font_key(prop), tuple(rgb), gc.get_alpha() if gc.get_forced_alpha() else rgb[3],
+               mtext.get_ha())
         style = _TEXT_STYLES.get(key)
         if style is None:
             capture = _StyleCapture()
@@ -1033,18 +1237,27 @@ class _RendererSVG(RendererSVG):
         ay = self.height - ay
         v_offset = y - ay  # upright: the vertical layout moves the anchor, as matplotlib does
         ax, ay = ax + v_offset * 0.0, ay + v_offset * 1.0
-        self.writer.element("text", s, attrib={"style": style, "x": _short_float_fmt(ax), "y": _short_float_fmt(ay),
-                                               "transform": _generate_transform([("rotate", (-angle, ax, ay))])})
+        x, y = _short_float_fmt(ax), _short_float_fmt(ay)
+        # _generate_transform([("rotate", (-angle, ax, ay))]), the coordinates formatted once: a
+        # rotation of three numbers is always written, each number as _short_float_fmt gives it
+        self.writer.element("text", s, attrib={"style": style, "x": x, "y": y,
+                                               "transform": f"rotate({_short_float_fmt(-angle)} {x} {y})"})
 
     def draw_label(self, gc, y, s, prop, mtext, anchor) -> bool:
         """:meth:`draw_text` of a plain upright one-line text whose Text is anchored at ``anchor``
         (display coordinates, as its transform gives its position), for a column of labels
         (:class:`_Labels`); False, having drawn nothing, where matplotlib's path is needed."""
-        if (mpl.rcParams["svg.fonttype"] == "path" or gc.get_url() is not None or self._get_clip_attrs(gc)
-                or mtext.get_rotation() != 0 or any(f in font_family_aliases for f in prop.get_family())):
+        if not self.label_writable(gc, mtext, prop):
             return False
         self._write_text(gc, y, s, prop, mtext.get_rotation(), mtext, anchor)
         return True
+
+    def label_writable(self, gc, mtext, prop=None) -> bool:
+        """Whether :meth:`draw_label` writes a label of ``mtext`` (font ``prop``, by default
+        its own) drawn with ``gc`` itself."""
+        prop = mtext._fontproperties if prop is None else prop
+        return not (mpl.rcParams["svg.fonttype"] == "path" or gc.get_url() is not None or self._get_clip_attrs(gc)
+                    or mtext.get_rotation() != 0 or any(f in font_family_aliases for f in prop.get_family()))
 
 
 _TEXT_STYLES: dict = {}  # (font, colour, alpha, anchor) -> style of an SVG text: a few per run
@@ -1107,12 +1320,14 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     >>> svg == to_svg(fig, prefix="r1")
     True
     """
-    with mpl.rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
+    with _rc_context({**STYLE, "svg.fonttype": "none", "svg.hashsalt": "chi-so-766", "svg.id": None}):
         _CanvasSVG(fig)
         _lay_out_once(fig)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    svg = _SVG_METADATA.sub("", _SVG_HEAD.sub("", buf.getvalue()), count=1)
+    svg = _SVG_HEAD.sub("", buf.getvalue())
+    if "<metadata>" in svg:  # none is written without metadata; the pattern would try every character
+        svg = _SVG_METADATA.sub("", svg, count=1)
     counts = collections.Counter(_SVG_ID.findall(svg))
     # a gid given to several artists (value labels) names a kind of element: a class, not an id;
     # every other id (and every reference to it) gets the prefix.
@@ -1120,7 +1335,13 @@ def to_svg(fig: Figure, prefix: str = "f") -> str:
     if all(counts.get(name) == 1 for name in _SVG_TARGET.findall(svg)) and not any(")" in n for n in counts):
         # what matplotlib writes: every reference names a unique id. One fixed pattern and a
         # fixed replacement (no call per match), then the shared ones made classes
-        svg = _SVG_HEADS.sub("\\g<1>" + prefix.replace("\\", "\\\\") + "-", svg)
+        if _PLAIN_PREFIX.fullmatch(prefix):
+            # the same insertions as _SVG_HEADS: heads never overlap, and a plain prefix put
+            # after an id's quote adds no quote, parenthesis or head for the second pass to see
+            svg = _SVG_ID_QUOTE.sub('"' + prefix + "-", svg)
+            svg = _SVG_REF_HASH.sub("#" + prefix + "-", svg)
+        else:
+            svg = _SVG_HEADS.sub("\\g<1>" + prefix.replace("\\", "\\\\") + "-", svg)
         for name in shared:
             svg = svg.replace(f'id="{prefix}-{name}"', f'class="{name}"')
     else:  # each match looked up in the counts
@@ -1600,7 +1821,7 @@ def unit_vs_average(data: pd.DataFrame, unit: str, *, label: str = "name", group
     ax.set_xlabel(_t("fig.pct_of_max"))
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
-    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    _legend(fig, loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(_title(title or _t("fig.vs_average_title", unit=_cap(unit_label)), synthetic))
     notes = []
     if over:
@@ -1732,7 +1953,7 @@ def correlation_scatter(data: pd.DataFrame, x: str, y: str, *, x_label: str | No
     if not ceiling.any():  # keep the legend entry only when a unit sits at the ceiling
         keep = [i for i, lab in enumerate(labels) if lab != _t("fig.ceiling")]
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    _legend(fig, handles, labels, loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(_title(title or _t("fig.scatter_title", y=_nfc(y_label or y), x=_nfc(x_label or x)), synthetic))
     x_ticks = _tick_texts(ax.xaxis)
     _arrange(fig, [ax], left=_y_axis_width(ax), right=_text_box(x_ticks[-1] if x_ticks else "", _SMALL)[0] / 2,
@@ -2205,7 +2426,7 @@ def group_small_multiples(data: pd.DataFrame, *, panel: str = "province", group:
                       color="black", label=_nfc(average_label or _t("fig.panel_average", n=n)))]
     if over:
         handles.insert(1, Patch(color=OVER_MAX_COLOUR, label=_t("fig.over_max_legend")))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _legend(fig, handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(_title(title or _t("fig.small_multiples_title"), synthetic))
     foot = _footnote(fig, [_t("fig.several_note")]) if several else 0.0
     # laid out here, from the text sizes: the group names left of the first column, a panel
