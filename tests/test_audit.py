@@ -427,3 +427,24 @@ def test_a_key_with_a_missing_part_goes_through_the_tables(ds, findings):
     assert len(only(findings, check="recomputed_points"))
     pd.testing.assert_frame_equal(after[after["check"].isin(recomputed)].reset_index(drop=True),
                                   findings[findings["check"].isin(recomputed)].reset_index(drop=True))
+
+
+def test_a_dataset_without_scores_is_audited_on_its_indicators(tmp_path):
+    """A valid data directory may print indicators only: the audit runs (no score check has
+    anything to contradict), from Python and from the command line."""
+    import shutil
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    (data / "scores.csv").write_text((DATA_DIR / "scores.csv").read_text(encoding="utf-8").splitlines()[0] + "\n",
+                                     encoding="utf-8")
+    ds = load_dataset(data)
+    assert ds.scores.empty and len(ds.indicators)
+    f = audit(ds)
+    assert list(f.columns) == list(FINDING_COLUMNS)
+    assert audit_sheet(pd.DataFrame(columns=["source_id", "section", "unit_id", "period_id"])).empty
+    done = subprocess.run([sys.executable, "-m", "analysis", "audit", "--data", str(data)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "internal error" not in done.stderr, done.stderr

@@ -713,6 +713,8 @@ def audit_sheet(sheet: pd.DataFrame, *, scheme: Scheme | None = None,
         if c not in sheet.columns:
             raise ParameterError(f"audit_sheet: missing column '{c}'; a sheet needs {', '.join(KEY)}")
     sheet = sheet.reset_index(drop=True)
+    if sheet.empty:   # no printed scores (a data directory of indicators only): nothing to contradict
+        return _finish([])
     row_version, schemes = _schemes_for(sheet["period_id"], scheme)
     md = _missing_decimals(schemes)
     header_rule = (min(int(s.audit.get("header_conflict_min_values", 2)) for s in schemes.values()),
