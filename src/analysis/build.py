@@ -51,7 +51,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import DATA_DIR, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR, TABLES
+from .config import DATA_DIR, EXPORT_META, NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_DIR, REPORTS_DIR, TABLES
 from .errors import BusyError, ParameterError
 from .files import LOCKED_ENV, atomic_write_text, dir_lock
 from .fingerprint import sha as _sha
@@ -513,8 +513,6 @@ def _publish_exports(job: Job, out_dir: Path, handed: Path, work: Path) -> tuple
     """Move the report's Word, Excel and CSV outputs (written by its kernel into ``handed``,
     see :data:`EXPORT_CODE`) into place atomically; return the report's title and the name of
     its area (empty for a comparison)."""
-    from .report import EXPORT_META
-
     try:
         meta = json.loads((handed / EXPORT_META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -1065,8 +1063,9 @@ _PREPARED = False
 
 
 def _prepare_worker() -> None:
-    """Import what running a report needs (papermill, nbclient, nbconvert's exporter) before the
-    first job. The pool's fork server does it once (:mod:`analysis._buildworker`), so a worker
+    """Import and load what running a report needs (papermill, nbclient, nbconvert's exporter,
+    jupyter_client's kernel specs and the machine's interfaces) before the first job; nothing a
+    worker does later imports pandas or the report code (that runs in the kernels). The pool's fork server does it once (:mod:`analysis._buildworker`), so a worker
     forked from it finds it done; a worker started otherwise does it itself."""
     global _PREPARED
     if _PREPARED:
@@ -1076,7 +1075,12 @@ def _prepare_worker() -> None:
     import papermill.parameterize  # noqa: F401
     from nbformat.v4 import new_notebook
 
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.localinterfaces import localhost
+
     _kernel_manager_class(True)
+    KernelSpecManager().kernel_dirs  # noqa: B018 (its default imports IPython, which finds the kernel specs)
+    localhost()  # the machine's interfaces, which each kernel's connection info asks for, listed once
     _fast_output_validation()
     for kind in _OUTPUT_TYPES:
         _output_validator(kind)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 __all__ = [
     "PACKAGE_DIR", "PROJECT_DIR", "REFERENCE_DIR", "SCHEMES_DIR", "DATA_DIR", "REPORTS_DIR", "CACHE_DIR",
-    "NOTEBOOKS_DIR", "SHARED_DIR", "TABLES", "ALPHA", "RECOMMENDATION_SHARE",
+    "NOTEBOOKS_DIR", "SHARED_DIR", "TABLES", "ALPHA", "RECOMMENDATION_SHARE", "EXPORT_META",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -29,3 +29,7 @@ TABLES = ("sources", "units", "unit_aliases", "periods", "scores", "indicators")
 ALPHA = 0.05
 # A unit is named in a recommendation when a group stands below this share of its maximum.
 RECOMMENDATION_SHARE = 0.8
+
+# What a report's kernel writes beside its exports in a build (analysis.report.build_exports):
+# the report's title, area and files (JSON), read by the build worker that publishes them.
+EXPORT_META = "exports.json"

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import content as c
-from .config import DATA_DIR, PROJECT_DIR
+from .config import DATA_DIR, EXPORT_META, PROJECT_DIR
 from .dataset import COMPARISON, Dataset, load_dataset
 from .errors import ParameterError
 from .i18n import LANGS, check_lang
@@ -49,8 +49,6 @@ FORMATS = ("html", "docx", "xlsx", "csv")
 MISSING_CASES = {"no complaints": "missing.no_complaints", "no dossiers": "missing.no_dossiers",
                  "no procedures": "missing.no_procedures", "no requests": "missing.no_requests",
                  "no cases": "missing.no_cases", "not measured": "missing.not_measured"}
-# What build_exports writes beside the exports: the report's title, area and files (JSON).
-EXPORT_META = "exports.json"
 # A recommendation or an audit line names at most this many units, then "and n other units".
 NAMED_UNITS = 8
 
