@@ -139,15 +139,22 @@ def test_a_forked_kernel_uses_the_data_its_server_holds(tmp_path, monkeypatch):
         return json.loads(outputs(build.execute_notebook(probe, {}))[0])
 
     plain = load_dataset(data, province="bac-kan")
-    held, hashes, n_units, n_scores, total = run(build._data_manifest(data))
+    plan, _ = build._data_manifest(data)
+    held, hashes, n_units, n_scores, total = run(plan)
     assert held == [str(data.resolve())]  # the kernel found the held entry
     assert hashes == plain.file_hashes and (n_units, n_scores) == (len(plain.units), len(plain.scores))
     assert total == pytest.approx(float(plain.scores["value"].sum()))
     assert json.loads(log.read_text(encoding="utf-8").splitlines()[-1]) == plain.file_hashes
-    (data / "units.csv").write_text((data / "units.csv").read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    _, changed, *_ = run(build._data_manifest(data))  # the plan of the new contents: held again
+    units = (data / "units.csv").read_text(encoding="utf-8")
+    (data / "units.csv").write_text(units + "\n", encoding="utf-8")
+    _, changed, *_ = run(build._data_manifest(data)[0])  # the plan of the new contents: held again
     assert changed["units.csv"] != plain.file_hashes["units.csv"]
     assert changed == load_dataset(data).file_hashes
+    # asked for the old plan again, the server holds the planned (validated) version, not the
+    # files as they are now, and the read log says so: a report states the data it used
+    stale = run(plan)
+    assert stale[1] == plain.file_hashes and stale[2:4] == [len(plain.units), len(plain.scores)]
+    assert json.loads(log.read_text(encoding="utf-8").splitlines()[-1]) == plain.file_hashes
 
 
 def test_a_build_asks_the_server_for_its_kernel_directly_and_signals_reach_it():

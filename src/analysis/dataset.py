@@ -330,13 +330,19 @@ def _validation_fingerprint() -> str:
     return _CODE_HASH["hash"]
 
 
-def _cache_path(data_dir: Path) -> tuple[Path, dict[str, str]] | None:
+def _cache_path(data_dir: Path, planned: dict | None = None) -> tuple[Path, dict[str, str]] | None:
+    """The validation cache entry of the directory's files and their hashes (None: a file is
+    missing). ``planned`` (``{table: SHA-256}`` of every table, a build's plan) names the file
+    versions instead of hashing the files again."""
     from .config import CACHE_DIR
 
     files = {t: data_dir / f"{t}.csv" for t in LOAD_ORDER}
     if not all(p.is_file() for p in files.values()):
         return None
-    hashes = {f"{t}.csv": file_sha256(p) for t, p in files.items()}
+    if planned is not None and all(t in planned for t in LOAD_ORDER):
+        hashes = {f"{t}.csv": planned[t] for t in LOAD_ORDER}
+    else:
+        hashes = {f"{t}.csv": file_sha256(p) for t, p in files.items()}
     key = hashlib.sha256(json.dumps([hashes, _validation_fingerprint(), pd.__version__]).encode()).hexdigest()
     return CACHE_DIR / f"dataset-{key[:32]}", hashes
 
@@ -422,9 +428,12 @@ def hold(data_dir: Path | str, expect: dict | None = None) -> bool:
     processes forked from it (a build's fork server; see :data:`_HELD_DATA`).
 
     ``expect`` is the build's plan of the files (``{table: SHA-256}``): an entry held with
-    other hashes is read again. The directory is validated first when its cache entry is
-    missing. Returns False (and holds nothing) when the directory cannot be held (missing
-    files, invalid data, a cache that cannot be written); a kernel then loads normally.
+    other hashes is read again, and the validation cache entry of exactly the planned versions
+    is held without hashing the files again (the kernels' read logs then name those versions,
+    which the build checks against its plan). The directory is validated first when its cache
+    entry is missing. Returns False (and holds nothing) when the directory cannot be held
+    (missing files, invalid data, a cache that cannot be written, files changed since the plan
+    and their planned entry gone); a kernel then loads normally.
     """
     key = os.path.realpath(data_dir)
     entry = _HELD_DATA.get(key)
@@ -438,12 +447,12 @@ def hold(data_dir: Path | str, expect: dict | None = None) -> bool:
             if not holds_lock(data_dir):
                 stack.enter_context(dir_lock(data_dir, "import (writing this data directory)", shared=True,
                                              wait=120))
-            found = _cache_path(data_dir)
+            found = _cache_path(data_dir, planned=expect)
             if found is None:
                 return False
             if not found[0].is_dir():
                 load_dataset(data_dir, province=COMPARISON)  # validates and fills the cache entry
-                found = _cache_path(data_dir)
+                found = _cache_path(data_dir, planned=expect)
             with open(found[0] / "core.pickle", "rb") as fh:
                 core = pickle.load(fh)
     except (OSError, DataError, EOFError, pickle.UnpicklingError, TypeError, AttributeError):
