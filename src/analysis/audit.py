@@ -9,11 +9,11 @@ import pandas as pd
 
 from .errors import ParameterError
 from .reference import FIVE_GROUPS, GROUP_CODES, SIX_GROUPS, group_order, indicator_catalog
-from .scheme import Scheme, load_scheme
-from .scoring import (KEY, _STATUS_ORDER, _VIEW_LABELS, _combine_codes, _competition, _half_units, _indicator_wide,
-                      _lookup_pos, _recompute_arrays, _scheme_of_period, _view_arrays, as_float, band_codes,
-                      block_codes, decimals_of, half_unit, previous_period_ids, recompute_group_points,
-                      recompute_wide, to_sheet)
+from .scheme import Scheme
+from .scoring import (KEY, _STATUS_ORDER, _VIEW_LABELS, _combine_codes, _competition, _half_units,
+                      _lookup_pos, _recompute_arrays, _scheme_of_period, _view_arrays, _wide_per_version,
+                      as_float, band_codes, block_codes, decimals_of, half_unit, previous_period_ids,
+                      recompute_group_points, recompute_wide, to_sheet)
 
 __all__ = ["audit", "audit_sheet", "FINDING_COLUMNS", "CHECKS", "SEVERITIES", "summarise",
            "data_quality_warnings", "DISTURBING_CHECKS"]
@@ -1170,27 +1170,8 @@ def _disagreeing_keys(ind: pd.DataFrame, scores: pd.DataFrame, scheme: Scheme | 
     pub_group = scores["group"].to_numpy(dtype=object)[pub_rows]
     pub_value = scores["value"].to_numpy(dtype=float)[pub_rows]
     pub_dec = scores["decimals"].to_numpy(dtype=float, na_value=np.nan)[pub_rows]
-    if scheme is not None:
-        versions = {None: scheme}
-    else:   # as recompute_group_points splits the rows
-        versions = {}
-        row_version = {}
-        for p in pd.unique(ind["period_id"].to_numpy(dtype=object)):
-            sch = _scheme_of_period(p) if p is not None else load_scheme()
-            versions[sch.version] = sch
-            row_version[p] = sch.version
     flagged = np.zeros(len(pub_rows), dtype=bool)
-    for version, sch in versions.items():
-        if len(versions) > 1:
-            subset = ind.loc[ind["period_id"].astype(object).map(row_version).to_numpy() == version]
-        else:
-            subset = ind
-        if subset.empty:
-            continue
-        wide = _indicator_wide(subset, by, sch)
-        if wide is None:
-            continue
-        keys, values = wide
+    for sch, keys, values in _wide_per_version(ind, by, scheme):   # as recompute_group_points
         arrays = _recompute_arrays(values, sch, 2, False)
         # the wide keys and the printed rows' keys coded together; a wide key is unique
         code = _combine_codes([np.concatenate([keys[c].to_numpy(dtype=object), pub[c]]) for c in by],

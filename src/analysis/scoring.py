@@ -1106,6 +1106,30 @@ def _indicator_wide_frames(indicators: pd.DataFrame, by: list[str], scheme: Sche
     return wide
 
 
+def _wide_per_version(ind: pd.DataFrame, by: list[str], scheme: Scheme | None):
+    """For each scheme version that applies (``scheme``, else the version valid for each row's
+    period, the rows split between versions only when there are several): ``(scheme, keys,
+    values)`` of :func:`_indicator_wide` over its rows; a version with no row used is left out."""
+    if scheme is not None:
+        versions, row_version = {None: scheme}, None
+    else:
+        pid = ind["period_id"] if "period_id" in ind.columns else pd.Series([None] * len(ind), index=ind.index)
+        versions, mapping = {}, {}
+        for p in pd.unique(pid.to_numpy(dtype=object)):
+            sch = _scheme_of_period(p) if p is not None else load_scheme()
+            versions[sch.version] = sch
+            mapping[p] = sch.version
+        # each row's version is only needed to split the rows between several versions
+        row_version = pid.astype(object).map(mapping) if len(versions) > 1 else None
+    for version, sch in versions.items():
+        subset = ind.loc[row_version.to_numpy() == version] if row_version is not None else ind
+        if subset.empty:
+            continue
+        wide = _indicator_wide(subset, by, sch)
+        if wide is not None:
+            yield (sch, *wide)
+
+
 def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = None, *,
                            scores: pd.DataFrame | None = None,
                            by: Sequence[str] = ("source_id", "unit_id", "period_id"),
@@ -1151,31 +1175,8 @@ def recompute_group_points(indicators: pd.DataFrame, scheme: Scheme | None = Non
     by = list(by)
     _require(indicators, by + ["indicator", "measure", "value"], "recompute_group_points")
     ind = indicators if "decimals" in indicators.columns else indicators.assign(decimals=np.nan)
-    if scheme is not None:
-        versions = {None: scheme}
-        row_version = None   # one version: every row
-    else:
-        pid = ind["period_id"] if "period_id" in ind.columns else pd.Series([None] * len(ind), index=ind.index)
-        versions = {}
-        mapping = {}
-        for p in pd.unique(pid.to_numpy(dtype=object)):
-            sch = _scheme_of_period(p) if p is not None else load_scheme()
-            versions[sch.version] = sch
-            mapping[p] = sch.version
-        # each row's version is only needed to split the rows between several versions
-        row_version = pid.astype(object).map(mapping) if len(versions) > 1 else None
     frames = []
-    for version, sch in versions.items():
-        if scheme is None and len(versions) > 1:
-            subset = ind.loc[row_version.to_numpy() == version]
-        else:   # one version: every row (each period maps to a version)
-            subset = ind
-        if subset.empty:
-            continue
-        wide = _indicator_wide(subset, by, sch)
-        if wide is None:
-            continue
-        keys, values = wide
+    for sch, keys, values in _wide_per_version(ind, by, scheme):
         # recompute_wide's arrays, stacked group after group: the rows with a rate of each group
         arrays = _recompute_arrays(values, sch, 2, explain)
         taken = [(group, a, np.flatnonzero(a["any_rate"])) for group, a in arrays.items()]
