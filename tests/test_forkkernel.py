@@ -150,11 +150,34 @@ def test_a_forked_kernel_uses_the_data_its_server_holds(tmp_path, monkeypatch):
     _, changed, *_ = run(build._data_manifest(data)[0])  # the plan of the new contents: held again
     assert changed["units.csv"] != plain.file_hashes["units.csv"]
     assert changed == load_dataset(data).file_hashes
-    # asked for the old plan again, the server holds the planned (validated) version, not the
-    # files as they are now, and the read log says so: a report states the data it used
-    stale = run(plan)
-    assert stale[1] == plain.file_hashes and stale[2:4] == [len(plain.units), len(plain.scores)]
-    assert json.loads(log.read_text(encoding="utf-8").splitlines()[-1]) == plain.file_hashes
+
+
+def test_a_server_holds_the_planned_version_without_hashing_the_files(tmp_path, monkeypatch):
+    """Given the build's plan, the server holds the validated cache entry of exactly the planned
+    file versions, without reading the files again: a file changed after the plan does not
+    change what the build's reports use, and their read logs name the planned versions."""
+    import shutil
+
+    from analysis import dataset
+    from analysis.config import DATA_DIR
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    plan, _ = build._data_manifest(data)
+    before = dataset.load_dataset(data)  # validates the planned versions (their cache entry)
+    (data / "units.csv").write_text((data / "units.csv").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(dataset, "file_sha256", no_hashing)
+    try:
+        assert dataset.hold(data, plan)
+        held = dataset._HELD_DATA[str(data.resolve())]
+        assert held["hashes"] == before.file_hashes and held["manifest"] == plan
+        assert len(held["core"]["units"]) == len(before.units)
+    finally:
+        dataset.held_only(None)
 
 
 def test_a_build_asks_the_server_for_its_kernel_directly_and_signals_reach_it():
