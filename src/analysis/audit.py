@@ -893,16 +893,17 @@ def _check_shares(ind: pd.DataFrame, coded: _Coded, md: int) -> list[pd.DataFram
     sets, size = _share_sets()
     in_sets = coded.isin("indicator", sets.index)
     is_pct, is_count = coded.is_("measure", "percent"), coded.is_("measure", "count")
+    out = []
+    shares = is_pct & in_sets
+    if not shares.any():   # no share of a set printed: nothing to check
+        return out
     # Only share sets with two members printed as shares, or with counts printed, can be
     # contradicted (a set sum needs m >= 2 members of one key; the shares-vs-counts checks need
     # counts): the other sets' rows are left out before grouping. A set is kept or dropped whole,
     # so every key of a kept set has all its rows, and the groups keep their order.
-    members = Counter(sets[i] for i in coded.present("indicator", is_pct & in_sets))
+    members = Counter(sets[i] for i in coded.present("indicator", shares))
     checkable = ({name for name, m in members.items() if m >= 2}
                  | {sets[i] for i in coded.present("indicator", is_count & in_sets)})
-    out = []
-    if not (is_pct & in_sets).any():   # no share of a set printed: nothing to check
-        return out
     pct = ind.loc[is_pct & coded.isin("indicator", sets.index[sets.isin(checkable)])]   # a new frame
     if len(pct):
         out += _check_share_sets(ind, pct, sets, size, in_sets, is_count, md)

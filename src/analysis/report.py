@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata as md
+import os
 import platform
 import subprocess
 from functools import cached_property, lru_cache, wraps
@@ -88,7 +89,6 @@ def shared_result(key: dict, compute):
     87.15
     """
     import json
-    import os
     import pickle
 
     folder = os.environ.get(SHARED_RESULTS_ENV)
@@ -124,8 +124,6 @@ def code_version() -> str:
     In a build, the version the build found once for all its reports (:data:`CODE_VERSION_ENV`):
     a report's kernel then runs no ``git`` of its own (two processes per report).
     """
-    import os
-
     given = os.environ.get(CODE_VERSION_ENV)
     if given:
         return given

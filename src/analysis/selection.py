@@ -104,7 +104,6 @@ def _priorities(rows: pd.DataFrame, sources: pd.DataFrame) -> tuple[np.ndarray, 
                     break
             facts["lines"][line] = hit or (99, "no line of the source preference table matches")
         hits.append(facts["lines"][line])
-    at = at.reshape(-1)
     priority = np.array([h[0] for h in hits], dtype=np.int64)[at]
     reasons = np.empty(len(hits), dtype=object)
     reasons[:] = [h[1] for h in hits]
